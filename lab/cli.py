@@ -1,0 +1,174 @@
+"""``sciml-lab`` command line: serve the app, train, inspect saved runs.
+
+The CLI edits the same configs the app does: ``--set`` takes ``key=value`` pairs for the
+problem (``problem.nu=0.01``), the model (``model.width=64``) and training (``steps=5000``);
+values are parsed as JSON where possible, so ``loss_weights={"ic":10}`` works too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from lab.config import describe_bounds
+
+
+def _parse_sets(pairs: list[str]) -> tuple[dict, dict, dict]:
+    problem, model, train = {}, {}, {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        if key.startswith("problem."):
+            problem[key[8:]] = value
+        elif key.startswith("model."):
+            model[key[6:]] = value
+        else:
+            train[key] = value
+    return problem, model, train
+
+
+def _progress_sink(total_steps: int):
+    """tqdm bar with the loss terms and the latest relative L2 in its postfix."""
+    from tqdm import tqdm
+
+    from lab.training.events import Done, Failed, Snapshot, Started, Step
+
+    bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True)
+    state = {"rel": None}
+
+    def sink(ev):
+        if isinstance(ev, Started):
+            bar.n = ev.start_step
+            bar.write(f"run {ev.run_id} on {ev.device}, {ev.n_params} parameters")
+        elif isinstance(ev, Step):
+            bar.n = ev.step
+            post = {k: f"{v:.2e}" for k, v in ev.losses.items()}
+            if state["rel"] is not None:
+                post["relL2"] = f"{state['rel']:.2e}"
+            bar.set_postfix(post, refresh=False)
+            bar.refresh()
+        elif isinstance(ev, Snapshot):
+            state["rel"] = ev.rel_l2
+        elif isinstance(ev, (Done, Failed)):
+            bar.close()
+    return sink
+
+
+def cmd_train(args) -> int:
+    from lab.models import get_model_config
+    from lab.problems import get_problem
+    from lab.training import TrainConfig, Trainer
+
+    if args.resume:
+        trainer = Trainer.resume(args.resume, steps=args.steps, runs_dir=args.runs_dir)
+    else:
+        p_kw, m_kw, t_kw = _parse_sets(args.set or [])
+        if args.steps is not None:
+            t_kw["steps"] = args.steps
+        problem = get_problem(args.problem, **p_kw)
+        model = get_model_config(args.model, **m_kw)
+        trainer = Trainer(problem, model, TrainConfig(**t_kw), runs_dir=args.runs_dir)
+    c = trainer.config
+    if not args.quiet:
+        trainer.subscribe(_progress_sink(trainer.step + c.steps + c.lbfgs_steps))
+    t0 = time.perf_counter()
+    result = trainer.run()
+    out = {"status": result.status, "step": result.step, "rel_l2": result.rel_l2,
+           "wall_s": round(time.perf_counter() - t0, 3), "run_dir": result.run_dir}
+    if result.message:
+        out["message"] = result.message
+    print(json.dumps(out))
+    return 0 if result.status != "failed" else 1
+
+
+def cmd_runs(args) -> int:
+    from lab.training.runs import find_run, list_runs
+
+    if args.action == "list":
+        rows = list_runs(args.runs_dir)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        if not rows:
+            print("no saved runs")
+        for r in rows:
+            rel = f"{r['rel_l2']:.3e}" if isinstance(r["rel_l2"], float) else "-"
+            print(f"{r['name']:<48} {r['status']:<10} step {r['step']!s:>7}  relL2 {rel}")
+        return 0
+    if not args.name:
+        raise ValueError("'runs show' needs a run name or path")
+    rec = find_run(args.name, args.runs_dir)
+    print(json.dumps({"config": rec.config(), "summary": rec.summary(),
+                      "metrics_rows": len(rec.metrics())}, indent=2))
+    return 0
+
+
+def cmd_problems(args) -> int:
+    from lab.problems import list_problems
+
+    for key, cls in list_problems().items():
+        print(f"{key:<24} {cls.kind:<6} {cls.title}")
+        if args.verbose:
+            for name, p in cls.param.objects("existing").items():
+                if name != "name":
+                    print(f"    {name} = {p.default!r}  {describe_bounds(p)}  {p.doc or ''}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from widgets.app import serve
+
+    serve(port=args.port, show=not args.no_show, runs_dir=args.runs_dir, address=args.address)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="sciml-lab", description=__doc__.splitlines()[0])
+    ap.add_argument("--runs-dir", default=None, help="where runs are saved (default ~/.sciml-lab/runs)")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="open the lab in the browser")
+    s.add_argument("--port", type=int, default=5006)
+    s.add_argument("--address", default="localhost")
+    s.add_argument("--no-show", action="store_true", help="do not open a browser tab")
+    s.set_defaults(func=cmd_serve)
+
+    t = sub.add_parser("train", help="train a model on a problem")
+    t.add_argument("--problem", default="burgers")
+    t.add_argument("--model", default="mlp")
+    t.add_argument("--steps", type=int, default=None, help="Adam steps (overrides --set steps=)")
+    t.add_argument("--set", nargs="*", metavar="KEY=VALUE",
+                   help="problem.<p>=…, model.<p>=…, or a training parameter")
+    t.add_argument("--resume", default=None, help="continue a saved run (name or path)")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("runs", help="list or show saved runs")
+    r.add_argument("action", choices=["list", "show"], nargs="?", default="list")
+    r.add_argument("name", nargs="?")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("problems", help="list the problem catalogue")
+    p.add_argument("-v", "--verbose", action="store_true", help="show parameters and ranges")
+    p.set_defaults(func=cmd_problems)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:  # bad input: one clear line, no traceback
+        print(f"sciml-lab: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Configuration objects declared once, validated at construction, round-tripped through JSON.
+
+Problems, model configs and training configs all derive from :class:`Config`. ``param`` gives
+bounds checking with messages that name the parameter and its range; on top of that an
+unknown keyword is an error (``param`` only warns), and :meth:`Config.to_dict` /
+:meth:`Config.from_dict` give the JSON form used by the CLI and run records.
+"""
+from __future__ import annotations
+
+import param
+
+
+class Config(param.Parameterized):
+    """Strict ``param.Parameterized``: unknown keywords raise, values serialise to JSON."""
+
+    def __init__(self, **params):
+        unknown = sorted(set(params) - set(self.param) - {"name"})
+        if unknown:
+            allowed = sorted(p for p in self.param if p != "name")
+            raise ValueError(f"{type(self).__name__} got unknown parameter(s) {unknown}; "
+                             f"allowed: {allowed}")
+        super().__init__(**params)
+
+    def to_dict(self) -> dict:
+        """Parameter values (``name`` excluded), JSON-serialisable."""
+        return {k: v for k, v in self.param.values().items() if k != "name"}
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        return cls(**{k: v for k, v in values.items() if k != "name"})
+
+
+def describe_bounds(p: param.Parameter) -> str:
+    """'in [lo, hi]' / 'one of [...]' text for error messages and tooltips."""
+    if isinstance(p, param.Selector):
+        return f"one of {list(p.objects)}"
+    bounds = getattr(p, "bounds", None)
+    if bounds:
+        lo, hi = bounds
+        return f"in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+    return ""

@@ -1,0 +1,64 @@
+"""The plain PINN: a fully connected tanh network on inputs scaled to [-1, 1]."""
+from __future__ import annotations
+
+import param
+import torch
+from torch import nn
+
+from lab.models import ModelConfig, register_model
+
+ACTIVATIONS = {"tanh": nn.Tanh, "sin": None, "gelu": nn.GELU, "silu": nn.SiLU}
+
+
+class Sine(nn.Module):
+    def forward(self, x):
+        return torch.sin(x)
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return Sine() if name == "sin" else ACTIVATIONS[name]()
+
+
+class Normalize(nn.Module):
+    """Affine map of the problem's box onto [-1, 1]^d (buffers move with ``.to(device)``)."""
+
+    def __init__(self, bounds: dict[str, tuple[float, float]]):
+        super().__init__()
+        lo = torch.tensor([b[0] for b in bounds.values()], dtype=torch.float64)
+        hi = torch.tensor([b[1] for b in bounds.values()], dtype=torch.float64)
+        self.register_buffer("center", (hi + lo) / 2)
+        self.register_buffer("radius", (hi - lo) / 2)
+
+    def forward(self, x):
+        return (x - self.center) / self.radius
+
+
+def mlp(sizes: list[int], act: str) -> nn.Sequential:
+    """Linear layers with Xavier-normal weights (Glorot & Bengio 2010), the usual PINN init."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        lin = nn.Linear(a, b)
+        nn.init.xavier_normal_(lin.weight)
+        nn.init.zeros_(lin.bias)
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(activation(act))
+    return nn.Sequential(*layers)
+
+
+@register_model
+class MLPConfig(ModelConfig):
+    """Raissi, Perdikaris & Karniadakis (2019): u(x, t) ≈ MLP(x, t)."""
+
+    kind = "mlp"
+    title = "PINN (MLP)"
+
+    width = param.Integer(32, bounds=(2, 4096), doc="Neurons per hidden layer")
+    depth = param.Integer(3, bounds=(1, 64), doc="Number of hidden layers")
+    activation = param.Selector(default="tanh", objects=list(ACTIVATIONS), doc="Hidden activation")
+
+    def build(self, problem) -> nn.Module:
+        sizes = [len(problem.axes)] + [self.width] * self.depth + [len(problem.outputs)]
+        return nn.Sequential(Normalize(problem.bounds()), mlp(sizes, self.activation))

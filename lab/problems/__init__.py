@@ -1,0 +1,47 @@
+"""The problem catalogue: ``get_problem("burgers", nu=0.01)`` and ``list_problems()``.
+
+Each module in this package defines problem classes and registers them with
+:func:`register`; importing the package imports every module, so the registry is complete.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from lab.problems.base import Problem
+
+_REGISTRY: dict[str, type[Problem]] = {}
+
+
+def register(cls: type[Problem]) -> type[Problem]:
+    """Class decorator adding a concrete problem to the catalogue under ``cls.key``."""
+    if not cls.key:
+        raise ValueError(f"{cls.__name__} needs a non-empty 'key'")
+    if cls.key in _REGISTRY and _REGISTRY[cls.key] is not cls:
+        raise ValueError(f"problem key {cls.key!r} is registered twice")
+    _REGISTRY[cls.key] = cls
+    return cls
+
+
+def _load_all() -> None:
+    for mod in pkgutil.iter_modules(__path__):
+        if mod.name not in {"base", "cache"}:
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def list_problems() -> dict[str, type[Problem]]:
+    """All registered problems, key -> class, in catalogue order (by kind, then title)."""
+    _load_all()
+    order = {"1d+t": 0, "2d": 1, "2d+t": 2, "3d+t": 3, "ode": 4}
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: (order.get(kv[1].kind, 9), kv[1].title)))
+
+
+def get_problem(key: str, **params) -> Problem:
+    """Instantiate a problem; unknown keys and out-of-range parameters raise ``ValueError``."""
+    problems = list_problems()
+    if key not in problems:
+        raise ValueError(f"unknown problem {key!r}; choose one of {sorted(problems)}")
+    return problems[key](**params)
+
+
+__all__ = ["Problem", "get_problem", "list_problems", "register"]

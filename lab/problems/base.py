@@ -1,0 +1,145 @@
+"""The Problem contract every catalogue entry fulfils.
+
+A Problem is a ``param.Parameterized``: its physical parameters are declared once with
+bounds and docs, which gives validation with clear messages, widgets in the app and a JSON
+form for the CLI and run records. It knows nothing of models or UIs; it states
+
+* the space-time domain (``axes`` and ``bounds``),
+* the PDE residual, written against lazily computed derivatives (:class:`lab.autodiff.Fields`),
+* initial / boundary conditions as loss terms,
+* a collocation sampler, and
+* a verified reference solution on any tensor-product grid (cached on disk).
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from lab.autodiff import Fields
+from lab.config import Config
+from lab.problems import cache
+from lab.sampling import sample_box
+
+
+class Problem(Config):
+    """Base class; concrete problems set the class attributes and implement the hooks."""
+
+    #: registry key, e.g. ``"burgers"``
+    key: ClassVar[str] = ""
+    #: ``"1d+t"``, ``"2d"``, ``"2d+t"``, ``"3d+t"``, ``"ode"`` — selects default views
+    kind: ClassVar[str] = "1d+t"
+    title: ClassVar[str] = ""
+    latex: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    source: ClassVar[str] = ""
+    #: names of the input coordinates, time last when there is one
+    axes: ClassVar[tuple[str, ...]] = ("x", "t")
+    #: names of the output fields
+    outputs: ClassVar[tuple[str, ...]] = ("u",)
+    #: axes on which the solution is periodic (models may embed them exactly)
+    periodic: ClassVar[tuple[str, ...]] = ()
+    #: default reference / evaluation grid size per axis
+    grid_shape: ClassVar[tuple[int, ...]] = (128, 101)
+
+    # ---- domain ---------------------------------------------------------------------------
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """Lower and upper bound of each axis, in ``axes`` order."""
+        raise NotImplementedError
+
+    @property
+    def time_axis(self) -> int | None:
+        return self.axes.index("t") if "t" in self.axes else None
+
+    def grid(self, shape: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
+        """Tensor-product evaluation grid (end points included; a periodic axis omits its end)."""
+        shape = tuple(shape or self.grid_shape)
+        if len(shape) != len(self.axes):
+            raise ValueError(f"grid shape {shape} must have one size per axis {self.axes}")
+        out = {}
+        for n, (ax, (lo, hi)) in zip(shape, self.bounds().items()):
+            if n < 2:
+                raise ValueError(f"grid size along {ax!r} must be at least 2, got {n}")
+            out[ax] = np.linspace(lo, hi, n, endpoint=ax not in self.periodic)
+        return out
+
+    # ---- physics --------------------------------------------------------------------------
+    def residual(self, f: Fields) -> torch.Tensor:
+        """PDE residual at ``f.X`` with shape ``(N,)`` or ``(N, k)`` for systems."""
+        raise NotImplementedError
+
+    def sample(self, n_pde: int, n_ic: int, n_bc: int, generator: torch.Generator,
+               device=None, dtype=torch.float32) -> dict[str, torch.Tensor]:
+        """Collocation points: ``{"pde": (n_pde, d), "ic": ..., "bc": ...}`` in ``axes`` order."""
+        b = self.bounds()
+        pts = {"pde": sample_box(b, n_pde, generator, device=device, dtype=dtype)}
+        if self.time_axis is not None and n_ic:
+            pts["ic"] = sample_box(b, n_ic, generator, device=device, dtype=dtype,
+                                   fix={"t": b["t"][0]})
+        if n_bc and self.boundary_axes():
+            pts["bc"] = self.sample_boundary(n_bc, generator, device=device, dtype=dtype)
+        return pts
+
+    def boundary_axes(self) -> tuple[str, ...]:
+        """Spatial axes with a boundary condition that needs sampled points."""
+        return tuple(a for a in self.axes if a != "t" and a not in self.periodic)
+
+    def sample_boundary(self, n: int, generator: torch.Generator, device=None,
+                        dtype=torch.float32) -> torch.Tensor:
+        """Points on the faces of the non-periodic spatial axes, split evenly."""
+        b = self.bounds()
+        axes = self.boundary_axes()
+        chunks = []
+        for i, ax in enumerate(axes):
+            m = n // len(axes) + (1 if i < n % len(axes) else 0)
+            pts = sample_box(b, m, generator, device=device, dtype=dtype)
+            side = torch.randint(0, 2, (m,), generator=generator).to(device)
+            lo, hi = b[ax]
+            pts[:, self.axes.index(ax)] = torch.where(side == 0, lo, hi).to(dtype)
+            chunks.append(pts)
+        return torch.cat(chunks)
+
+    def initial_condition(self, X: torch.Tensor) -> torch.Tensor:
+        """u(x, t0) at the points ``X`` (time column ignored); shape ``(N, n_outputs)``."""
+        raise NotImplementedError
+
+    def boundary_value(self, X: torch.Tensor) -> torch.Tensor:
+        """Dirichlet data at boundary points; zero by default."""
+        return torch.zeros(X.shape[0], len(self.outputs), dtype=X.dtype, device=X.device)
+
+    def losses(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Mean-square loss per term. Causal training uses :meth:`residual` directly."""
+        out = {"pde": self.residual(Fields(model, batch["pde"], self.axes)).pow(2).mean()}
+        if "ic" in batch:
+            out["ic"] = (model(batch["ic"]) - self.initial_condition(batch["ic"])).pow(2).mean()
+        if "bc" in batch:
+            out["bc"] = (model(batch["bc"]) - self.boundary_value(batch["bc"])).pow(2).mean()
+        return out
+
+    # ---- reference ------------------------------------------------------------------------
+    def reference(self, grid: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Verified solution on a tensor-product grid: shape ``[len(g) for g in grid]`` (+ outputs).
+
+        Cached on disk keyed by problem, parameters and grid; see :mod:`lab.problems.cache`.
+        """
+        grid = grid if grid is not None else self.grid()
+        missing = [a for a in self.axes if a not in grid]
+        if missing:
+            raise ValueError(f"grid is missing axes {missing}; {self.key} needs {self.axes}")
+        grid = {a: np.asarray(grid[a], dtype=np.float64) for a in self.axes}
+        return cache.cached(self.key, self.config(), grid, lambda: self._reference(grid))
+
+    def _reference(self, grid: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    # ---- configuration --------------------------------------------------------------------
+    def config(self) -> dict:
+        """JSON-able parameter values: the problem's identity (cache key, run records)."""
+        return self.to_dict()
+
+    @classmethod
+    def info(cls) -> dict:
+        return {"key": cls.key, "title": cls.title, "kind": cls.kind, "latex": cls.latex,
+                "description": cls.description, "source": cls.source, "axes": cls.axes,
+                "outputs": cls.outputs}

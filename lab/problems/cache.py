@@ -1,0 +1,74 @@
+"""On-disk cache of reference solutions, keyed by problem, parameters and grid.
+
+Each entry is an ``.npz`` (loaded with ``allow_pickle=False``) plus a JSON sidecar with the
+SHA-256 of the array bytes. A missing, partial or corrupt entry is recomputed, never used.
+Writes go to a temporary file first and are moved into place atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def cache_dir() -> Path:
+    """``$SCIML_LAB_CACHE`` or ``~/.cache/sciml-lab``; the reference cache lives under it."""
+    root = os.environ.get("SCIML_LAB_CACHE") or Path.home() / ".cache" / "sciml-lab"
+    return Path(root) / "reference"
+
+
+def key_for(problem: str, params: dict, grid: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"problem": problem, "params": params}, sort_keys=True, default=str).encode())
+    for name in sorted(grid):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(grid[name], dtype=np.float64).tobytes())
+    return f"{problem}-{h.hexdigest()[:24]}"
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def load(key: str) -> np.ndarray | None:
+    """The cached array, or ``None`` when absent or failing its checksum."""
+    data, meta = cache_dir() / f"{key}.npz", cache_dir() / f"{key}.json"
+    try:
+        expected = json.loads(meta.read_text())["sha256"]
+        with np.load(data, allow_pickle=False) as z:
+            arr = z["reference"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # absent, truncated or tampered: the caller recomputes
+    return arr if _digest(arr) == expected else None
+
+
+def store(key: str, arr: np.ndarray) -> None:
+    d = cache_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    for suffix, write in ((".npz", lambda f: np.savez(f, reference=arr)),
+                          (".json", lambda f: f.write(json.dumps({"sha256": _digest(arr)}).encode()))):
+        fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, d / f"{key}{suffix}")
+
+
+def cached(problem: str, params: dict, grid: dict[str, np.ndarray],
+           compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """Return the cached reference or compute, store and return it."""
+    key = key_for(problem, params, grid)
+    arr = load(key)
+    if arr is None:
+        arr = np.asarray(compute())
+        if not np.all(np.isfinite(arr)):
+            raise FloatingPointError(f"reference solver for {problem!r} produced non-finite values")
+        store(key, arr)
+    return arr

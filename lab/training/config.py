@@ -1,0 +1,70 @@
+"""Training configuration: optimiser, schedule, points, device — declared once."""
+from __future__ import annotations
+
+import param
+
+from lab.config import Config
+from lab.training.causal import check_schedule
+
+
+class TrainConfig(Config):
+    """How a model is trained. Every field has bounds; the app and CLI are generated from it."""
+
+    steps = param.Integer(2000, bounds=(0, 10_000_000), doc="Adam iterations")
+    lr = param.Number(1e-3, bounds=(1e-8, 1.0), doc="Adam learning rate")
+    lr_schedule = param.Selector(default="exponential", objects=["constant", "exponential", "cosine"],
+                                 doc="Learning-rate schedule over the Adam phase")
+    lr_decay = param.Number(0.9, bounds=(0.01, 1.0),
+                            doc="Exponential schedule: factor applied every 'lr_decay_steps' steps")
+    lr_decay_steps = param.Integer(1000, bounds=(1, 10_000_000), doc="Steps per exponential decay")
+    lbfgs_steps = param.Integer(0, bounds=(0, 1_000_000),
+                                doc="L-BFGS iterations (strong-Wolfe line search) after Adam")
+    n_pde = param.Integer(2000, bounds=(1, 50_000_000), doc="Collocation points in the interior")
+    n_ic = param.Integer(256, bounds=(0, 10_000_000), doc="Points on the initial slice")
+    n_bc = param.Integer(256, bounds=(0, 10_000_000), doc="Points on the boundary")
+    resample_every = param.Integer(0, bounds=(0, 10_000_000),
+                                   doc="Draw fresh collocation points every this many steps (0: never)")
+    loss_weights = param.Dict(default={}, doc="Fixed weight per loss term, e.g. {'ic': 10}; others 1")
+    resampling = param.Selector(default="uniform", objects=["uniform", "rad"],
+                                doc="How fresh collocation points are drawn every 'resample_every' "
+                                    "steps: uniformly, or residual-adaptive (RAD, Wu et al. 2023)")
+    rad_k = param.Number(1.0, bounds=(0.0, 10.0), doc="RAD exponent k in p ∝ |r|^k/mean|r|^k + c")
+    rad_c = param.Number(1.0, bounds=(0.0, 1e3), doc="RAD uniform floor c in p ∝ |r|^k/mean|r|^k + c")
+    rad_candidates = param.Integer(10, bounds=(1, 1000),
+                                   doc="RAD draws this many uniform candidates per kept point")
+    causal = param.Boolean(False, doc="Causal residual weighting over time chunks (Wang et al. 2024)")
+    causal_chunks = param.Integer(32, bounds=(1, 4096), doc="Number M of time chunks for causal weighting")
+    causal_eps = param.List(default=[1e-2, 1e-1, 1.0, 10.0, 100.0], item_type=(int, float),
+                            doc="Schedule of causality parameters ε, advanced when min weight > δ")
+    causal_delta = param.Number(0.99, bounds=(0.0, 1.0), inclusive_bounds=(False, False),
+                                doc="Advance ε once every causal weight exceeds δ, in (0, 1)")
+    balancing = param.Selector(default="none", objects=["none", "grad_norm", "ntk"],
+                               doc="Adaptive loss weights: gradient-norm or NTK-trace balancing")
+    balance_every = param.Integer(100, bounds=(1, 1_000_000), doc="Update balancing weights every this many steps")
+    balance_momentum = param.Number(0.9, bounds=(0.0, 1.0), inclusive_bounds=(True, False),
+                                    doc="Moving-average momentum of the balancing weights, in [0, 1)")
+    ntk_points = param.Integer(32, bounds=(1, 4096), doc="Points per term for the NTK-trace estimate")
+    seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed for initialisation and sampling")
+    device = param.Selector(default="auto", objects=["auto", "cpu", "cuda", "mps"],
+                            doc="Where to train; 'auto' picks cuda, then mps, then cpu")
+    dtype = param.Selector(default="float32", objects=["float32", "float64"], doc="Floating-point precision")
+    log_every = param.Integer(10, bounds=(1, 1_000_000), doc="Emit a Step event every this many steps")
+    snapshot_every = param.Integer(100, bounds=(1, 1_000_000),
+                                   doc="Evaluate against the reference every this many steps")
+    checkpoint_every = param.Integer(500, bounds=(1, 10_000_000),
+                                     doc="Save the last good checkpoint every this many steps")
+
+    @param.depends("loss_weights", watch=True, on_init=True)
+    def _check_weights(self):
+        for k, w in self.loss_weights.items():
+            if not isinstance(w, (int, float)) or w < 0:
+                raise ValueError(f"loss_weights[{k!r}] must be a number >= 0, got {w!r}")
+
+    @param.depends("causal_eps", watch=True, on_init=True)
+    def _check_causal_eps(self):
+        check_schedule(self.causal_eps)
+
+    @param.depends("resampling", "resample_every", watch=True, on_init=True)
+    def _check_resampling(self):
+        if self.resampling == "rad" and not self.resample_every:
+            raise ValueError("resampling='rad' needs resample_every >= 1 (how often to redraw points)")

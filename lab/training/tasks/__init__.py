@@ -1,0 +1,55 @@
+"""Tasks: what one model family minimises and how it is evaluated.
+
+The Trainer owns the optimisation loop, events, checkpoints and failure handling; a task owns
+the family-specific parts — loss terms, their weights, point sampling, evaluation against
+the reference. Each family registers one task class for its ``ModelConfig.family``.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+import torch
+
+_TASKS: dict[str, type["Task"]] = {}
+
+
+class Task:
+    """Base class. ``model`` is already on the task's device and dtype."""
+
+    family: str = ""
+
+    def __init__(self, problem, model: torch.nn.Module, config, *, device, dtype,
+                 generator: torch.Generator):
+        self.problem, self.model, self.config = problem, model, config
+        self.device, self.dtype, self.generator = device, dtype, generator
+
+    def loss_terms(self, step: int) -> dict[str, torch.Tensor]:
+        """Unweighted scalar loss terms at this step."""
+        raise NotImplementedError
+
+    def weights(self, terms: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+        """Weight per term; fixed from ``config.loss_weights`` unless a method adapts them."""
+        return {k: float(self.config.loss_weights.get(k, 1.0)) for k in terms}
+
+    def extras(self) -> dict[str, Any]:
+        """Method diagnostics attached to Step events (e.g. causal weights)."""
+        return {}
+
+    def evaluate(self) -> tuple[dict, dict, float, dict]:
+        """``(grid, fields, rel_l2, extras)`` against the reference, for Snapshot events."""
+        raise NotImplementedError
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    _TASKS[cls.family] = cls
+    return cls
+
+
+def task_for(family: str) -> type[Task]:
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")
+    if family not in _TASKS:
+        raise ValueError(f"no training task for model family {family!r}; known: {sorted(_TASKS)}")
+    return _TASKS[family]

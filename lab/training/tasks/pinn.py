@@ -1,0 +1,123 @@
+"""Physics-informed training of pointwise networks: residual + initial + boundary losses.
+
+Optional training methods (see :class:`lab.training.config.TrainConfig`): causal weighting
+of the residual over time (:mod:`lab.training.causal`), adaptive loss balancing
+(:mod:`lab.training.balancing`), residual-adaptive resampling (:mod:`lab.training.resampling`);
+terms a hard-constrained model satisfies exactly (:mod:`lab.training.hard`) leave the loss.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lab.autodiff import Fields
+from lab.diagnostics.metrics import relative_l2
+from lab.models.pig import GaussianField
+from lab.training.balancing import MovingWeights, balanced, grad_norms, ntk_traces
+from lab.training.causal import CausalWeighting
+from lab.training.hard import HardConstraint
+from lab.training.resampling import rad_sample
+from lab.training.tasks import Task, register_task
+
+
+def evaluate_on_grid(model, problem, grid: dict[str, np.ndarray], *, device, dtype,
+                     chunk: int = 65536) -> np.ndarray:
+    """Model output on a tensor-product grid, shaped like :meth:`Problem.reference`."""
+    mesh = np.meshgrid(*[grid[a] for a in problem.axes], indexing="ij")
+    pts = torch.as_tensor(np.stack([m.ravel() for m in mesh], axis=1), dtype=dtype, device=device)
+    with torch.no_grad():
+        out = torch.cat([model(pts[i:i + chunk]) for i in range(0, len(pts), chunk)])
+    shape = mesh[0].shape + ((len(problem.outputs),) if len(problem.outputs) > 1 else ())
+    return out.double().cpu().numpy().reshape(shape)
+
+
+@register_task
+class PINNTask(Task):
+    family = "pinn"
+
+    def __init__(self, problem, model, config, **kw):
+        super().__init__(problem, model, config, **kw)
+        c = self.config
+        self.grid = problem.grid()
+        self.reference = problem.reference(self.grid)
+        self.causal = None
+        if c.causal:
+            if problem.time_axis is None:
+                raise ValueError(f"causal=True needs a time axis; {problem.key} has axes {problem.axes}")
+            self.causal = CausalWeighting(problem.bounds()["t"], c.causal_chunks, c.causal_eps,
+                                          c.causal_delta)
+        self.balance = MovingWeights(c.balance_momentum) if c.balancing != "none" else None
+        self._balanced_at: int | None = None
+        self.enforced = model.enforced if isinstance(model, HardConstraint) else ()
+        self.gaussian_field = next((m for m in model.modules() if isinstance(m, GaussianField)), None)
+        self.resample()
+
+    def resample(self, adaptive: bool = False) -> None:
+        """Fresh points; ``adaptive`` draws the interior ones with RAD from the current residual."""
+        c = self.config
+        self.batch = self.problem.sample(c.n_pde, c.n_ic, c.n_bc, self.generator,
+                                         device=self.device, dtype=self.dtype)
+        if adaptive:
+            self.batch["pde"] = rad_sample(self.problem, self.model, c.n_pde, self.generator,
+                                           k=c.rad_k, c=c.rad_c, candidates=c.rad_candidates,
+                                           device=self.device, dtype=self.dtype)
+
+    def loss_terms(self, step):
+        if self.config.resample_every and step and step % self.config.resample_every == 0:
+            self.resample(adaptive=self.config.resampling == "rad")
+        terms = self.problem.losses(self.model, self.batch)
+        for k in self.enforced:
+            terms.pop(k, None)
+        if self.causal is not None:
+            X = self.batch["pde"]
+            r = self.problem.residual(Fields(self.model, X, self.problem.axes))
+            sq = r.pow(2) if r.ndim == 1 else r.pow(2).mean(1)
+            terms["pde"] = self.causal.loss(sq, X[:, self.problem.time_axis])
+        return terms
+
+    def weights(self, terms, step):
+        fixed = super().weights(terms, step)
+        if self.balance is None:
+            return fixed
+        c = self.config
+        if step % c.balance_every == 0 and step != self._balanced_at:
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            if c.balancing == "grad_norm":
+                stats = grad_norms(terms, params)
+            else:
+                stats = ntk_traces(self.point_residuals(terms), params)
+            self.balance.update(balanced(stats))
+            self._balanced_at = step
+        return {k: fixed[k] * self.balance.weights.get(k, 1.0) for k in terms}
+
+    def point_residuals(self, terms) -> dict[str, torch.Tensor]:
+        """Per-point residuals of each loss term on ``ntk_points`` random points of its batch."""
+        unknown = sorted(set(terms) - {"pde", "ic", "bc"})
+        if unknown:
+            raise ValueError(f"balancing='ntk' needs per-point residuals, which loss terms {unknown} "
+                             f"of {self.problem.key} do not expose; use balancing='grad_norm'")
+        out = {}
+        for k in terms:
+            X = self.batch[k]
+            X = X[torch.randperm(len(X), generator=self.generator)[:self.config.ntk_points].to(X.device)]
+            if k == "pde":
+                r = self.problem.residual(Fields(self.model, X, self.problem.axes))
+            else:
+                target = self.problem.initial_condition(X) if k == "ic" else self.problem.boundary_value(X)
+                r = self.model(X) - target
+            out[k] = r.reshape(-1)
+        return out
+
+    def extras(self):
+        out = {}
+        if self.causal is not None:
+            out.update(self.causal.state())
+        if self.balance is not None:
+            out["balance_weights"] = dict(self.balance.weights)
+        return out
+
+    def evaluate(self):
+        pred = evaluate_on_grid(self.model, self.problem, self.grid, device=self.device, dtype=self.dtype)
+        fields = {"prediction": pred, "reference": self.reference, "error": pred - self.reference}
+        extras = {"gaussians": self.gaussian_field.gaussians()} if self.gaussian_field is not None else {}
+        return self.grid, fields, relative_l2(pred, self.reference), extras

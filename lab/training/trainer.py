@@ -1,0 +1,290 @@
+"""The Trainer: one optimisation loop for every model family, observable through events.
+
+``Trainer(problem, model_config, train_config, sinks=[...]).run()`` trains in the calling
+thread; ``.start()`` trains in a background thread that ``.stop()``, ``.pause()`` and
+``.resume()`` control. Adam (with an optional schedule) is followed by optional L-BFGS with a
+strong-Wolfe line search. Events go to every sink (see :mod:`lab.training.events`); the run
+folder gets the config, metrics and the last good checkpoint (see :mod:`lab.training.runs`).
+
+Failure policy: a non-finite loss or parameter stops the run with a :class:`Failed` event
+naming the step, and the checkpoint on disk is the last one written while everything was
+finite. Stop saves the current (finite) state, so nothing trained is lost.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+
+from lab.device import describe, pick_device, resolve_dtype
+from lab.training.config import TrainConfig
+from lab.training.events import Done, Event, Failed, Snapshot, Started, Step
+from lab.training.runs import RunRecord, find_run
+from lab.training.tasks import task_for
+
+log = logging.getLogger(__name__)
+
+
+class Divergence(RuntimeError):
+    """Raised inside the loop when a loss or parameter stops being finite."""
+
+
+@dataclass
+class Result:
+    status: str            # "completed", "stopped" or "failed"
+    step: int
+    rel_l2: float | None
+    run_dir: str
+    message: str = ""
+
+
+class Trainer:
+    """Train ``model_config`` on ``problem`` as ``train_config`` says, emitting events."""
+
+    def __init__(self, problem, model_config, train_config: TrainConfig | None = None, *,
+                 sinks: Iterable[Callable[[Event], None]] = (), runs_dir=None,
+                 record: RunRecord | None = None, state_dict: dict | None = None, start_step: int = 0):
+        self.problem = problem
+        self.model_config = model_config
+        self.config = train_config or TrainConfig()
+        self.runs_dir = runs_dir
+        self._sinks = list(sinks)
+        self._record = record
+        self._state_dict = state_dict
+        self._start_step = start_step
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._thread: threading.Thread | None = None
+        self.step = start_step
+        self.result: Result | None = None
+        self.model: torch.nn.Module | None = None
+
+    # ---- construction from a saved run ---------------------------------------------------
+    @classmethod
+    def resume(cls, run: str, *, steps: int | None = None, lbfgs_steps: int | None = None,
+               sinks=(), runs_dir=None) -> "Trainer":
+        """Continue a saved run from its checkpoint, in the same folder, for more steps."""
+        from lab.models import get_model_config
+        from lab.problems import get_problem
+
+        record = find_run(run, runs_dir)
+        cfg = record.config()
+        state, meta = record.load_checkpoint()
+        train = TrainConfig.from_dict(cfg["train"])
+        if steps is not None:
+            train.steps = steps
+        if lbfgs_steps is not None:
+            train.lbfgs_steps = lbfgs_steps
+        return cls(get_problem(cfg["problem"]["key"], **cfg["problem"]["params"]),
+                   get_model_config(cfg["model"]["kind"], **cfg["model"]["params"]), train,
+                   sinks=sinks, record=record, state_dict=state, start_step=int(meta.get("step", 0)))
+
+    # ---- control --------------------------------------------------------------------------
+    def subscribe(self, sink: Callable[[Event], None]) -> None:
+        self._sinks.append(sink)
+
+    def start(self) -> threading.Thread:
+        """Train in a background thread; returns it (``join`` it to wait)."""
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("this trainer is already running")
+        self._thread = threading.Thread(target=self.run, name="sciml-lab-trainer", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self) -> None:
+        """Ask the loop to stop at the next step; the current state is checkpointed."""
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume_training(self) -> None:
+        self._running.set()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def is_paused(self) -> bool:
+        return not self._running.is_set()
+
+    def join(self, timeout: float | None = None) -> Result | None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
+
+    # ---- the loop -------------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        for sink in list(self._sinks):
+            try:
+                sink(event)
+            except Exception:  # a broken listener must not kill the training it observes
+                log.exception("event sink %r failed; it is unsubscribed", sink)
+                self._sinks.remove(sink)
+
+    def _config_dict(self) -> dict:
+        return {"problem": {"key": self.problem.key, "params": self.problem.config()},
+                "model": {"kind": self.model_config.kind, "params": self.model_config.to_dict()},
+                "train": self.config.to_dict()}
+
+    def _checkpoint(self, step: int, rel_l2: float | None = None) -> bool:
+        """Save if every parameter is finite; returns whether it saved."""
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            return False
+        self._record.save_checkpoint(self.model, {**self._config_dict(), "step": step, "rel_l2": rel_l2})
+        self._last_ckpt = step
+        return True
+
+    def run(self) -> Result:
+        """Train to completion (or stop/failure) in this thread and return the outcome."""
+        c = self.config
+        device, dtype = pick_device(c.device), resolve_dtype(c.dtype)
+        generator = torch.Generator().manual_seed(c.seed)
+        torch_state = torch.random.get_rng_state()
+        torch.manual_seed(c.seed)  # nn.Linear initialisation draws from the global generator
+        try:
+            self.model = self.model_config.build(self.problem)
+        finally:
+            torch.random.set_rng_state(torch_state)
+        self.model.to(device=device, dtype=dtype)
+        if self._state_dict is not None:
+            self.model.load_state_dict(self._state_dict)
+        if self._record is None:
+            self._record = RunRecord.create(self._config_dict(), self.runs_dir)
+        self._last_ckpt: int | None = self._start_step if self._state_dict is not None else None
+        run_dir = str(self._record.path)
+        t0 = time.perf_counter()
+        step, rel = self._start_step, None
+        try:
+            task = task_for(self.model_config.family)(self.problem, self.model, c, device=device,
+                                                      dtype=dtype, generator=generator)
+            self._emit(Started(self._record.name, run_dir, self._config_dict(), describe(device),
+                               sum(p.numel() for p in self.model.parameters()), self._start_step))
+            step, rel = self._train(task, t0)
+            reason = "stopped" if self._stop.is_set() else "completed"
+            self._checkpoint(step, rel)
+            self._record.finish(status=reason, step=step, rel_l2=rel,
+                                elapsed=time.perf_counter() - t0)
+            self.result = Result(reason, step, rel, run_dir)
+            self._emit(Done(step, rel if rel is not None else math.nan, reason, run_dir,
+                            time.perf_counter() - t0))
+        except Exception as err:  # reported as a Failed event; the last good checkpoint stays
+            step = self.step
+            message = str(err) if isinstance(err, (Divergence, ValueError)) else f"{type(err).__name__}: {err}"
+            if not isinstance(err, (Divergence, ValueError)):
+                log.exception("training failed at step %d", step)
+            self._record.finish(status="failed", step=step, rel_l2=rel, message=message,
+                                checkpoint_step=self._last_ckpt)
+            self.result = Result("failed", step, rel, run_dir, message)
+            self._emit(Failed(step, message, run_dir, self._last_ckpt))
+        return self.result
+
+    def _train(self, task, t0: float) -> tuple[int, float | None]:
+        c = self.config
+        step = self._start_step
+        rel = None
+        params = [p for p in self.model.parameters() if p.requires_grad]
+
+        def objective(step: int):
+            terms = task.loss_terms(step)
+            weights = task.weights(terms, step)
+            total = sum(weights[k] * v for k, v in terms.items())
+            if not torch.isfinite(total):
+                bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+                raise Divergence(f"loss became non-finite at step {step} (terms {bad}); "
+                                 f"the last good checkpoint is step {self._last_ckpt}. "
+                                 "Try a smaller learning rate.")
+            return total, terms, weights
+
+        def crossed(prev: int, step: int, every: int) -> bool:
+            return step // every > prev // every
+
+        def observe(prev: int, step: int, phase: str, lr: float, total, terms, weights) -> None:
+            nonlocal rel
+            if crossed(prev, step, c.log_every):
+                losses = {k: float(v.detach()) for k, v in terms.items()}
+                ev = Step(step, phase, losses, float(total.detach()), lr, weights,
+                          time.perf_counter() - t0, task.extras())
+                self._record.log({"step": step, "phase": phase, "total": ev.total, "lr": lr,
+                                  "elapsed": ev.elapsed, **{f"loss_{k}": v for k, v in losses.items()}})
+                self._emit(ev)
+            if crossed(prev, step, c.snapshot_every):
+                grid, fields, rel, extras = task.evaluate()
+                self._record.log({"step": step, "rel_l2": rel})
+                self._emit(Snapshot(step, grid, fields, rel, extras))
+            if crossed(prev, step, c.checkpoint_every):
+                self._checkpoint(step, rel)
+
+        # -- Adam -----------------------------------------------------------------------
+        adam_end = self._start_step + c.steps
+        if c.steps:
+            opt = torch.optim.Adam(params, lr=c.lr)
+            sched = self._schedule(opt)
+            while step < adam_end and not self._stop.is_set():
+                self._running.wait()
+                if self._stop.is_set():
+                    break
+                opt.zero_grad(set_to_none=True)
+                total, terms, weights = objective(step)
+                total.backward()
+                lr = opt.param_groups[0]["lr"]
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                step += 1
+                self.step = step
+                observe(step - 1, step, "adam", lr, total, terms, weights)
+
+        # -- L-BFGS: runs in chunks of log_every iterations so events keep flowing ------
+        if c.lbfgs_steps and not self._stop.is_set():
+            lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=c.log_every, history_size=50,
+                                      tolerance_grad=1e-12, tolerance_change=1e-14,
+                                      line_search_fn="strong_wolfe")
+            state = lbfgs.state[params[0]]
+            end = step + c.lbfgs_steps
+            while step < end and not self._stop.is_set():
+                self._running.wait()
+                if self._stop.is_set():
+                    break
+                box = {}
+
+                def closure():
+                    lbfgs.zero_grad(set_to_none=True)
+                    total, terms, weights = objective(step)
+                    total.backward()
+                    box.update(total=total.detach(), terms={k: v.detach() for k, v in terms.items()},
+                               weights=weights)
+                    return total
+
+                want = min(c.log_every, end - step)
+                lbfgs.param_groups[0].update(max_iter=want, max_eval=int(want * 1.25) + 1)
+                before = state.get("n_iter", 0)
+                lbfgs.step(closure)
+                done = state.get("n_iter", 0) - before
+                prev, step = step, step + max(done, 1)
+                self.step = step
+                observe(prev, step, "lbfgs", 1.0, box["total"], box["terms"], box["weights"])
+                if done < want:  # L-BFGS met its tolerances: nothing more to gain
+                    break
+        if step % c.snapshot_every != 0 or rel is None:  # the final state is always shown
+            grid, fields, rel, extras = task.evaluate()
+            self._record.log({"step": step, "rel_l2": rel})
+            self._emit(Snapshot(step, grid, fields, rel, extras))
+        return step, rel
+
+    def _schedule(self, opt):
+        c = self.config
+        if c.lr_schedule == "exponential":
+            return torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda s: c.lr_decay ** (s / c.lr_decay_steps))
+        if c.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(c.steps, 1))
+        return None

@@ -1,0 +1,35 @@
+"""Reference cache: a hit returns the stored array; corrupt or partial entries are recomputed."""
+import numpy as np
+
+from lab.problems import cache
+
+
+def _grid():
+    return {"x": np.linspace(0, 1, 5)}
+
+
+def test_hit_skips_the_solver(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    calls = []
+    compute = lambda: calls.append(1) or np.arange(5.0)  # noqa: E731
+    a = cache.cached("demo", {"a": 1}, _grid(), compute)
+    b = cache.cached("demo", {"a": 1}, _grid(), compute)
+    assert np.array_equal(a, b) and len(calls) == 1
+    cache.cached("demo", {"a": 2}, _grid(), compute)  # other parameters: another key
+    assert len(calls) == 2
+
+
+def test_corrupt_or_truncated_entries_are_recomputed(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    calls = []
+    compute = lambda: calls.append(1) or np.arange(5.0)  # noqa: E731
+    cache.cached("demo", {}, _grid(), compute)
+    key = cache.key_for("demo", {}, _grid())
+    data = cache.cache_dir() / f"{key}.npz"
+    data.write_bytes(data.read_bytes()[:40])           # truncated archive
+    assert np.array_equal(cache.cached("demo", {}, _grid(), compute), np.arange(5.0))
+    np.savez(data, reference=np.zeros(5))              # valid file, wrong content
+    assert np.array_equal(cache.cached("demo", {}, _grid(), compute), np.arange(5.0))
+    (cache.cache_dir() / f"{key}.json").unlink()       # missing checksum
+    cache.cached("demo", {}, _grid(), compute)
+    assert len(calls) == 4

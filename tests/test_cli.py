@@ -1,0 +1,28 @@
+"""The command line trains, lists and shows runs, and refuses bad input with a clear line."""
+import json
+
+from lab.cli import main
+
+
+def test_train_then_list_and_show(capsys):
+    code = main(["train", "--steps", "10", "--quiet", "--set", "n_pde=64", "n_ic=16", "n_bc=16",
+                 "snapshot_every=10", "model.width=8", "problem.nu=0.05"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and out["status"] == "completed" and out["step"] == 10
+    assert 0 < out["rel_l2"] < 10
+    assert main(["runs", "list", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["status"] == "completed"
+    assert main(["runs", "show", row["name"]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["config"]["problem"]["params"]["nu"] == 0.05
+
+
+def test_bad_parameters_exit_2_with_the_parameter_named(capsys):
+    assert main(["train", "--set", "problem.nu=-1"]) == 2
+    assert "nu" in capsys.readouterr().err
+    assert main(["train", "--set", "lr=7"]) == 2
+    assert "lr" in capsys.readouterr().err
+    assert main(["train", "--problem", "nope"]) == 2
+    assert "unknown problem" in capsys.readouterr().err
+    assert main(["runs", "show", "no-such-run"]) == 2
