@@ -26,8 +26,8 @@ class Normalize(nn.Module):
 
     def __init__(self, bounds: dict[str, tuple[float, float]]):
         super().__init__()
-        lo = torch.tensor([b[0] for b in bounds.values()], dtype=torch.float64)
-        hi = torch.tensor([b[1] for b in bounds.values()], dtype=torch.float64)
+        lo = torch.tensor([b[0] for b in bounds.values()])
+        hi = torch.tensor([b[1] for b in bounds.values()])
         self.register_buffer("center", (hi + lo) / 2)
         self.register_buffer("radius", (hi - lo) / 2)
 
