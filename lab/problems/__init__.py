@@ -32,7 +32,7 @@ def _load_all() -> None:
 def list_problems() -> dict[str, type[Problem]]:
     """All registered problems, key -> class, in catalogue order (by kind, then title)."""
     _load_all()
-    order = {"1d+t": 0, "2d": 1, "2d+t": 2, "3d+t": 3, "ode": 4}
+    order = {"1d+t": 0, "2d": 1, "2d+t": 2, "3d+t": 3, "ode": 4, "operator": 5}
     return dict(sorted(_REGISTRY.items(), key=lambda kv: (order.get(kv[1].kind, 9), kv[1].title)))
 
 

@@ -265,14 +265,16 @@ class Trainer:
                     return total
 
                 want = min(c.log_every, end - step)
-                lbfgs.param_groups[0].update(max_iter=want, max_eval=int(want * 1.25) + 1)
+                # the line search may need several evaluations per iteration: never let the
+                # evaluation budget, rather than the iteration count, end a chunk
+                lbfgs.param_groups[0].update(max_iter=want, max_eval=want * 25)
                 before = state.get("n_iter", 0)
                 lbfgs.step(closure)
                 done = state.get("n_iter", 0) - before
                 prev, step = step, step + max(done, 1)
                 self.step = step
                 observe(prev, step, "lbfgs", 1.0, box["total"], box["terms"], box["weights"])
-                if done < want:  # L-BFGS met its tolerances: nothing more to gain
+                if done == 0:  # the gradient is below tolerance: nothing more to gain
                     break
         if step % c.snapshot_every != 0 or rel is None:  # the final state is always shown
             grid, fields, rel, extras = task.evaluate()

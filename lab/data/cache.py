@@ -1,0 +1,102 @@
+"""Disk cache of generated datasets: ``.npz`` arrays + JSON metadata with provenance and checksums.
+
+An entry ``<key>.npz`` (read with ``allow_pickle=False``) sits beside ``<key>.json``, which
+records the dataset kind, every generating parameter, the array shapes and dtypes, the
+SHA-256 of each array's bytes, the torch version and the creation date. The key hashes the
+kind and parameters, so a changed parameter is a different entry. On load, a missing,
+truncated, tampered or mismatching entry (JSON, zip, shapes, checksums or parameters) is
+*regenerated*, never used; writes go to temporary files that are moved into place
+atomically, data first, so a crash leaves no entry that passes the checks.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lab.data.datasets import DatasetSpec
+
+#: bump when the generators change their output for unchanged parameters
+FORMAT_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """``$SCIML_LAB_CACHE/datasets`` (default ``~/.cache/sciml-lab/datasets``)."""
+    root = os.environ.get("SCIML_LAB_CACHE") or Path.home() / ".cache" / "sciml-lab"
+    return Path(root) / "datasets"
+
+
+def key_for(spec: DatasetSpec) -> str:
+    ident = {"dataset": spec.key, "params": spec.to_dict(), "version": FORMAT_VERSION}
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+    return f"{spec.key}-{digest[:24]}"
+
+
+def sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _write_atomic(path: Path, write: Callable) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load(spec: DatasetSpec, directory: Path | None = None) -> dict[str, np.ndarray] | None:
+    """The cached arrays of ``spec``, or ``None`` when absent or failing any check."""
+    d = Path(directory) if directory else cache_dir()
+    key = key_for(spec)
+    try:
+        meta = json.loads((d / f"{key}.json").read_text())
+        if meta["dataset"] != spec.key or meta["params"] != json.loads(json.dumps(spec.to_dict())):
+            return None
+        with np.load(d / f"{key}.npz", allow_pickle=False) as z:
+            data = {k: z[k] for k in spec.fields}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
+        return None  # absent, truncated or tampered: the caller regenerates
+    for k, arr in data.items():
+        info = meta["arrays"].get(k, {})
+        if list(arr.shape) != info.get("shape") or str(arr.dtype) != info.get("dtype") \
+                or sha256(arr) != info.get("sha256"):
+            return None
+    return data
+
+
+def store(spec: DatasetSpec, data: dict[str, np.ndarray], directory: Path | None = None) -> Path:
+    d = Path(directory) if directory else cache_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    key = key_for(spec)
+    meta = {"dataset": spec.key, "params": spec.to_dict(), "version": FORMAT_VERSION,
+            "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype), "sha256": sha256(v)}
+                       for k, v in data.items()},
+            "torch": torch.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    _write_atomic(d / f"{key}.npz", lambda f: np.savez(f, **data))
+    _write_atomic(d / f"{key}.json", lambda f: f.write(json.dumps(meta, indent=2).encode()))
+    return d / f"{key}.npz"
+
+
+def load_or_generate(spec: DatasetSpec, *, max_gb: float = 2.0, device=None,
+                     directory: Path | None = None) -> dict[str, np.ndarray]:
+    """Cached arrays, or generate (after the size check against ``max_gb``), store and return them."""
+    data = load(spec, directory)
+    if data is not None:
+        return data
+    spec.check_size(max_gb)
+    data = spec.generate(device=device)
+    store(spec, data, directory)
+    return data

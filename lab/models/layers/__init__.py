@@ -1,0 +1,1 @@
+"""Building blocks of the operator models, kept apart from the models that compose them."""

@@ -1,0 +1,125 @@
+"""FNO and its spectral layer: shapes, gradients, exact band-limited behaviour, Nyquist, rebuild."""
+import math
+
+import pytest
+import torch
+
+from lab.models import get_model_config
+from lab.models.fno import FNO, FNOConfig
+from lab.models.layers.spectral_conv import SpectralConv
+from lab.problems import get_problem
+from lab.solvers.spectral import fourier_interpolate_points
+
+GRIDS = {1: [(16,), (15,)], 2: [(12, 10), (11, 9)], 3: [(8, 8, 6), (7, 9, 5)]}
+CASES = [(d, s) for d, shapes in GRIDS.items() for s in shapes]
+
+
+def _fine_interpolant(x, fine):
+    """Trigonometric interpolant of periodic samples ``x`` evaluated on the grid ``fine``."""
+    axes = [torch.arange(n, dtype=torch.float64) * 2 * math.pi / n for n in fine]
+    pts = torch.stack([g.reshape(-1) for g in torch.meshgrid(*axes, indexing="ij")], 1)
+    return fourier_interpolate_points(x, pts).reshape(*x.shape[:2], *fine)
+
+
+@pytest.mark.parametrize("d,shape", CASES)
+def test_super_resolution_shape_and_gradients(d, shape):
+    model = FNO(2, 3, tuple(n // 2 for n in shape), width=6, n_layers=2, projection_channels=8)
+    fine = tuple(2 * n + 1 for n in shape)  # finer and of the other parity
+    out = model(torch.randn(2, 2, *fine))
+    assert out.shape == (2, 3, *fine)
+    out.square().mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, f"parameters without gradient: {missing}"
+
+
+@pytest.mark.parametrize("factorization", ["dense", "cp", "separable"])
+@pytest.mark.parametrize("d,shape", CASES)
+def test_layer_is_the_same_operator_on_a_finer_grid(d, shape, factorization):
+    """All modes kept (modes = n//2+1, Nyquist included on even grids): the coarse-grid output
+    equals the fine-grid output on the interpolated input, sampled back — to round-off."""
+    gen = torch.Generator().manual_seed(0)
+    layer = SpectralConv(3, 3, tuple(n // 2 + 1 for n in shape), factorization=factorization,
+                         generator=gen).double()
+    x = torch.randn(2, 3, *shape, dtype=torch.float64, generator=gen)
+    fine = tuple(2 * n for n in shape)
+    with torch.no_grad():
+        y_coarse, y_fine = layer(x), layer(_fine_interpolant(x, fine))
+    back = y_fine[(Ellipsis, *[slice(None, None, 2)] * d)]
+    assert torch.allclose(back, y_coarse, atol=1e-12 * float(y_coarse.abs().max()))
+    assert y_coarse.abs().max() > 1e-3  # a non-trivial output
+
+
+@pytest.mark.parametrize("d,shape", CASES)
+def test_identity_weights_reproduce_band_limited_input(d, shape):
+    modes = tuple(max(1, n // 2 - 1) for n in shape)
+    layer = SpectralConv(2, 2, modes).double()
+    with torch.no_grad():
+        layer.weight.zero_()
+        eye = torch.eye(2, dtype=torch.float64).reshape(2, 2, *[1] * d)
+        layer.weight[..., 0] = eye  # real part: identity for every retained frequency
+    # random band-limited field: frequencies |f| < modes on every axis
+    coeff = torch.zeros(2, 2, *shape[:-1], shape[-1] // 2 + 1, dtype=torch.complex128)
+    gen = torch.Generator().manual_seed(1)
+    idx = []
+    for axis, (m, n) in enumerate(zip(modes, shape)):
+        f = torch.arange(m) if axis == d - 1 else torch.cat([torch.arange(m), torch.arange(n - m + 1, n)])
+        idx.append(f)
+    block = torch.randn(2, 2, *[len(i) for i in idx], 2, generator=gen, dtype=torch.float64)
+    coeff[(Ellipsis, *torch.meshgrid(*idx, indexing="ij"))] = torch.view_as_complex(block)
+    x = torch.fft.irfftn(coeff, s=shape, dim=tuple(range(-d, 0)))
+    assert torch.allclose(layer(x), x, atol=1e-13)
+    # and a frequency just above the band is removed
+    high = torch.cos(2 * math.pi * modes[0] * torch.arange(shape[0], dtype=torch.float64) / shape[0])
+    xh = high.reshape(1, 1, -1, *[1] * (d - 1)).expand(1, 2, *shape).contiguous()
+    assert layer(xh).abs().max() < 1e-13
+
+
+def test_modes_beyond_the_grid_raise_naming_modes():
+    layer = SpectralConv(1, 1, (9,))
+    layer(torch.randn(1, 1, 16))  # 16 // 2 + 1 = 9 is allowed
+    with pytest.raises(ValueError, match="modes"):
+        layer(torch.randn(1, 1, 15))
+    problem = get_problem("darcy_operator", resolution=15, solve_resolution=29)
+    with pytest.raises(ValueError, match="modes"):
+        FNOConfig(modes=9).build(problem)
+
+
+def test_saved_model_rebuilds_from_its_config():
+    problem = get_problem("darcy_operator", resolution=15, solve_resolution=29)
+    cfg = get_model_config("fno", modes=5, width=8, n_layers=2, factorization="cp", rank=4)
+    model = cfg.build(problem)
+    x = torch.randn(2, 1, 15, 15)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    again = get_model_config("fno", **cfg.to_dict()).build(problem)
+    again.load_state_dict(state)
+    assert torch.equal(again(x), model(x))
+    twin = FNO.from_config(model.config)
+    twin.load_state_dict(state)
+    assert torch.equal(twin(x), model(x))
+
+
+def test_bf16_autocast_keeps_ffts_in_float32():
+    model = FNO(1, 1, (4, 4), width=8, n_layers=2, projection_channels=8, mixed_precision=True)
+    ref = FNO(1, 1, (4, 4), width=8, n_layers=2, projection_channels=8)
+    ref.load_state_dict(model.state_dict())
+    x = torch.randn(2, 1, 16, 16)
+    out = model(x)
+    assert out.dtype == torch.float32
+    with torch.no_grad():
+        rel = float((out - ref(x)).norm() / ref(x).norm())
+    assert 0 < rel < 0.05  # bf16 pointwise layers: ~1e-2 relative, not garbage
+
+
+def test_deeponet_queries_any_output_grid():
+    problem = get_problem("burgers_operator", resolution=32, solve_resolution=64)
+    model = get_model_config("deeponet", branch_width=16, trunk_width=16, basis=8).build(problem)
+    x = torch.randn(3, 1, 32)
+    assert model(x).shape == (3, 1, 32)
+    fine = model(x, out_shape=(128,))
+    assert fine.shape == (3, 1, 128)
+    assert torch.allclose(fine[..., ::4], model(x), atol=1e-6)  # same points, same values
+    with pytest.raises(ValueError, match="sensor"):
+        model(torch.randn(3, 1, 64))
