@@ -8,8 +8,9 @@ import torch
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory):
     os.environ["SCIML_LAB_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    # CI has 2 cores; oversubscribing them with intra-op threads only adds contention
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    # the small tensors of these tests gain nothing from intra-op threads, and on 2 cores
+    # shared with a browser and an app server, extra threads only contend (20x slower seen)
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

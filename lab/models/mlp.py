@@ -22,17 +22,22 @@ def activation(name: str) -> nn.Module:
 
 
 class Normalize(nn.Module):
-    """Affine map of the problem's box onto [-1, 1]^d (buffers move with ``.to(device)``)."""
+    """Affine map of the problem's box onto [-1, 1]^d.
+
+    The buffers are built in float64 so a float64 model keeps the bounds exact (π stays π to
+    1e-16, which exactly periodic embeddings rely on); ``.to(dtype)`` rounds them for float32
+    models, and inputs of another dtype are matched on the fly.
+    """
 
     def __init__(self, bounds: dict[str, tuple[float, float]]):
         super().__init__()
-        lo = torch.tensor([b[0] for b in bounds.values()])
-        hi = torch.tensor([b[1] for b in bounds.values()])
+        lo = torch.tensor([b[0] for b in bounds.values()], dtype=torch.float64)
+        hi = torch.tensor([b[1] for b in bounds.values()], dtype=torch.float64)
         self.register_buffer("center", (hi + lo) / 2)
         self.register_buffer("radius", (hi - lo) / 2)
 
     def forward(self, x):
-        return (x - self.center) / self.radius
+        return (x - self.center.to(x.dtype)) / self.radius.to(x.dtype)
 
 
 def mlp(sizes: list[int], act: str) -> nn.Sequential:

@@ -110,7 +110,9 @@ class Problem(Config):
 
     def losses(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Mean-square loss per term. Causal training uses :meth:`residual` directly."""
-        out = {"pde": self.residual(Fields(model, batch["pde"], self.axes)).pow(2).mean()}
+        out = {}
+        if "pde" in batch:
+            out["pde"] = self.residual(Fields(model, batch["pde"], self.axes)).pow(2).mean()
         if "ic" in batch:
             out["ic"] = (model(batch["ic"]) - self.initial_condition(batch["ic"])).pow(2).mean()
         if "bc" in batch:

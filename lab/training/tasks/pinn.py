@@ -65,7 +65,9 @@ class PINNTask(Task):
     def loss_terms(self, step):
         if self.config.resample_every and step and step % self.config.resample_every == 0:
             self.resample(adaptive=self.config.resampling == "rad")
-        terms = self.problem.losses(self.model, self.batch)
+        # causal training weighs the residual per time chunk itself: skip the plain mean there
+        batch = self.batch if self.causal is None else {k: v for k, v in self.batch.items() if k != "pde"}
+        terms = self.problem.losses(self.model, batch)
         for k in self.enforced:
             terms.pop(k, None)
         if self.causal is not None:

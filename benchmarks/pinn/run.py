@@ -1,0 +1,249 @@
+"""PINN / PIG benchmark: accuracy and cost per (problem, method), plus a training-speed table.
+
+    python benchmarks/pinn/run.py                 # full table on the default device
+    python benchmarks/pinn/run.py --quick         # CPU smoke run: a few steps of everything
+    python benchmarks/pinn/run.py --steps-scale 0.1 --only convection,burgers
+
+Each row is printed as a JSON line and the whole run is written to
+``benchmarks/results/pinn_<device>.json`` with device, date, torch version and dtype.
+Presets follow the literature set-ups (step counts are scaled by ``--steps-scale``):
+Allen–Cahn with causal modified MLP (Wang, Sankaran & Perdikaris 2024), convection β = 30
+plain vs periodic/causal (Krishnapriyan et al. 2021), Burgers (Raissi et al. 2019),
+Helmholtz / Klein–Gordon / flow mixing with PIG (Kang et al. 2025), KdV causal.
+Problems missing from the registry are skipped with a note.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import math
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from lab.device import describe, pick_device, resolve_dtype  # noqa: E402
+from lab.models import get_model_config  # noqa: E402
+from lab.problems import get_problem, list_problems  # noqa: E402
+from lab.training import Step, TrainConfig, Trainer  # noqa: E402
+
+CAUSAL = dict(causal=True, causal_chunks=32, causal_eps=[1e-2, 1e-1, 1.0, 10.0, 100.0], causal_delta=0.99)
+GRAD_NORM = dict(balancing="grad_norm", balance_every=1000, balance_momentum=0.9)
+MLP = ("mlp", dict(width=128, depth=4))
+MOD = dict(width=256, depth=4)
+
+# (problem key, problem params, method name, (model kind, model params), train params, steps)
+PRESETS = [
+    ("allen_cahn", {}, "mlp", MLP, {}, 100_000),
+    ("allen_cahn", {}, "causal_modified_mlp",
+     ("modified_mlp", dict(MOD, embedding="fourier", fourier_sigma=1.0)), dict(CAUSAL, **GRAD_NORM), 100_000),
+    ("convection", dict(beta=30.0), "mlp", MLP, {}, 50_000),
+    ("convection", dict(beta=30.0), "periodic_mlp",
+     ("fourier_mlp", dict(width=128, depth=4, embedding="none")), {}, 50_000),
+    ("convection", dict(beta=30.0), "causal_periodic_modified_mlp",
+     ("modified_mlp", dict(MOD, embedding="none")), dict(CAUSAL), 50_000),
+    ("burgers", {}, "mlp", ("mlp", dict(width=20, depth=8)), {}, 20_000),
+    ("burgers", {}, "modified_mlp_grad_norm", ("modified_mlp", dict(width=128, depth=4, embedding="none")),
+     dict(GRAD_NORM), 20_000),
+    ("burgers", {}, "pig", ("pig", dict(n_gaussians=2000, top_k=32)), {"lr": 1e-2}, 20_000),
+    ("kdv", {}, "causal_modified_mlp", ("modified_mlp", dict(MOD, fourier_sigma=1.0)),
+     dict(CAUSAL, **GRAD_NORM), 100_000),
+    ("helmholtz2d", {}, "mlp", MLP, {}, 40_000),
+    ("helmholtz2d", {}, "modified_mlp_grad_norm", ("modified_mlp", dict(width=128, depth=4, embedding="none")),
+     dict(GRAD_NORM), 40_000),
+    ("helmholtz2d", {}, "pig", ("pig", dict(n_gaussians=2000, top_k=32)), {"lr": 1e-2}, 40_000),
+    ("helmholtz2d_high", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
+    ("klein_gordon2d", {}, "mlp", MLP, {}, 40_000),
+    ("klein_gordon2d", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
+    ("flow_mixing2d", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
+]
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak(device):
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_gb(device):
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+
+
+def run_preset(preset, args, device, runs_dir) -> dict:
+    key, pparams, method, (kind, mparams), tparams, steps = preset
+    steps = 20 if args.quick else max(1, int(steps * args.steps_scale))
+    points = dict(n_pde=256, n_ic=64, n_bc=64) if args.quick else dict(n_pde=8192, n_ic=512, n_bc=512)
+    train = TrainConfig(**{"steps": steps, "lr": 1e-3, "lr_decay": 0.9, "lr_decay_steps": 5000,
+                           "resample_every": 0 if args.quick else 100, **points,
+                           "device": str(device), "dtype": args.dtype, "seed": args.seed,
+                           "log_every": max(1, steps // 20), "snapshot_every": steps,
+                           "checkpoint_every": 10 * steps, **tparams})
+    if args.quick and kind == "pig":
+        mparams = dict(mparams, n_gaussians=min(mparams["n_gaussians"], 200))
+    if args.quick and kind in ("mlp", "modified_mlp", "fourier_mlp"):
+        mparams = dict(mparams, width=min(mparams["width"], 32))
+    problem = get_problem(key, **pparams)
+    _reset_peak(device)
+    _sync(device)
+    t0 = time.perf_counter()
+    steps_seen = []  # Step events: training throughput without set-up (reference) and evaluation
+    result = Trainer(problem, get_model_config(kind, **mparams), train, runs_dir=runs_dir,
+                     sinks=[lambda e: steps_seen.append(e) if isinstance(e, Step) else None]).run()
+    _sync(device)
+    wall = time.perf_counter() - t0
+    first, last = (steps_seen[0], steps_seen[-1]) if steps_seen else (None, None)
+    rate = ((last.step - first.step) / (last.elapsed - first.elapsed)
+            if first is not None and last.elapsed > first.elapsed else None)
+    return {"table": "accuracy", "problem": key, "problem_params": pparams, "method": method,
+            "model": kind, "model_params": mparams, "train_params": tparams, "steps": result.step,
+            "status": result.status, "message": result.message, "rel_l2": result.rel_l2,
+            "wall_s": round(wall, 3), "steps_per_s": None if rate is None else round(rate, 3),
+            "peak_gpu_gb": _peak_gb(device)}
+
+
+def speed_lab(width, depth, n, steps, device, dtype) -> dict:
+    """Adam steps/s of the lab's Burgers loss (Fields, reverse-mode autograd) on an MLP."""
+    problem = get_problem("burgers")
+    torch.manual_seed(0)
+    model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
+    g = torch.Generator().manual_seed(0)
+    batch = problem.sample(n, 256, 256, g, device=device, dtype=dtype)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        sum(problem.losses(model, batch).values()).backward()
+        opt.step()
+
+    for _ in range(max(3, steps // 10)):  # warm-up: allocator, kernels
+        step()
+    _reset_peak(device)
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    wall = time.perf_counter() - t0
+    return {"steps_per_s": round(steps / wall, 3), "peak_gpu_gb": _peak_gb(device)}
+
+
+def speed_deepxde(width, depth, n, steps) -> dict:
+    """The same Burgers set-up in DeepXDE (PyTorch backend, its default device)."""
+    os.environ.setdefault("DDE_BACKEND", "pytorch")
+    import deepxde as dde
+
+    nu = 0.01 / math.pi
+    geom = dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 1))
+
+    def pde(x, u):
+        u_x = dde.grad.jacobian(u, x, i=0, j=0)
+        u_t = dde.grad.jacobian(u, x, i=0, j=1)
+        u_xx = dde.grad.hessian(u, x, i=0, j=0)
+        return u_t + u * u_x - nu * u_xx
+
+    bc = dde.icbc.DirichletBC(geom, lambda x: 0.0, lambda _, on_boundary: on_boundary)
+    ic = dde.icbc.IC(geom, lambda x: -torch.sin(math.pi * torch.as_tensor(x[:, 0:1])).numpy(),
+                     lambda _, on_initial: on_initial)
+    data = dde.data.TimePDE(geom, pde, [bc, ic], num_domain=n, num_boundary=256, num_initial=256)
+    net = dde.nn.FNN([2] + [width] * depth + [1], "tanh", "Glorot normal")
+    model = dde.Model(data, net)
+    model.compile("adam", lr=1e-3)
+    model.train(iterations=max(3, steps // 10), display_every=10**9, disregard_previous_best=True)
+    t0 = time.perf_counter()
+    model.train(iterations=steps, display_every=10**9, disregard_previous_best=True)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return {"steps_per_s": round(steps / (time.perf_counter() - t0), 3)}
+
+
+def speed_rows(args, device) -> list[dict]:
+    dtype = torch.float32
+    rows = []
+    for width, depth, n in [(256, 4, 8192), (20, 3, 2540)]:
+        steps = 5 if args.quick else 300
+        base = {"table": "speed", "problem": "burgers", "width": width, "depth": depth,
+                "n_pde": n, "dtype": "float32", "steps": steps}
+        rows.append({**base, "route": "lab-autograd", **speed_lab(width, depth, n, steps, device, dtype)})
+        if importlib.util.find_spec("deepxde") is not None:
+            try:
+                rows.append({**base, "route": "deepxde-pytorch", **speed_deepxde(width, depth, n, steps)})
+            except Exception as err:  # DeepXDE's own failure is a result to record, not ours
+                rows.append({**base, "route": "deepxde-pytorch", "error": f"{type(err).__name__}: {err}"})
+        else:
+            rows.append({**base, "route": "deepxde-pytorch", "skipped": "deepxde is not installed"})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="CPU smoke run: a few steps, tiny models")
+    ap.add_argument("--steps-scale", type=float, default=1.0, help="Multiply every preset's steps")
+    ap.add_argument("--only", default="", help="Comma-separated problem keys to run (default: all)")
+    ap.add_argument("--methods", default="", help="Comma-separated method names to run (default: all)")
+    ap.add_argument("--device", default=None, help="auto, cpu or cuda (default: cpu with --quick, else auto)")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--no-speed", action="store_true", help="Skip the steps/s micro-benchmark")
+    ap.add_argument("--no-accuracy", action="store_true", help="Skip the (problem, method) table")
+    ap.add_argument("--out", default=None, help="Output JSON (default benchmarks/results/pinn_<device>.json)")
+    args = ap.parse_args(argv)
+    if args.steps_scale <= 0:
+        ap.error("--steps-scale must be > 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device or ("cpu" if args.quick else "auto"))
+    resolve_dtype(args.dtype)
+    name = describe(device)
+    meta = {"device": name, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "torch": torch.__version__, "python": platform.python_version(), "dtype": args.dtype,
+            "quick": args.quick, "steps_scale": args.steps_scale, "threads": torch.get_num_threads()}
+    print(json.dumps({"meta": meta}), flush=True)
+    rows: list[dict] = []
+
+    def emit(row):
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    only = {s for s in args.only.split(",") if s}
+    methods = {s for s in args.methods.split(",") if s}
+    known = set(list_problems())
+    with tempfile.TemporaryDirectory(prefix="sciml-lab-bench-") as runs_dir:
+        if not args.no_accuracy:
+            for preset in PRESETS:
+                key, method = preset[0], preset[2]
+                if (only and key not in only) or (methods and method not in methods):
+                    continue
+                if key not in known:
+                    emit({"table": "accuracy", "problem": key, "method": method,
+                          "skipped": f"problem {key!r} is not in the registry"})
+                    continue
+                emit(run_preset(preset, args, device, runs_dir))
+        if not args.no_speed:
+            for row in speed_rows(args, device):
+                emit(row)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"pinn_{slug}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
+    tmp.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Input embeddings for coordinate networks, and the options every embedded PINN shares.
+
+* **Exact periodic embedding** (Dong & Ni 2021; Wang et al. 2023, jaxpi): a periodic axis
+  ``x`` of period ``P`` enters only as ``cos(2πk x/P), sin(2πk x/P)``, ``k = 1..K``, so any
+  network on top is periodic in ``x`` to round-off — the periodic boundary condition is
+  satisfied by construction instead of penalised.
+* **Random Fourier features** (Tancik et al., NeurIPS 2020; Wang, Wang & Perdikaris 2021):
+  ``γ(v) = [cos(2π B v), sin(2π B v)]`` with fixed ``B_ij ~ N(0, σ²)``. The feature scale
+  ``σ`` sets the frequencies the network sees from step one, which counters spectral bias
+  (an MLP learns low frequencies first).
+
+Non-periodic axes are first mapped onto [-1, 1] (:class:`lab.models.mlp.Normalize`).
+"""
+from __future__ import annotations
+
+import math
+
+import param
+import torch
+from torch import nn
+
+from lab.models import ModelConfig
+from lab.models.mlp import Normalize
+from lab.training.hard import HARD_MODES, hard_constrained
+
+
+class PeriodicEmbedding(nn.Module):
+    """Replace each periodic coordinate by ``K`` exact harmonics; other axes pass through."""
+
+    def __init__(self, bounds: dict[str, tuple[float, float]], periodic: tuple[str, ...],
+                 harmonics: int = 1):
+        super().__init__()
+        axes = list(bounds)
+        unknown = [a for a in periodic if a not in axes]
+        if unknown:
+            raise ValueError(f"periodic axes {unknown} are not among the problem axes {axes}")
+        if harmonics < 1:
+            raise ValueError(f"harmonics must be >= 1, got {harmonics}")
+        self.normalize = Normalize(bounds)
+        self.periodic_idx = [i for i, a in enumerate(axes) if a in periodic]
+        self.plain_idx = [i for i, a in enumerate(axes) if a not in periodic]
+        period = torch.tensor([bounds[axes[i]][1] - bounds[axes[i]][0] for i in self.periodic_idx],
+                              dtype=torch.float64)
+        # 2πk/P for every periodic axis and harmonic, shape (n_periodic, K)
+        k = torch.arange(1, harmonics + 1, dtype=torch.float64)
+        self.register_buffer("omega", 2 * math.pi * k[None, :] / period[:, None])
+        self.out_dim = len(self.plain_idx) + 2 * harmonics * len(self.periodic_idx)
+
+    def forward(self, x):
+        plain = self.normalize(x)[:, self.plain_idx]
+        if not self.periodic_idx:
+            return plain
+        phase = (x[:, self.periodic_idx, None] * self.omega).flatten(1)
+        return torch.cat([plain, torch.cos(phase), torch.sin(phase)], dim=1)
+
+
+class FourierFeatures(nn.Module):
+    """``[cos(2π B v), sin(2π B v)]`` with a fixed Gaussian matrix ``B`` (a buffer, not trained)."""
+
+    def __init__(self, in_dim: int, n_features: int, sigma: float):
+        super().__init__()
+        if n_features < 1 or sigma <= 0:
+            raise ValueError(f"need n_features >= 1 and sigma > 0, got {n_features}, {sigma}")
+        self.register_buffer("B", sigma * torch.randn(in_dim, n_features, dtype=torch.float64))
+        self.out_dim = 2 * n_features
+
+    def forward(self, v):
+        z = 2 * math.pi * v @ self.B
+        return torch.cat([torch.cos(z), torch.sin(z)], dim=1)
+
+
+class EmbeddedConfig(ModelConfig):
+    """Options shared by the modern PINN architectures: input embedding and hard constraints.
+
+    Not registered itself; ``build`` wraps the core network that :meth:`core` returns
+    between the embedding and the optional hard-constraint output transform.
+    """
+
+    embedding = param.Selector(default="fourier", objects=["none", "fourier"],
+                               doc="Input embedding: random Fourier features, or none")
+    fourier_features = param.Integer(64, bounds=(1, 4096), doc="Number of random Fourier frequencies")
+    fourier_sigma = param.Number(1.0, bounds=(1e-3, 1e3),
+                                 doc="Standard deviation σ of the Fourier frequencies (per unit of the [-1, 1] box)")
+    periodic = param.Boolean(True, doc="Embed the problem's periodic axes exactly (cos/sin harmonics)")
+    harmonics = param.Integer(1, bounds=(1, 64), doc="Harmonics per periodic axis")
+    hard = param.Selector(default="none", objects=list(HARD_MODES),
+                          doc="Impose the initial and/or Dirichlet boundary condition exactly")
+
+    def embed(self, problem) -> tuple[nn.Module, int]:
+        """The input embedding for ``problem`` and its output width."""
+        periodic = problem.periodic if self.periodic else ()
+        first = PeriodicEmbedding(problem.bounds(), tuple(periodic), self.harmonics)
+        if self.embedding == "none":
+            return first, first.out_dim
+        ff = FourierFeatures(first.out_dim, self.fourier_features, self.fourier_sigma)
+        return nn.Sequential(first, ff), ff.out_dim
+
+    def core(self, problem, in_dim: int) -> nn.Module:
+        """The network after the embedding, mapping ``in_dim`` features to the outputs."""
+        raise NotImplementedError
+
+    def build(self, problem) -> nn.Module:
+        emb, dim = self.embed(problem)
+        net = nn.Sequential(emb, self.core(problem, dim))
+        return hard_constrained(net, problem, self.hard)
