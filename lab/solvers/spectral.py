@@ -111,7 +111,7 @@ def fourier_interpolate(u: torch.Tensor, x: torch.Tensor, length: float = 2 * ma
     if n % 2 == 0:
         weight[-1] = 1.0
     c = torch.fft.rfft(u, dim=-1) * (weight / n)
-    phase = torch.exp(1j * (x.to(u.dtype) - origin)[:, None] * k[None, :])
+    phase = torch.exp(1j * (x.to(device=u.device, dtype=u.dtype) - origin)[:, None] * k[None, :])
     return (c @ phase.transpose(0, 1)).real
 
 
@@ -151,9 +151,10 @@ def fourier_interpolate_points(u: torch.Tensor, points: torch.Tensor,
             k = k.reshape(-1)
             xk = (p[:, axis:axis + 1] - origins[axis]) * k  # (P, m_axis)
             f = torch.exp(1j * xk)
-            if n % 2 == 0:
-                nyq = n // 2 if axis < d - 1 else k.numel() - 1
-                f[:, nyq] = torch.cos(xk[:, nyq])
+            if n % 2 == 0:  # out of place: the points may carry autograd
+                nyq = torch.zeros(k.numel(), dtype=torch.bool, device=u.device)
+                nyq[n // 2 if axis < d - 1 else k.numel() - 1] = True
+                f = torch.where(nyq, torch.cos(xk).to(f.dtype), f)
             view = [p.shape[0]] + [1] * d
             view[axis + 1] = k.numel()
             f = f.reshape(view)
