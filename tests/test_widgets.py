@@ -1,0 +1,162 @@
+"""Headless tests of the Panel app: render into a Bokeh document, edit, train, reopen.
+
+No server and no browser: the app is rendered with ``get_root()`` and driven by calling its
+callbacks; training runs in the Trainer's thread and the test drains the mailbox itself (what
+the periodic callback does in a served app).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import panel as pn
+import pytest
+from bokeh.models import ColumnDataSource, LinearColorMapper
+
+from lab import get_problem
+from lab.training import Failed, Mailbox
+from widgets.app import APP_TRAIN_DEFAULTS, LabApp
+from widgets.training_view import plot_axes
+
+TINY = dict(steps=30, n_pde=200, n_ic=64, n_bc=64, log_every=5, snapshot_every=10)
+
+
+def _app(tmp_path):
+    app = LabApp(runs_dir=str(tmp_path / "runs"))
+    root = pn.panel(app).get_root()
+    return app, root
+
+
+def _images(root):
+    """The image arrays of every heatmap in the rendered document."""
+    return [s.data["image"][0] for s in root.select({"type": ColumnDataSource}) if "image" in s.data]
+
+
+def _train(app, **overrides):
+    app.train_config.param.update(**{**TINY, **overrides})
+    app.train()
+    app.training.trainer.join()
+    app.training.drain()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny Burgers run shared by the tests that inspect a finished run."""
+    tmp = tmp_path_factory.mktemp("trained")
+    app = LabApp(runs_dir=str(tmp / "runs"))
+    root = pn.panel(app).get_root()
+    _train(app)
+    return app, root
+
+
+def test_opens_on_burgers_with_laptop_defaults_and_params_reach_widgets(tmp_path):
+    app, root = _app(tmp_path)
+    assert app.problem_view.problem.key == "burgers" and app.model_config.kind == "mlp"
+    assert r"u_t + u\,u_x" in app.problem_view.equation.object
+    train_widgets = app.train_editor._widgets
+    for name, value in APP_TRAIN_DEFAULTS.items():
+        assert train_widgets[name].value == value
+    # parameter -> widget and widget -> parameter, both through the rendered Bokeh model
+    nu_widget = app.problem_view.editor[0]._widgets["nu"]
+    app.problem_view.problem.nu = 0.02
+    assert nu_widget.value == 0.02
+    bokeh_nu = [m for m in root.select({"title": "Nu"})]
+    assert bokeh_nu and bokeh_nu[0].value == 0.02
+    nu_widget.value = 0.05
+    assert app.problem_view.problem.nu == 0.05
+    # picking another problem rebuilds the parameter widgets and the field layout
+    app.problem_view.picker.value = "lorenz63"
+    assert set(app.problem_view.editor[0]._widgets) == set(get_problem("lorenz63").param) - {"name"}
+    assert app.training.fields.axes == ("t",) and len(app.training.fields.plots) == 2
+    app.problem_view.picker.value = "heat3d"
+    assert len(app.training.fields.sliders) == 0  # sliders for z and t come with the first snapshot
+    assert app.training.fields.axes == ("x", "y", "z", "t")
+
+
+def test_plot_axes_follow_the_problem_kind():
+    assert plot_axes(("x", "t")) == ("t", "x")           # PINN convention: t across, x up
+    assert plot_axes(("x", "y")) == ("x", "y")
+    assert plot_axes(("x", "y", "t")) == ("x", "y")      # t gets a slider
+    assert plot_axes(("x", "y", "z", "t")) == ("x", "y")  # z and t get sliders
+    assert plot_axes(("t",)) is None                     # time series
+
+
+def test_out_of_range_value_shows_alert_and_app_keeps_working(tmp_path):
+    app, _ = _app(tmp_path)
+    nu_widget = app.problem_view.editor[0]._widgets["nu"]
+    nu_before = app.problem_view.problem.nu
+    nu_widget._process_events({"value": 5.0})  # as if typed in the browser
+    assert app.alert.visible and app.alert.alert_type == "danger"
+    assert "nu" in app.alert.object and "at most 1.0" in app.alert.object
+    assert app.problem_view.problem.nu == nu_before and nu_widget.value == nu_before
+    steps_widget = app.train_editor._widgets["steps"]
+    steps_widget._process_events({"value": -3})
+    assert "steps" in app.alert.object and app.train_config.steps == APP_TRAIN_DEFAULTS["steps"]
+    # a valid edit clears the alert and is applied; the app still renders
+    nu_widget._process_events({"value": 0.01})
+    assert not app.alert.visible and app.problem_view.problem.nu == 0.01
+    assert pn.panel(app).get_root() is not None
+
+
+def test_training_streams_losses_and_fields(trained):
+    app, root = trained
+    view = app.training
+    assert not view.running and view._callback is None  # polling stopped with the run
+    rows = view.loss_buffer.data
+    assert list(rows.columns) == ["step", "total", "pde", "ic", "bc"]
+    assert rows["step"].tolist() == [5, 10, 15, 20, 25, 30]
+    assert np.all(np.isfinite(rows[["total", "pde", "ic", "bc"]].to_numpy()))
+    assert view.progress.value == 30 and view.counter.value == "30 / 30"
+    assert 0 < view.rel_l2 < 2
+    # three heatmaps over (t across, x up): Burgers' grid is 256 x 101 in (x, t)
+    images = _images(root)
+    assert len(images) == 3 and all(im.shape == (256, 101) for im in images)
+    snap = view.fields.snapshot
+    for which in ("prediction", "reference", "error"):  # rows x, columns t: as the fields
+        assert sum(np.allclose(im, snap.fields[which], rtol=1e-6) for im in images) == 1
+    mappers = [m for m in root.select({"type": LinearColorMapper})]
+    ref = snap.fields["reference"]
+    shared = [(m.low, m.high) for m in mappers if math.isclose(m.high, ref.max())]
+    assert len(shared) == 2 and shared[0] == shared[1]  # prediction & reference: one scale
+    err = np.abs(snap.fields["error"]).max()
+    assert any(math.isclose(m.low, -err) and math.isclose(m.high, err) for m in mappers)
+    assert app.train_button.disabled is False and app.stop_button.disabled is True
+    table = app.runs.table.value
+    assert len(table) == 1 and table.iloc[0]["status"] == "completed" and table.iloc[0]["step"] == 30
+
+
+def test_reopen_and_continue_a_saved_run(trained):
+    app, root = trained
+    rel_before = app.training.rel_l2
+    app.runs.table.selection = [0]
+    app.runs.open_selected()
+    view = app.training
+    assert view.fields.snapshot.step == 30
+    assert math.isclose(view.rel_l2, rel_before, rel_tol=1e-6)  # same weights, same error
+    assert view.loss_buffer.data["step"].tolist() == [5, 10, 15, 20, 25, 30]
+    assert len(_images(root)) == 3
+    app.runs.more_steps.value = 10
+    app.runs.continue_selected()
+    view.trainer.join()
+    view.drain()
+    assert view.step == 40 and view.fields.snapshot.step == 40
+    assert app.runs.table.value.iloc[0]["step"] == 40
+
+
+def test_failures_reach_the_alert(tmp_path):
+    app, _ = _app(tmp_path)
+    app.runs.open_selected()  # nothing selected
+    assert app.alert.visible and "Select a run" in app.alert.object
+    app.clear_error()
+    # a Failed event from the trainer shows its message
+    view = app.training
+    view._mailbox = Mailbox()
+    view.running = True
+
+    class _Gone:  # a trainer whose thread has finished
+        is_running, step = False, 7
+    view.trainer = _Gone()
+    view._mailbox(Failed(7, "loss became non-finite at step 7", "", 5))
+    view.drain()
+    assert app.alert.visible and "non-finite at step 7" in app.alert.object
+    assert "step 5" in view.status.object and not view.running and not app.train_button.disabled

@@ -1,0 +1,176 @@
+"""The whole lab in one view: pick a problem and a model, train, watch, stop, reopen runs.
+
+``LabApp()`` is a ``pn.viewable.Viewer`` (display it in JupyterLab after ``pn.extension``);
+``serve()`` runs it as a web app with one ``LabApp`` per browser session, in a
+``FastListTemplate`` with the controls in the sidebar. Every edit goes into the ``param``
+configs ``lab`` declares; an out-of-range value is refused with a message naming the
+parameter and its range, and the app carries on.
+"""
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from lab.models import get_model_config, list_models
+from lab.training import Done, Failed, TrainConfig, Trainer
+from widgets.forms import settings_form
+from widgets.problem_view import ProblemView
+from widgets.runs_view import RunsView
+from widgets.theme import ACCENT
+from widgets.training_view import TrainingView
+
+#: a quick run on a laptop CPU (the backend's own defaults stay as they are)
+APP_TRAIN_DEFAULTS = dict(steps=2000, n_pde=1000, lbfgs_steps=0, snapshot_every=50, log_every=10)
+EXTENSIONS = ("tabulator", "katex")
+
+
+class LabApp(pn.viewable.Viewer):
+    """Problem + model + training settings in a sidebar; live training and saved runs in tabs."""
+
+    runs_dir = param.String(default=None, allow_None=True, doc="Where runs are saved (None: default)")
+
+    def __init__(self, problem: str = "burgers", model: str = "mlp", **params):
+        super().__init__(**params)
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.problem_view = ProblemView(key=problem, on_error=self.report_param_error,
+                                        on_change=self._edited)
+        models = list_models()
+        self.model_picker = pn.widgets.Select(
+            name="Model", options={cls.title or k: k for k, cls in models.items()}, value=model,
+            sizing_mode="stretch_width")
+        self.model_editor = pn.Column(sizing_mode="stretch_width")
+        self.train_config = TrainConfig(**APP_TRAIN_DEFAULTS)
+        self.train_editor = settings_form(self.train_config, on_error=self.report_param_error,
+                                          on_change=self._edited)
+        self.training = TrainingView(on_error=self.report_error, on_finished=self._finished)
+        self.runs = RunsView(self.runs_dir, on_open=self._open_run, on_continue=self.start,
+                             on_error=self.report_error)
+
+        self.train_button = pn.widgets.Button(label="Train", color="primary", width=90)
+        self.stop_button = pn.widgets.Button(label="Stop", color="danger", width=90, disabled=True)
+        self.pause_button = pn.widgets.Button(label="Pause", color="warning", width=90,
+                                              disabled=True)
+        self.train_button.on_click(lambda _: self.train())
+        self.stop_button.on_click(lambda _: self.training.stop())
+        self.pause_button.on_click(lambda _: self.toggle_pause())
+        self.training.param.watch(self._running_changed, "running")
+        self.model_picker.param.watch(self._select_model, "value")
+        self.problem_view.param.watch(self._problem_changed, "problem")
+        self._select_model()
+        self._problem_changed()
+
+        self.tabs = pn.Tabs(("Training", self.training), ("Saved runs", self.runs),
+                            dynamic=False, sizing_mode="stretch_width")
+        self.sidebar = [
+            self.problem_view.picker, self.model_picker,
+            pn.Row(self.train_button, self.stop_button, self.pause_button),
+            self.alert,
+            pn.Card(self.problem_view.editor, title="Problem parameters", collapsed=False,
+                    sizing_mode="stretch_width"),
+            pn.Card(self.model_editor, title="Model", collapsed=False, sizing_mode="stretch_width"),
+            pn.Card(self.train_editor, title="Training", collapsed=True, sizing_mode="stretch_width"),
+        ]
+        self.main = [self.problem_view.header, self.tabs]
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            pn.state.on_session_destroyed(lambda _ctx: self.training.shutdown())
+
+    def __panel__(self):
+        return pn.Row(pn.Column(*self.sidebar, width=340), pn.Column(*self.main, sizing_mode="stretch_width"),
+                      sizing_mode="stretch_width")
+
+    def template(self) -> pn.template.FastListTemplate:
+        """The app as a full page: controls in the sidebar, views in the main area."""
+        return pn.template.FastListTemplate(title="sciml-lab", sidebar=self.sidebar, main=self.main,
+                                            accent=ACCENT, sidebar_width=360, theme_toggle=False)
+
+    # ---- actions ------------------------------------------------------------------------
+    def train(self) -> None:
+        """Start a new run from the settings as edited (copies: later edits do not leak in)."""
+        try:
+            trainer = Trainer(self.problem_view.copy(),
+                              type(self.model_config).from_dict(self.model_config.to_dict()),
+                              TrainConfig.from_dict(self.train_config.to_dict()),
+                              runs_dir=self.runs_dir)
+        except ValueError as err:
+            self.report_error(str(err))
+            return
+        self.start(trainer)
+
+    def start(self, trainer: Trainer) -> None:
+        """Hand a trainer (new or resumed) to the training view."""
+        if self.training.running:
+            self.report_error("A run is in progress: stop it before starting another.")
+            return
+        self.clear_error()
+        self.tabs.active = 0
+        self.training.start(trainer)
+
+    def toggle_pause(self) -> None:
+        if self.training.trainer is None or not self.training.running:
+            return
+        if self.training.trainer.is_paused:
+            self.training.resume()
+            self.pause_button.label = "Pause"
+        else:
+            self.training.pause()
+            self.pause_button.label = "Resume"
+
+    # ---- errors -------------------------------------------------------------------------
+    def report_param_error(self, name: str, err: ValueError) -> None:
+        self.report_error(f"Invalid value for **{name}**: {err}")
+
+    def report_error(self, message: str) -> None:
+        self.alert.object = message
+        self.alert.visible = True
+
+    def clear_error(self) -> None:
+        self.alert.visible = False
+        self.alert.object = ""
+
+    # ---- reactions ----------------------------------------------------------------------
+    def _edited(self, _name: str) -> None:
+        self.clear_error()
+
+    def _select_model(self, *_):
+        self.model_config = get_model_config(self.model_picker.value)
+        self.model_editor.objects = [settings_form(self.model_config, on_error=self.report_param_error,
+                                                   on_change=self._edited)]
+
+    def _problem_changed(self, *_):
+        if not self.training.running:
+            p = self.problem_view.problem
+            self.training.configure(p.bounds(), p.outputs)
+
+    def _running_changed(self, event):
+        running = event.new
+        self.train_button.disabled = running
+        self.stop_button.disabled = not running
+        self.pause_button.disabled = not running
+        self.pause_button.label = "Pause"
+
+    def _finished(self, _ev: Done | Failed) -> None:
+        self.runs.refresh()
+
+    def _open_run(self, problem, snapshot, history) -> None:
+        self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
+        self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
+                                       f"(checkpoint) · relative L2 {snapshot.rel_l2:.3e}")
+        self.tabs.active = 0
+
+
+def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",
+          threaded: bool = False):
+    """Serve the lab; each browser session gets its own :class:`LabApp`.
+
+    Blocks until interrupted unless ``threaded`` (then the server thread is returned).
+    """
+    runs_dir = None if runs_dir is None else str(runs_dir)
+
+    def session():
+        pn.extension(*EXTENSIONS, notifications=False)
+        return LabApp(runs_dir=runs_dir).template()
+
+    origins = sorted({f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
+    return pn.serve({"/": session}, port=port, address=address, show=show, title="sciml-lab",
+                    websocket_origin=origins, threaded=threaded)

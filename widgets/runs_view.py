@@ -1,0 +1,121 @@
+"""Saved runs: a table from :func:`lab.training.runs.list_runs`; reopen one or continue it.
+
+*Open* shows a run's logged loss history and the fields of its checkpoint against the
+reference; *Continue* resumes training from the checkpoint, in the same run folder, through
+:meth:`lab.Trainer.resume`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import panel as pn
+import torch
+
+from lab.device import pick_device, resolve_dtype
+from lab.models import get_model_config
+from lab.problems import Problem, get_problem
+from lab.training import Snapshot, TrainConfig, Trainer, find_run, list_runs
+from lab.training.tasks import task_for
+
+COLUMNS = ["name", "problem", "model", "status", "step", "rel_l2", "created"]
+
+
+def evaluate_saved_run(name: str, runs_dir=None) -> tuple[Problem, Snapshot, list[dict]]:
+    """Problem, checkpoint snapshot and loss history of a saved run, without writing to it.
+
+    The network is rebuilt from the stored config and weights and evaluated by its family's
+    task, exactly as the Trainer does for its snapshots.
+    """
+    record = find_run(name, runs_dir)
+    cfg = record.config()
+    state, meta = record.load_checkpoint()
+    problem = get_problem(cfg["problem"]["key"], **cfg["problem"]["params"])
+    model_config = get_model_config(cfg["model"]["kind"], **cfg["model"]["params"])
+    train = TrainConfig.from_dict(cfg["train"])
+    device, dtype = pick_device("auto"), resolve_dtype(train.dtype)
+    model = model_config.build(problem).to(device=device, dtype=dtype)
+    model.load_state_dict(state)
+    task = task_for(model_config.family)(problem, model, train, device=device, dtype=dtype,
+                                         generator=torch.Generator().manual_seed(train.seed))
+    grid, fields, rel, extras = task.evaluate()
+    history = [{"step": r["step"], "total": r["total"],
+                **{k[5:]: v for k, v in r.items() if k.startswith("loss_")}}
+               for r in record.metrics() if "total" in r]
+    return problem, Snapshot(int(meta.get("step", 0)), grid, fields, rel, extras), history
+
+
+class RunsView(pn.viewable.Viewer):
+    """Table of saved runs with Open / Continue."""
+
+    def __init__(self, runs_dir=None, *,
+                 on_open: Callable[[Problem, Snapshot, list[dict]], None] | None = None,
+                 on_continue: Callable[[Trainer], None] | None = None,
+                 on_error: Callable[[str], None] | None = None, **params):
+        super().__init__(**params)
+        self.runs_dir = runs_dir
+        self.on_open, self.on_continue, self.on_error = on_open, on_continue, on_error
+        self.table = pn.widgets.Tabulator(self._frame(), selectable=1, disabled=True,
+                                          show_index=False, height=360, layout="fit_data_stretch",
+                                          sizing_mode="stretch_width",
+                                          formatters={"rel_l2": {"type": "money", "precision": 5}})
+        self.more_steps = pn.widgets.IntInput(label="Continue for (steps)", value=1000, start=1,
+                                              width=160)
+        self.refresh_button = pn.widgets.Button(label="Refresh", color="light", width=90)
+        self.open_button = pn.widgets.Button(label="Open", color="primary", width=90)
+        self.continue_button = pn.widgets.Button(label="Continue training", color="success",
+                                                 width=150)
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.open_button.on_click(lambda _: self.open_selected())
+        self.continue_button.on_click(lambda _: self.continue_selected())
+        self._layout = pn.Column(
+            pn.Row(self.refresh_button, self.open_button, self.more_steps, self.continue_button,
+                   align="end"),
+            self.table, sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return self._layout
+
+    def _frame(self) -> pd.DataFrame:
+        return pd.DataFrame(list_runs(self.runs_dir), columns=COLUMNS)
+
+    def refresh(self) -> None:
+        self.table.value = self._frame()
+
+    def selected(self) -> str | None:
+        sel = self.table.selection
+        return str(self.table.value.iloc[sel[0]]["name"]) if sel else None
+
+    def _need_selection(self) -> str | None:
+        name = self.selected()
+        if name is None and self.on_error is not None:
+            self.on_error("Select a run in the table first.")
+        return name
+
+    def open_selected(self) -> None:
+        name = self._need_selection()
+        if name is None:
+            return
+        try:
+            problem, snapshot, history = evaluate_saved_run(name, self.runs_dir)
+        except (OSError, ValueError, KeyError) as err:
+            if self.on_error is None:
+                raise
+            self.on_error(f"Cannot open run {name}: {err}")
+            return
+        if self.on_open is not None:
+            self.on_open(problem, snapshot, history)
+
+    def continue_selected(self) -> None:
+        name = self._need_selection()
+        if name is None:
+            return
+        try:
+            trainer = Trainer.resume(name, steps=self.more_steps.value, runs_dir=self.runs_dir)
+        except (OSError, ValueError, KeyError) as err:
+            if self.on_error is None:
+                raise
+            self.on_error(f"Cannot continue run {name}: {err}")
+            return
+        if self.on_continue is not None:
+            self.on_continue(trainer)

@@ -1,0 +1,355 @@
+"""Live view of a training run: loss curves, prediction / reference / error fields, progress.
+
+The Trainer runs in its own thread and posts events into a :class:`lab.training.events.Mailbox`;
+this view drains the mailbox on a periodic callback (every ``poll_ms``) so neither side waits
+for the other. Steps stream into a bounded ``hv.streams.Buffer`` (one line per loss term plus
+the weighted total, log scale); the newest snapshot goes through an ``hv.streams.Pipe`` to the
+field plots, whose layout follows the problem's axes:
+
+* one axis (``"ode"``): each output against the reference over time, and the error;
+* two or more axes: heatmaps over two of them — time horizontal and space vertical for
+  ``"1d+t"`` (the PINN-paper convention), ``x`` horizontal and ``y`` vertical otherwise — with
+  a slider for every remaining axis (``t`` for ``"2d+t"``, ``z`` and ``t`` for ``"3d+t"``).
+
+Prediction and reference share one colour scale (the reference's range over the whole
+domain); the signed error uses a diverging map centred on zero.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (the backend that .opts() below refers to)
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+
+from lab.training.events import Done, Failed, Mailbox, Snapshot, Started, Step
+from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT
+
+LOSS_HISTORY = 50_000  # rows kept in the loss buffer
+
+
+def plot_axes(axes: Sequence[str]) -> tuple[str, str] | None:
+    """(horizontal, vertical) axes of the heatmaps, or ``None`` for line plots over one axis."""
+    if len(axes) < 2:
+        return None
+    space = [a for a in axes if a != "t"]
+    if "t" in axes and len(space) == 1:
+        return "t", space[0]
+    return space[0], space[1]
+
+
+class FieldView(pn.viewable.Viewer):
+    """Prediction, reference and error of one snapshot, laid out for the problem's axes."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.pipe = hv.streams.Pipe(data=None)
+        self.snapshot: Snapshot | None = None
+        self.axes: tuple[str, ...] = ()
+        self.bounds: dict[str, tuple[float, float]] = {}
+        self.outputs: tuple[str, ...] = ()
+        self.output = pn.widgets.Select(label="Output", options=[], visible=False, width=140)
+        self.output.param.watch(self._redraw, "value")
+        self.sliders = pn.Row(sizing_mode="stretch_width")
+        self._slider_for: dict[str, pn.widgets.DiscreteSlider] = {}
+        self.caption = pn.pane.Markdown("### Fields", margin=(0, 10), sizing_mode="stretch_width")
+        self.plots = pn.Row(sizing_mode="stretch_width")
+        self._layout = pn.Column(self.caption, pn.Row(self.output, self.sliders), self.plots,
+                                 sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return self._layout
+
+    # ---- set-up -------------------------------------------------------------------------
+    def configure(self, bounds: dict[str, tuple[float, float]], outputs: Sequence[str]) -> None:
+        """Rebuild the plots for a problem with these axis bounds and outputs (clears the fields)."""
+        self.bounds = dict(bounds)
+        self.axes, self.outputs = tuple(bounds), tuple(outputs)
+        self.snapshot = None
+        with param.parameterized.discard_events(self.output):
+            self.output.options = list(self.outputs)
+            self.output.value = self.outputs[0]
+        self.output.visible = len(self.outputs) > 1
+        self.sliders.objects, self._slider_for = [], {}
+        self.caption.object = "### Fields"
+        self.pipe = hv.streams.Pipe(data=None)
+        hv_axes = plot_axes(self.axes)
+        if hv_axes is None:
+            panes = [hv.DynamicMap(self._lines, streams=[self.pipe]),
+                     hv.DynamicMap(self._error_line, streams=[self.pipe])]
+        else:
+            panes = [hv.DynamicMap(lambda data, w=w: self._image(w, data), streams=[self.pipe])
+                     for w in ("prediction", "reference", "error")]
+        self.plots.objects = [pn.pane.HoloViews(p, sizing_mode="stretch_width") for p in panes]
+
+    def _make_sliders(self, grid: dict[str, np.ndarray]) -> None:
+        shown = plot_axes(self.axes) or self.axes
+        self._slider_for = {}
+        for ax in self.axes:
+            if ax in shown:
+                continue
+            values = grid[ax]
+            options = {f"{v:.4g}": i for i, v in enumerate(values)}
+            default = len(values) - 1 if ax == "t" else len(values) // 2
+            s = pn.widgets.DiscreteSlider(label=ax, options=options, value=default, width=220)
+            s.param.watch(self._redraw, "value")
+            self._slider_for[ax] = s
+        self.sliders.objects = list(self._slider_for.values())
+
+    # ---- data ---------------------------------------------------------------------------
+    def update(self, snapshot: Snapshot) -> None:
+        """Show a snapshot (its grid must follow the configured axes)."""
+        first = self.snapshot is None
+        self.snapshot = snapshot
+        if first:
+            self._make_sliders(snapshot.grid)
+        self.caption.object = f"### Fields at step {snapshot.step} · relative L2 {snapshot.rel_l2:.3e}"
+        self._redraw()
+
+    def _redraw(self, *_):
+        if self.snapshot is None:
+            return
+        snap, k = self.snapshot, self.outputs.index(self.output.value)
+        fields = {w: (f[..., k] if len(self.outputs) > 1 else f) for w, f in snap.fields.items()}
+        ref = fields["reference"]
+        lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
+        err = float(np.nanmax(np.abs(fields["error"]))) or 1e-12
+        hv_axes = plot_axes(self.axes)
+        if hv_axes is None:
+            data = {"coords": snap.grid[self.axes[0]], "fields": fields}
+        else:
+            h, v = hv_axes
+            index = {ax: s.value for ax, s in self._slider_for.items()}
+            sel = tuple(slice(None) if a in hv_axes else index[a] for a in self.axes)
+            transpose = self.axes.index(h) < self.axes.index(v)  # arrays are [.., h, .., v, ..]
+            data = {"h": snap.grid[h], "v": snap.grid[v],
+                    "fields": {w: (f[sel].T if transpose else f[sel]) for w, f in fields.items()}}
+        data.update(range=(lo, hi) if hi > lo else (lo - 1, hi + 1), err=err)
+        self.pipe.send(data)
+
+    # ---- elements -----------------------------------------------------------------------
+    def _image(self, which: str, data):
+        h, v = plot_axes(self.axes)
+        name = self.output.value or "u"
+        if which == "error":
+            vdim = hv.Dimension("error", range=(-data["err"], data["err"]) if data else (None, None))
+            opts = dict(cmap=ERROR_CMAP, title=f"error (prediction − reference) of {name}")
+        else:
+            vdim = hv.Dimension(name, range=data["range"] if data else (None, None))
+            opts = dict(cmap=FIELD_CMAP, title=f"{which} {name}")
+        if data is None:  # placeholder over the domain until the first snapshot
+            (h0, h1), (v0, v1) = self.bounds[h], self.bounds[v]
+            img = hv.Image(np.zeros((2, 2)), kdims=[h, v], vdims=[vdim], bounds=(h0, v0, h1, v1))
+        else:
+            img = hv.Image((data["h"], data["v"], data["fields"][which]), kdims=[h, v], vdims=[vdim])
+        return img.opts(colorbar=True, framewise=True, height=PLOT_HEIGHT, responsive=True,
+                        tools=["hover"], toolbar="above", **opts)
+
+    def _lines(self, data):
+        ax, name = self.axes[0], self.output.value or "u"
+        if data is None:
+            curves = [hv.Curve([], ax, name, label=w) for w in ("prediction", "reference")]
+        else:
+            f = data["fields"]
+            curves = [hv.Curve((data["coords"], f["prediction"]), ax, name, label="prediction"),
+                      hv.Curve((data["coords"], f["reference"]), ax, name, label="reference")
+                      .opts(line_dash="dashed", color="black")]
+        curves = [c.opts(framewise=True, tools=["hover"]) for c in curves]
+        return hv.Overlay(curves).opts(title=f"{name}: prediction vs reference", height=PLOT_HEIGHT,
+                                       responsive=True, legend_position="top_right")
+
+    def _error_line(self, data):
+        ax = self.axes[0]
+        if data is None:
+            c = hv.Curve([], ax, "error")
+        else:
+            c = hv.Curve((data["coords"], data["fields"]["error"]), ax, "error")
+        return c.opts(framewise=True, height=PLOT_HEIGHT, responsive=True, color="#d62728",
+                      title="error (prediction − reference)", tools=["hover"])
+
+
+class TrainingView(pn.viewable.Viewer):
+    """Runs one Trainer at a time and draws what it emits, live."""
+
+    poll_ms = param.Integer(300, bounds=(20, 10_000), doc="How often the mailbox is drained")
+    step = param.Integer(0, doc="Step of the newest event shown")
+    total_steps = param.Integer(1, doc="Step at which the current run ends")
+    rel_l2 = param.Number(math.nan, doc="Relative L2 error of the newest snapshot")
+    running = param.Boolean(False, doc="Whether a trainer is attached and has not finished")
+
+    def __init__(self, on_error: Callable[[str], None] | None = None,
+                 on_finished: Callable[[Done | Failed], None] | None = None, **params):
+        super().__init__(**params)
+        self.on_error, self.on_finished = on_error, on_finished
+        self.trainer = None
+        self._mailbox: Mailbox | None = None
+        self._callback = None
+        self.loss_buffer: hv.streams.Buffer | None = None
+        self._loss_columns: list[str] = []
+        self.fields = FieldView()
+        self.progress = pn.indicators.Progress(value=0, max=1, sizing_mode="stretch_width",
+                                               bar_color="primary", height=18)
+        self.status = pn.pane.Markdown("Ready. Pick a problem and a model, then **Train**.",
+                                       sizing_mode="stretch_width")
+        self.counter = pn.widgets.StaticText(label="Step", value="0", css_classes=["step-counter"])
+        self.rel_text = pn.widgets.StaticText(label="Relative L2", value="–")
+        self.loss_pane = pn.pane.HoloViews(self._empty_loss(), sizing_mode="stretch_width")
+        self._layout = pn.Column(
+            pn.Row(self.counter, self.rel_text, sizing_mode="stretch_width"),
+            self.progress, self.status,
+            pn.pane.Markdown("### Loss terms", margin=(0, 10)), self.loss_pane, self.fields,
+            sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return self._layout
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def configure(self, bounds: dict[str, tuple[float, float]], outputs: Sequence[str]) -> None:
+        """Clear the view for a problem with these axis bounds (in axes order) and outputs."""
+        self.fields.configure(bounds, outputs)
+        self.loss_buffer, self._loss_columns = None, []
+        self.loss_pane.object = self._empty_loss()
+        self.param.update(step=0, rel_l2=math.nan)
+        self.progress.value = 0
+        self.counter.value, self.rel_text.value = "0", "–"
+
+    def start(self, trainer) -> None:
+        """Subscribe to ``trainer``, start it in its thread and start draining its events."""
+        if self.running:
+            raise RuntimeError("a run is already in progress; stop it first")
+        p = trainer.problem
+        self.configure(p.bounds(), p.outputs)
+        self.trainer = trainer
+        self._mailbox = Mailbox()
+        trainer.subscribe(self._mailbox)
+        c = trainer.config
+        self.total_steps = max(trainer.step + c.steps + c.lbfgs_steps, 1)
+        self.progress.max, self.progress.value = self.total_steps, trainer.step
+        self.step = trainer.step
+        self.status.object = f"Starting **{p.title}** with **{trainer.model_config.title}** …"
+        self.running = True
+        trainer.start()
+        self._callback = pn.state.add_periodic_callback(self.drain, period=self.poll_ms)
+
+    def stop(self) -> None:
+        """Ask the trainer to stop; it checkpoints, and its Done event ends the polling."""
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def pause(self) -> None:
+        if self.trainer is not None:
+            self.trainer.pause()
+            self.status.object = f"Paused at step {self.step}."
+
+    def resume(self) -> None:
+        if self.trainer is not None:
+            self.trainer.resume_training()
+            self.status.object = f"Training … (step {self.step})"
+
+    def shutdown(self) -> None:
+        """Session closed: stop the trainer (its state is saved) and the polling."""
+        self.stop()
+        self._stop_polling()
+
+    def _stop_polling(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    # ---- events -------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Move everything the trainer posted since the last call into the plots."""
+        if self._mailbox is None:
+            return
+        alive = self.trainer.is_running  # read first: a thread already gone has posted everything
+        steps, snapshot, other = self._mailbox.drain()
+        if not alive and not any(isinstance(ev, (Done, Failed)) for ev in other):
+            other.append(Failed(self.trainer.step, "the training thread ended without a result "
+                                "(an error before the first step; see the server log)", "", None))
+        with pn.io.unlocked():
+            for ev in other:
+                if isinstance(ev, Started):
+                    self._on_started(ev)
+            if steps:
+                self._on_steps(steps)
+            if snapshot is not None:
+                self._on_snapshot(snapshot)
+            for ev in other:
+                if isinstance(ev, (Done, Failed)):
+                    self._on_finished(ev)
+
+    def _on_started(self, ev: Started) -> None:
+        self.status.object = (f"Training run `{ev.run_id}` on {ev.device} · "
+                              f"{ev.n_params:,} parameters")
+
+    def _on_steps(self, steps: list[Step]) -> None:
+        rows = [{"step": s.step, "total": s.total, **s.losses} for s in steps]
+        self.show_losses(rows)
+        last = steps[-1]
+        self.step = last.step
+        self.progress.value = min(last.step, self.total_steps)
+        self.counter.value = f"{last.step} / {self.total_steps}"
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        self.rel_l2 = snap.rel_l2
+        self.rel_text.value = f"{snap.rel_l2:.3e}"
+        self.fields.update(snap)
+
+    def _on_finished(self, ev: Done | Failed) -> None:
+        self._stop_polling()
+        self.running = False
+        self._mailbox = None
+        self.step = ev.step
+        self.counter.value = f"{ev.step} / {self.total_steps}"
+        if isinstance(ev, Done):
+            self.progress.value = min(ev.step, self.total_steps)
+            self.status.object = (f"Run **{ev.reason}** at step {ev.step} in {ev.elapsed:.1f} s · "
+                                  f"relative L2 {ev.rel_l2:.3e} · saved in `{ev.run_dir}`")
+        else:
+            kept = (f"the last good checkpoint (step {ev.checkpoint_step}) is kept"
+                    if ev.checkpoint_step is not None else "no checkpoint was written")
+            self.status.object = f"Run **failed** at step {ev.step}; {kept}."
+            if self.on_error is not None:
+                self.on_error(f"Training failed at step {ev.step}: {ev.message}")
+        if self.on_finished is not None:
+            self.on_finished(ev)
+
+    # ---- loss curves --------------------------------------------------------------------
+    def show_losses(self, rows: list[dict]) -> None:
+        """Append rows ``{"step", "total", <term>: value, ...}`` to the loss plot."""
+        if not rows:
+            return
+        if self.loss_buffer is None:
+            self._loss_columns = ["step", "total"] + [k for k in rows[0] if k not in ("step", "total")]
+            empty = pd.DataFrame({c: pd.Series(dtype=float) for c in self._loss_columns})
+            self.loss_buffer = hv.streams.Buffer(empty, length=LOSS_HISTORY, index=False)
+            self.loss_pane.object = hv.DynamicMap(self._loss_curves, streams=[self.loss_buffer])
+        frame = pd.DataFrame(rows).reindex(columns=self._loss_columns).astype(float)
+        self.loss_buffer.send(frame)
+
+    def _loss_curves(self, data):
+        curves = [hv.Curve(data, "step", hv.Dimension(c, label="loss"), label=c)
+                  .opts(color=LOSS_COLORS[i % len(LOSS_COLORS)], line_width=2.5 if c == "total" else 1.5,
+                        logy=True, framewise=True, tools=["hover"])
+                  for i, c in enumerate(self._loss_columns[1:])]
+        return hv.Overlay(curves).opts(height=PLOT_HEIGHT, responsive=True, legend_position="right",
+                                       ylabel="loss", xlabel="step")
+
+    @staticmethod
+    def _empty_loss():
+        return hv.Curve([], "step", "loss").opts(logy=True, height=PLOT_HEIGHT, responsive=True,
+                                                 title="waiting for the first steps")
+
+    # ---- saved runs ---------------------------------------------------------------------
+    def show_saved(self, bounds: dict[str, tuple[float, float]], outputs: Sequence[str],
+                   snapshot: Snapshot, history: list[dict]) -> None:
+        """Show a finished run: its logged losses and the fields of its checkpoint."""
+        self.configure(bounds, outputs)
+        self.show_losses(history)
+        self._on_snapshot(snapshot)
+        self.step = snapshot.step
+        self.counter.value = str(snapshot.step)
