@@ -129,17 +129,20 @@ def cmd_serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # --runs-dir is accepted before or after the subcommand (see main)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--runs-dir", default=None, help="where runs are saved (default ~/.sciml-lab/runs)")
     ap = argparse.ArgumentParser(prog="sciml-lab", description=__doc__.splitlines()[0])
-    ap.add_argument("--runs-dir", default=None, help="where runs are saved (default ~/.sciml-lab/runs)")
+    ap.add_argument("--runs-dir", dest="runs_dir_global", default=None, help=argparse.SUPPRESS)
     sub = ap.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="open the lab in the browser")
+    s = sub.add_parser("serve", parents=[common], help="open the lab in the browser")
     s.add_argument("--port", type=int, default=5006)
     s.add_argument("--address", default="localhost")
     s.add_argument("--no-show", action="store_true", help="do not open a browser tab")
     s.set_defaults(func=cmd_serve)
 
-    t = sub.add_parser("train", help="train a model on a problem")
+    t = sub.add_parser("train", parents=[common], help="train a model on a problem")
     t.add_argument("--problem", default="burgers")
     t.add_argument("--model", default="mlp")
     t.add_argument("--steps", type=int, default=None, help="Adam steps (overrides --set steps=)")
@@ -149,13 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 
-    r = sub.add_parser("runs", help="list or show saved runs")
+    r = sub.add_parser("runs", parents=[common], help="list or show saved runs")
     r.add_argument("action", choices=["list", "show"], nargs="?", default="list")
     r.add_argument("name", nargs="?")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_runs)
 
-    p = sub.add_parser("problems", help="list the problem catalogue")
+    p = sub.add_parser("problems", parents=[common], help="list the problem catalogue")
     p.add_argument("-v", "--verbose", action="store_true", help="show parameters and ranges")
     p.set_defaults(func=cmd_problems)
     return ap
@@ -163,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.runs_dir = args.runs_dir or args.runs_dir_global
     try:
         return args.func(args)
     except ValueError as err:  # bad input: one clear line, no traceback

@@ -39,3 +39,30 @@ def describe_bounds(p: param.Parameter) -> str:
         lo, hi = bounds
         return f"in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
     return ""
+
+
+class _Checked:
+    """Mixin: run ``check(value)`` during validation, *before* a value is assigned.
+
+    ``param.depends(..., watch=True)`` validators run after assignment and leave a bad value
+    in place; this keeps the previous value when ``check`` raises.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, default=None, *, check=None, **kw):
+        self.check = check
+        super().__init__(default=default, **kw)
+
+    def _validate(self, val):
+        super()._validate(val)
+        if self.check is not None and val is not None:
+            self.check(val)
+
+
+class CheckedDict(_Checked, param.Dict):
+    __slots__ = ["check"]
+
+
+class CheckedList(_Checked, param.List):
+    __slots__ = ["check"]

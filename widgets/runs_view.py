@@ -10,39 +10,12 @@ from collections.abc import Callable
 
 import pandas as pd
 import panel as pn
-import torch
 
-from lab.device import pick_device, resolve_dtype
-from lab.models import get_model_config
-from lab.problems import Problem, get_problem
-from lab.training import Snapshot, TrainConfig, Trainer, find_run, list_runs
-from lab.training.tasks import task_for
+from lab.problems import Problem
+from lab.training import Snapshot, Trainer, list_runs
+from lab.training.saved import evaluate_run
 
 COLUMNS = ["name", "problem", "model", "status", "step", "rel_l2", "created"]
-
-
-def evaluate_saved_run(name: str, runs_dir=None) -> tuple[Problem, Snapshot, list[dict]]:
-    """Problem, checkpoint snapshot and loss history of a saved run, without writing to it.
-
-    The network is rebuilt from the stored config and weights and evaluated by its family's
-    task, exactly as the Trainer does for its snapshots.
-    """
-    record = find_run(name, runs_dir)
-    cfg = record.config()
-    state, meta = record.load_checkpoint()
-    problem = get_problem(cfg["problem"]["key"], **cfg["problem"]["params"])
-    model_config = get_model_config(cfg["model"]["kind"], **cfg["model"]["params"])
-    train = TrainConfig.from_dict(cfg["train"])
-    device, dtype = pick_device("auto"), resolve_dtype(train.dtype)
-    model = model_config.build(problem).to(device=device, dtype=dtype)
-    model.load_state_dict(state)
-    task = task_for(model_config.family)(problem, model, train, device=device, dtype=dtype,
-                                         generator=torch.Generator().manual_seed(train.seed))
-    grid, fields, rel, extras = task.evaluate()
-    history = [{"step": r["step"], "total": r["total"],
-                **{k[5:]: v for k, v in r.items() if k.startswith("loss_")}}
-               for r in record.metrics() if "total" in r]
-    return problem, Snapshot(int(meta.get("step", 0)), grid, fields, rel, extras), history
 
 
 class RunsView(pn.viewable.Viewer):
@@ -97,7 +70,7 @@ class RunsView(pn.viewable.Viewer):
         if name is None:
             return
         try:
-            problem, snapshot, history = evaluate_saved_run(name, self.runs_dir)
+            problem, snapshot, history = evaluate_run(name, self.runs_dir)
         except (OSError, ValueError, KeyError) as err:
             if self.on_error is None:
                 raise

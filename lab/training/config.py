@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import param
 
-from lab.config import Config
+from lab.config import CheckedDict, CheckedList, Config
 from lab.training.causal import check_schedule
+
+
+def check_weights(weights: dict) -> None:
+    for k, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+            raise ValueError(f"loss_weights[{k!r}] must be a number >= 0, got {w!r}")
 
 
 class TrainConfig(Config):
@@ -17,6 +23,10 @@ class TrainConfig(Config):
     lr_decay = param.Number(0.9, bounds=(0.01, 1.0),
                             doc="Exponential schedule: factor applied every 'lr_decay_steps' steps")
     lr_decay_steps = param.Integer(1000, bounds=(1, 10_000_000), doc="Steps per exponential decay")
+    cuda_graphs = param.Boolean(True, doc="On CUDA, capture each Adam step as one CUDA graph and replay it "
+                                "(several times faster for launch-bound PINNs). Runs with causal "
+                                "weighting, loss balancing, resample_every=1 or a non-PINN task, and "
+                                "any run off CUDA, keep the eager loop; loss weights are fixed at capture")
     lbfgs_steps = param.Integer(0, bounds=(0, 1_000_000),
                                 doc="L-BFGS iterations (strong-Wolfe line search) after Adam")
     n_pde = param.Integer(2000, bounds=(1, 50_000_000), doc="Collocation points in the interior")
@@ -24,7 +34,7 @@ class TrainConfig(Config):
     n_bc = param.Integer(256, bounds=(0, 10_000_000), doc="Points on the boundary")
     resample_every = param.Integer(0, bounds=(0, 10_000_000),
                                    doc="Draw fresh collocation points every this many steps (0: never)")
-    loss_weights = param.Dict(default={}, doc="Fixed weight per loss term, e.g. {'ic': 10}; others 1")
+    loss_weights = CheckedDict(default={}, check=check_weights, doc="Fixed weight per loss term, e.g. {'ic': 10}; others 1")
     resampling = param.Selector(default="uniform", objects=["uniform", "rad"],
                                 doc="How fresh collocation points are drawn every 'resample_every' "
                                     "steps: uniformly, or residual-adaptive (RAD, Wu et al. 2023)")
@@ -34,7 +44,7 @@ class TrainConfig(Config):
                                    doc="RAD draws this many uniform candidates per kept point")
     causal = param.Boolean(False, doc="Causal residual weighting over time chunks (Wang et al. 2024)")
     causal_chunks = param.Integer(32, bounds=(1, 4096), doc="Number M of time chunks for causal weighting")
-    causal_eps = param.List(default=[1e-2, 1e-1, 1.0, 10.0, 100.0], item_type=(int, float),
+    causal_eps = CheckedList(default=[1e-2, 1e-1, 1.0, 10.0, 100.0], check=check_schedule, item_type=(int, float),
                             doc="Schedule of causality parameters ε, advanced when min weight > δ")
     causal_delta = param.Number(0.99, bounds=(0.0, 1.0), inclusive_bounds=(False, False),
                                 doc="Advance ε once every causal weight exceeds δ, in (0, 1)")
@@ -53,16 +63,6 @@ class TrainConfig(Config):
                                    doc="Evaluate against the reference every this many steps")
     checkpoint_every = param.Integer(500, bounds=(1, 10_000_000),
                                      doc="Save the last good checkpoint every this many steps")
-
-    @param.depends("loss_weights", watch=True, on_init=True)
-    def _check_weights(self):
-        for k, w in self.loss_weights.items():
-            if not isinstance(w, (int, float)) or w < 0:
-                raise ValueError(f"loss_weights[{k!r}] must be a number >= 0, got {w!r}")
-
-    @param.depends("causal_eps", watch=True, on_init=True)
-    def _check_causal_eps(self):
-        check_schedule(self.causal_eps)
 
     @param.depends("resampling", "resample_every", watch=True, on_init=True)
     def _check_resampling(self):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from lab.device import describe, pick_device, resolve_dtype
+from lab.training import graphs
 from lab.training.config import TrainConfig
 from lab.training.events import Done, Event, Failed, Snapshot, Started, Step
 from lab.training.runs import RunRecord, find_run
@@ -143,11 +144,10 @@ class Trainer:
         self._last_ckpt = step
         return True
 
-    def run(self) -> Result:
-        """Train to completion (or stop/failure) in this thread and return the outcome."""
+    def _setup(self):
+        """Device, model (seeded, restored), run folder and task; any error here is a Failed run."""
         c = self.config
         device, dtype = pick_device(c.device), resolve_dtype(c.dtype)
-        generator = torch.Generator().manual_seed(c.seed)
         torch_state = torch.random.get_rng_state()
         torch.manual_seed(c.seed)  # nn.Linear initialisation draws from the global generator
         try:
@@ -159,13 +159,20 @@ class Trainer:
             self.model.load_state_dict(self._state_dict)
         if self._record is None:
             self._record = RunRecord.create(self._config_dict(), self.runs_dir)
-        self._last_ckpt: int | None = self._start_step if self._state_dict is not None else None
-        run_dir = str(self._record.path)
+        task = task_for(self.model_config.family)(self.problem, self.model, c, device=device, dtype=dtype,
+                                                  generator=torch.Generator().manual_seed(c.seed))
+        return device, task
+
+    def run(self) -> Result:
+        """Train to completion (or stop/failure) in this thread and return the outcome."""
+        c = self.config
         t0 = time.perf_counter()
         step, rel = self._start_step, None
+        self._last_ckpt: int | None = self._start_step if self._state_dict is not None else None
+        run_dir = str(self._record.path) if self._record is not None else ""
         try:
-            task = task_for(self.model_config.family)(self.problem, self.model, c, device=device,
-                                                      dtype=dtype, generator=generator)
+            device, task = self._setup()
+            run_dir = str(self._record.path)
             self._emit(Started(self._record.name, run_dir, self._config_dict(), describe(device),
                                sum(p.numel() for p in self.model.parameters()), self._start_step))
             step, rel = self._train(task, t0)
@@ -181,8 +188,9 @@ class Trainer:
             message = str(err) if isinstance(err, (Divergence, ValueError)) else f"{type(err).__name__}: {err}"
             if not isinstance(err, (Divergence, ValueError)):
                 log.exception("training failed at step %d", step)
-            self._record.finish(status="failed", step=step, rel_l2=rel, message=message,
-                                checkpoint_step=self._last_ckpt)
+            if self._record is not None:
+                self._record.finish(status="failed", step=step, rel_l2=rel, message=message,
+                                    checkpoint_step=self._last_ckpt)
             self.result = Result("failed", step, rel, run_dir, message)
             self._emit(Failed(step, message, run_dir, self._last_ckpt))
         return self.result
@@ -193,15 +201,16 @@ class Trainer:
         rel = None
         params = [p for p in self.model.parameters() if p.requires_grad]
 
+        def diverged(step: int, terms) -> Divergence:
+            bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+            return Divergence(f"loss became non-finite at step {step} (terms {bad}); "
+                              f"the last good checkpoint is step {self._last_ckpt}. "
+                              "Try a smaller learning rate.")
+
         def objective(step: int):
-            terms = task.loss_terms(step)
-            weights = task.weights(terms, step)
-            total = sum(weights[k] * v for k, v in terms.items())
+            total, terms, weights = graphs.weighted_loss(task, step)
             if not torch.isfinite(total):
-                bad = [k for k, v in terms.items() if not torch.isfinite(v)]
-                raise Divergence(f"loss became non-finite at step {step} (terms {bad}); "
-                                 f"the last good checkpoint is step {self._last_ckpt}. "
-                                 "Try a smaller learning rate.")
+                raise diverged(step, terms)
             return total, terms, weights
 
         def crossed(prev: int, step: int, every: int) -> bool:
@@ -226,22 +235,42 @@ class Trainer:
         # -- Adam -----------------------------------------------------------------------
         adam_end = self._start_step + c.steps
         if c.steps:
-            opt = torch.optim.Adam(params, lr=c.lr)
+            # one captured CUDA graph per step where nothing needs the host (lab.training.graphs)
+            blocked = graphs.blockers(task, c, task.device)
+            opt = graphs.adam(params, c.lr, task.device, capturable=not blocked)
             sched = self._schedule(opt)
+            graph = None if blocked else graphs.CapturedAdam(task, opt, step)
+            log.info("Adam steps run %s", "as a CUDA graph" if graph else f"eagerly ({'; '.join(blocked)})")
+
+            def check(graph) -> None:  # the graph records non-finite losses on the device
+                bad = graph.nonfinite()
+                if bad is not None:
+                    self.step = bad
+                    raise diverged(bad, terms)
+
             while step < adam_end and not self._stop.is_set():
                 self._running.wait()
                 if self._stop.is_set():
                     break
-                opt.zero_grad(set_to_none=True)
-                total, terms, weights = objective(step)
-                total.backward()
                 lr = opt.param_groups[0]["lr"]
-                opt.step()
+                if graph is None:
+                    opt.zero_grad(set_to_none=True)
+                    total, terms, weights = objective(step)
+                    total.backward()
+                    opt.step()
+                else:
+                    total, terms, weights = graph.step(step, lr)
                 if sched is not None:
                     sched.step()
                 step += 1
                 self.step = step
+                if graph is not None and any(crossed(step - 1, step, every) for every in
+                                             (c.log_every, c.snapshot_every, c.checkpoint_every)):
+                    check(graph)
                 observe(step - 1, step, "adam", lr, total, terms, weights)
+            if graph is not None and step > self._start_step:
+                check(graph)  # before the final checkpoint
+            graph = None  # frees the graph's memory pool before L-BFGS
 
         # -- L-BFGS: runs in chunks of log_every iterations so events keep flowing ------
         if c.lbfgs_steps and not self._stop.is_set():
