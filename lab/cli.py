@@ -40,7 +40,7 @@ def _progress_sink(total_steps: int):
     from lab.training.events import Done, Failed, Snapshot, Started, Step
 
     bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True)
-    state = {"rel": None}
+    state = {"rel": None, "post": {}}
 
     def sink(ev):
         if isinstance(ev, Started):
@@ -51,10 +51,12 @@ def _progress_sink(total_steps: int):
             post = {k: f"{v:.2e}" for k, v in ev.losses.items()}
             if state["rel"] is not None:
                 post["relL2"] = f"{state['rel']:.2e}"
+            state["post"] = post
             bar.set_postfix(post, refresh=False)
             bar.refresh()
         elif isinstance(ev, Snapshot):
             state["rel"] = ev.rel_l2
+            bar.set_postfix({**state["post"], "relL2": f"{ev.rel_l2:.2e}"})
         elif isinstance(ev, (Done, Failed)):
             bar.close()
     return sink
@@ -124,7 +126,8 @@ def cmd_problems(args) -> int:
 def cmd_serve(args) -> int:
     from widgets.app import serve
 
-    serve(port=args.port, show=not args.no_show, runs_dir=args.runs_dir, address=args.address)
+    serve(port=args.port, show=not args.no_show, runs_dir=args.runs_dir, address=args.address,
+          allow_websocket_origin=args.allow_websocket_origin, prefix=args.prefix)
     return 0
 
 
@@ -140,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=5006)
     s.add_argument("--address", default="localhost")
     s.add_argument("--no-show", action="store_true", help="do not open a browser tab")
+    s.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
+                   help="also accept browser sessions from this host (repeatable; '*' for any), "
+                        "e.g. behind a proxy")
+    s.add_argument("--prefix", default="", help="URL path the app lives under behind a proxy")
     s.set_defaults(func=cmd_serve)
 
     t = sub.add_parser("train", parents=[common], help="train a model on a problem")

@@ -14,6 +14,7 @@ import param
 from lab.models import get_model_config, list_models
 from lab.training import Done, Failed, TrainConfig, Trainer
 from widgets.forms import settings_form
+from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
 from widgets.theme import ACCENT
@@ -22,6 +23,14 @@ from widgets.training_view import TrainingView
 #: a quick run on a laptop CPU (the backend's own defaults stay as they are)
 APP_TRAIN_DEFAULTS = dict(steps=2000, n_pde=1000, lbfgs_steps=0, snapshot_every=50, log_every=10)
 EXTENSIONS = ("tabulator", "katex")
+#: model families that train on each problem kind (``ModelConfig.family``); other kinds: PINNs
+FAMILIES_FOR_KIND = {"operator": ("operator",), "ode": ("pinn", "ode")}
+
+
+def models_for(kind: str) -> dict[str, str]:
+    """Model picker options ``{title: kind}`` for a problem of this ``kind``."""
+    families = FAMILIES_FOR_KIND.get(kind, ("pinn",))
+    return {cls.title or k: k for k, cls in list_models().items() if cls.family in families}
 
 
 class LabApp(pn.viewable.Viewer):
@@ -34,9 +43,8 @@ class LabApp(pn.viewable.Viewer):
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.problem_view = ProblemView(key=problem, on_error=self.report_param_error,
                                         on_change=self._edited)
-        models = list_models()
         self.model_picker = pn.widgets.Select(
-            name="Model", options={cls.title or k: k for k, cls in models.items()}, value=model,
+            name="Model", options=models_for(self.problem_view.problem.kind), value=model,
             sizing_mode="stretch_width")
         self.model_editor = pn.Column(sizing_mode="stretch_width")
         self.train_config = TrainConfig(**APP_TRAIN_DEFAULTS)
@@ -57,9 +65,10 @@ class LabApp(pn.viewable.Viewer):
         self.model_picker.param.watch(self._select_model, "value")
         self.problem_view.param.watch(self._problem_changed, "problem")
         self._select_model()
+        self.operator = OperatorView(on_error=self.report_error)
         self._problem_changed()
 
-        self.tabs = pn.Tabs(("Training", self.training), ("Saved runs", self.runs),
+        self.tabs = pn.Tabs(("Training", pn.Column(self.training, self.operator, sizing_mode="stretch_width")), ("Saved runs", self.runs),
                             dynamic=False, sizing_mode="stretch_width")
         self.sidebar = [
             self.problem_view.picker, self.model_picker,
@@ -73,7 +82,7 @@ class LabApp(pn.viewable.Viewer):
         self.main = [self.problem_view.header, self.tabs]
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
-            pn.state.on_session_destroyed(lambda _ctx: self.training.shutdown())
+            pn.state.on_session_destroyed(lambda _ctx: (self.training.shutdown(), self.operator.shutdown()))
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar, width=340), pn.Column(*self.main, sizing_mode="stretch_width"),
@@ -104,6 +113,7 @@ class LabApp(pn.viewable.Viewer):
             return
         self.clear_error()
         self.tabs.active = 0
+        self.operator.attach(trainer)  # no-op unless the problem is an operator problem
         self.training.start(trainer)
 
     def toggle_pause(self) -> None:
@@ -138,9 +148,15 @@ class LabApp(pn.viewable.Viewer):
                                                    on_change=self._edited)]
 
     def _problem_changed(self, *_):
+        p = self.problem_view.problem
+        options = models_for(p.kind)
+        if self.model_picker.options != options:
+            keep = self.model_picker.value in options.values()
+            self.model_picker.param.update(options=options, value=self.model_picker.value if keep
+                                           else next(iter(options.values())))
         if not self.training.running:
-            p = self.problem_view.problem
             self.training.configure(p.bounds(), p.outputs)
+            self.operator.configure(p)  # shows itself only for operator problems
 
     def _running_changed(self, event):
         running = event.new
@@ -154,16 +170,22 @@ class LabApp(pn.viewable.Viewer):
 
     def _open_run(self, problem, snapshot, history) -> None:
         self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
+        self.operator.show_saved(problem, snapshot, history)
         self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
                                        f"(checkpoint) · relative L2 {snapshot.rel_l2:.3e}")
         self.tabs.active = 0
 
 
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",
-          threaded: bool = False):
+          threaded: bool = False, allow_websocket_origin: list[str] | None = None,
+          prefix: str = ""):
     """Serve the lab; each browser session gets its own :class:`LabApp`.
 
-    Blocks until interrupted unless ``threaded`` (then the server thread is returned).
+    Behind a reverse proxy (jupyter-server-proxy on Binder, see :mod:`widgets.proxy`) the
+    browser's host differs from ``address:port``, so its origin must be allowed
+    (``allow_websocket_origin``, ``"*"`` for any) and, when the proxy forwards the full path,
+    the app lives under ``prefix``. Blocks until interrupted unless ``threaded`` (then the
+    server thread is returned).
     """
     runs_dir = None if runs_dir is None else str(runs_dir)
 
@@ -171,6 +193,7 @@ def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "lo
         pn.extension(*EXTENSIONS, notifications=False)
         return LabApp(runs_dir=runs_dir).template()
 
-    origins = sorted({f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
+    origins = sorted({f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}",
+                      *(allow_websocket_origin or ())})
     return pn.serve({"/": session}, port=port, address=address, show=show, title="sciml-lab",
-                    websocket_origin=origins, threaded=threaded)
+                    websocket_origin=origins, threaded=threaded, prefix=prefix)

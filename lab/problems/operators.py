@@ -50,6 +50,12 @@ class OperatorProblem(Problem):
     physics = param.Boolean(False, doc="Add the PINO residual terms (weights: TrainConfig.loss_weights)")
     max_gb = param.Number(2.0, bounds=(0.001, 4096.0), doc="Refuse to generate a dataset larger than this (GiB)")
 
+    @param.depends("batch_size", "n_train", watch=True, on_init=True)
+    def _check_batch(self):
+        if not self.rollout and self.batch_size > self.n_train:
+            raise ValueError(f"batch_size={self.batch_size} exceeds n_train={self.n_train}; "
+                             "lower batch_size or raise n_train")
+
     # ---- what models read -----------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
