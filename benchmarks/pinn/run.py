@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 from lab.device import describe, pick_device, resolve_dtype  # noqa: E402
 from lab.models import get_model_config  # noqa: E402
 from lab.problems import get_problem, list_problems  # noqa: E402
-from lab.training import Step, TrainConfig, Trainer  # noqa: E402
+from lab.training import Step, TrainConfig, Trainer, graphs  # noqa: E402
+from lab.training.tasks import Task  # noqa: E402
 
 CAUSAL = dict(causal=True, causal_chunks=32, causal_eps=[1e-2, 1e-1, 1.0, 10.0, 100.0], causal_delta=0.99)
 GRAD_NORM = dict(balancing="grad_norm", balance_every=1000, balance_momentum=0.9)
@@ -115,30 +117,72 @@ def run_preset(preset, args, device, runs_dir) -> dict:
             "peak_gpu_gb": _peak_gb(device)}
 
 
-def speed_lab(width, depth, n, steps, device, dtype) -> dict:
-    """Adam steps/s of the lab's Burgers loss (Fields, reverse-mode autograd) on an MLP."""
+class _SpeedTask(Task):
+    """The Burgers loss on one fixed batch: a training step without the Trainer around it."""
+
+    family = "pinn"
+
+    def __init__(self, problem, model, batch, device, dtype):
+        super().__init__(problem, model, TrainConfig(resample_every=0), device=device, dtype=dtype,
+                         generator=torch.Generator().manual_seed(0))
+        self.batch = batch
+
+    def loss_terms(self, step):
+        return self.problem.losses(self.model, self.batch)
+
+
+def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repeats=3) -> dict:
+    """Adam steps/s of the lab's Burgers loss (Fields, reverse-mode autograd) on an MLP.
+
+    ``lab-autograd``: the eager step (PyTorch's default Adam); ``lab-cuda-graph``: the same
+    step captured once and replayed (:class:`lab.training.graphs.CapturedAdam`, fused Adam).
+    """
     problem = get_problem("burgers")
     torch.manual_seed(0)
     model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
     g = torch.Generator().manual_seed(0)
     batch = problem.sample(n, 256, 256, g, device=device, dtype=dtype)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if route == "lab-cuda-graph":
+        opt = graphs.adam(list(model.parameters()), 1e-3, device, capturable=True)
+        runner = graphs.CapturedAdam(_SpeedTask(problem, model, batch, device, dtype), opt, 0)
+        count = iter(range(10**9))
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        sum(problem.losses(model, batch).values()).backward()
-        opt.step()
+        def step():
+            runner.step(next(count), 1e-3)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    for _ in range(max(3, steps // 10)):  # warm-up: allocator, kernels
+        def step():
+            opt.zero_grad(set_to_none=True)
+            sum(problem.losses(model, batch).values()).backward()
+            opt.step()
+
+    for _ in range(max(graphs.WARMUP_STEPS + 2, steps // 10)):  # warm-up: allocator, kernels, capture
         step()
     _reset_peak(device)
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(device)
-    wall = time.perf_counter() - t0
-    return {"steps_per_s": round(steps / wall, 3), "peak_gpu_gb": _peak_gb(device)}
+    rates = []
+    for _ in range(repeats):  # the median of the timings
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        rates.append(round(steps / (time.perf_counter() - t0), 3))
+    return {"steps_per_s": sorted(rates)[len(rates) // 2], "repeats": rates, "peak_gpu_gb": _peak_gb(device)}
+
+
+def speed_trainer(width, depth, n, steps, device, cuda_graphs: bool, runs_dir) -> dict:
+    """Adam steps/s of the whole Trainer loop (events every steps/10, exponential schedule)."""
+    train = TrainConfig(steps=steps, n_pde=n, n_ic=256, n_bc=256, device=str(device), dtype="float32",
+                        log_every=max(1, steps // 10), snapshot_every=steps, checkpoint_every=10 * steps,
+                        cuda_graphs=cuda_graphs)
+    seen = []
+    _reset_peak(device)
+    result = Trainer(get_problem("burgers"), get_model_config("mlp", width=width, depth=depth), train,
+                     runs_dir=runs_dir, sinks=[lambda e: seen.append(e) if isinstance(e, Step) else None]).run()
+    first, last = seen[0], seen[-1]  # the first log interval holds the warm-up and the capture
+    return {"steps_per_s": round((last.step - first.step) / (last.elapsed - first.elapsed), 3),
+            "status": result.status, "peak_gpu_gb": _peak_gb(device)}
 
 
 def speed_deepxde(width, depth, n, steps) -> dict:
@@ -156,7 +200,8 @@ def speed_deepxde(width, depth, n, steps) -> dict:
         return u_t + u * u_x - nu * u_xx
 
     bc = dde.icbc.DirichletBC(geom, lambda x: 0.0, lambda _, on_boundary: on_boundary)
-    ic = dde.icbc.IC(geom, lambda x: -torch.sin(math.pi * torch.as_tensor(x[:, 0:1])).numpy(),
+    # numpy, not torch: DeepXDE makes CUDA torch's default device, and the points are numpy
+    ic = dde.icbc.IC(geom, lambda x: -np.sin(math.pi * x[:, 0:1]),
                      lambda _, on_initial: on_initial)
     data = dde.data.TimePDE(geom, pde, [bc, ic], num_domain=n, num_boundary=256, num_initial=256)
     net = dde.nn.FNN([2] + [width] * depth + [1], "tanh", "Glorot normal")
@@ -170,14 +215,32 @@ def speed_deepxde(width, depth, n, steps) -> dict:
     return {"steps_per_s": round(steps / (time.perf_counter() - t0), 3)}
 
 
-def speed_rows(args, device) -> list[dict]:
+SPEED_CASES = [(256, 4, 8192), (20, 3, 2540)]  # (width, depth, collocation points)
+
+
+def speed_rows(args, device, runs_dir) -> list[dict]:
     dtype = torch.float32
     rows = []
-    for width, depth, n in [(256, 4, 8192), (20, 3, 2540)]:
+    for width, depth, n in SPEED_CASES:
         steps = 5 if args.quick else 300
         base = {"table": "speed", "problem": "burgers", "width": width, "depth": depth,
                 "n_pde": n, "dtype": "float32", "steps": steps}
-        rows.append({**base, "route": "lab-autograd", **speed_lab(width, depth, n, steps, device, dtype)})
+        repeats = 1 if args.quick else 3
+        rows.append({**base, "route": "lab-autograd", **speed_lab(width, depth, n, steps, device, dtype,
+                                                                  repeats=repeats)})
+        for route in ("lab-cuda-graph", "lab-trainer-eager", "lab-trainer-cuda-graph"):
+            if device.type != "cuda" and "graph" in route:
+                rows.append({**base, "route": route, "skipped": "CUDA graphs need a CUDA device"})
+            elif route == "lab-cuda-graph":
+                rows.append({**base, "route": route, **speed_lab(width, depth, n, steps, device, dtype, route,
+                                                                repeats)})
+            else:
+                rows.append({**base, "route": route, **speed_trainer(width, depth, n, steps, device,
+                                                                    route.endswith("graph"), runs_dir)})
+    for width, depth, n in SPEED_CASES:  # last: DeepXDE makes cuda torch's default device
+        steps = 5 if args.quick else 300
+        base = {"table": "speed", "problem": "burgers", "width": width, "depth": depth,
+                "n_pde": n, "dtype": "float32", "steps": steps}
         if importlib.util.find_spec("deepxde") is not None:
             try:
                 rows.append({**base, "route": "deepxde-pytorch", **speed_deepxde(width, depth, n, steps)})
@@ -234,7 +297,7 @@ def main(argv=None) -> int:
                     continue
                 emit(run_preset(preset, args, device, runs_dir))
         if not args.no_speed:
-            for row in speed_rows(args, device):
+            for row in speed_rows(args, device, runs_dir):
                 emit(row)
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"pinn_{slug}.json"

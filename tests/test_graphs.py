@@ -1,0 +1,246 @@
+"""CUDA-graph Adam steps: which runs may be captured, and that capture changes no number.
+
+CPU CI checks the fallback rules, that the step the graph captures (``CapturedAdam._body``)
+computes exactly the eager loop's losses through the one shared loss function, and that
+non-finite losses are recorded with their step. The CUDA tests compare the graph route with
+the eager route of the Trainer step by step (resampling and a changing learning rate
+included) and check that a divergence fails both at the same step.
+"""
+import copy
+import logging
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from lab import TrainConfig, Trainer, get_model_config, get_problem
+from lab.models import list_models
+from lab.problems import list_problems
+from lab.training import graphs
+from lab.training.events import Failed, Step
+from lab.training.tasks import Task, task_for
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+TINY = dict(steps=12, n_pde=128, n_ic=32, n_bc=32, log_every=1, snapshot_every=1000,
+            checkpoint_every=1000, lr=1e-3)
+
+
+def _run(device="cpu", width=8, depth=2, **overrides):
+    events = []
+    cfg = TrainConfig(**{**TINY, "device": device, **overrides})
+    result = Trainer(get_problem("burgers"), get_model_config("mlp", width=width, depth=depth), cfg,
+                     sinks=[events.append]).run()
+    return result, events
+
+
+def _losses(events):
+    return [(e.step, e.total, e.losses) for e in events if isinstance(e, Step)]
+
+
+def test_host_controlled_features_keep_the_eager_loop():
+    task = SimpleNamespace(family="pinn")
+    gpu, cpu = torch.device("cuda"), torch.device("cpu")
+    assert graphs.blockers(task, TrainConfig(), gpu) == []
+    assert graphs.blockers(task, TrainConfig(resample_every=100, resampling="rad"), gpu) == []
+    cases = {"cuda_graphs": dict(cuda_graphs=False), "causal": dict(causal=True),
+             "balancing": dict(balancing="grad_norm"), "resample_every=1": dict(resample_every=1)}
+    for word, cfg in cases.items():
+        [reason] = graphs.blockers(task, TrainConfig(**cfg), gpu)
+        assert word in reason
+    [reason] = graphs.blockers(task, TrainConfig(), cpu)
+    assert "cpu" in reason
+    [reason] = graphs.blockers(SimpleNamespace(family="operator"), TrainConfig(), gpu)
+    assert "operator" in reason
+
+
+def test_cpu_ignores_the_option_and_both_paths_use_the_shared_loss(monkeypatch):
+    calls = []
+    shared = graphs.weighted_loss
+    monkeypatch.setattr(graphs, "weighted_loss", lambda task, step: calls.append(step) or shared(task, step))
+    _, on = _run(cuda_graphs=True)
+    assert calls == list(range(TINY["steps"]))
+    _, off = _run(cuda_graphs=False)
+    assert _losses(on) == _losses(off)
+
+
+def _task_and_optimizer(cfg):
+    """The task and optimizer a Trainer would build from ``cfg`` on the CPU."""
+    problem = get_problem("burgers")
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = get_model_config("mlp", width=8, depth=2).build(problem)
+    task = task_for("pinn")(problem, model, cfg, device=torch.device("cpu"), dtype=torch.float32,
+                            generator=torch.Generator().manual_seed(cfg.seed))
+    params = [p for p in model.parameters() if p.requires_grad]
+    return task, graphs.adam(params, cfg.lr, torch.device("cpu"), capturable=False)
+
+
+def test_the_captured_step_is_the_eager_step():
+    """The body the graph records, run eagerly, reproduces the Trainer's losses bit for bit."""
+    cfg = TrainConfig(**{**TINY, "lr_schedule": "constant", "resample_every": 4})
+    _, events = _run(lr_schedule="constant", resample_every=4)
+    eager = [e.total for e in events if isinstance(e, Step)]
+    task, opt = _task_and_optimizer(cfg)
+    runner = graphs.CapturedAdam(task, opt, 0)
+    body = [float(runner._body(s)[0]) for s in range(cfg.steps)]
+    assert body == eager
+    assert runner.nonfinite() is None
+
+
+def test_the_first_nonfinite_step_is_recorded_on_the_device():
+    cfg = TrainConfig(**TINY)
+    task, opt = _task_and_optimizer(cfg)
+    runner = graphs.CapturedAdam(task, opt, 5)
+    for s in range(5, 8):
+        runner._body(s)
+    assert runner.nonfinite() is None
+    with torch.no_grad():
+        next(task.model.parameters()).fill_(math.nan)
+    for s in range(8, 11):
+        total = runner._body(s)[0]
+        assert not torch.isfinite(total)
+    assert runner.nonfinite() == 8
+
+
+def _poison_after(k):
+    """A sink that makes every parameter NaN when step ``k`` is logged."""
+    state = {}
+
+    def sink(event):
+        if isinstance(event, Step) and event.step == k:
+            with torch.no_grad():
+                for p in state["trainer"].model.parameters():
+                    p.fill_(math.nan)
+    return state, sink
+
+
+def _diverging_run(device, **overrides):
+    state, sink = _poison_after(10)
+    events = []
+    cfg = TrainConfig(**{**TINY, "steps": 30, "log_every": 5, "checkpoint_every": 5,
+                         "device": device, **overrides})
+    trainer = Trainer(get_problem("burgers"), get_model_config("mlp", width=8, depth=2), cfg,
+                      sinks=[events.append, sink])
+    state["trainer"] = trainer
+    result = trainer.run()
+    return result, [e for e in events if isinstance(e, Failed)]
+
+
+def test_divergence_names_the_step_and_keeps_the_last_good_checkpoint_on_cpu():
+    # the poison lands when step 10 is logged: the checkpoint of step 10 is refused (NaN
+    # parameters), the loss of step 10 is the first non-finite one
+    result, [failed] = _diverging_run("cpu")
+    assert result.status == "failed" and failed.step == 10
+    assert "non-finite at step 10" in failed.message and failed.checkpoint_step == 5
+
+
+@cuda
+def test_graph_and_eager_losses_agree_on_cuda(caplog):
+    """40 steps with resampling every 10 and a learning rate that changes every step."""
+    kw = dict(device="cuda", width=64, depth=3, steps=40, n_pde=2048, resample_every=10,
+              lr_schedule="exponential", lr_decay=0.5, lr_decay_steps=10)
+    with caplog.at_level(logging.INFO, logger="lab.training.trainer"):
+        _, graph = _run(cuda_graphs=True, **kw)
+    assert "as a CUDA graph" in caplog.text
+    _, eager = _run(cuda_graphs=False, **kw)
+    g, e = _losses(graph), _losses(eager)
+    assert [s for s, _, _ in g] == [s for s, _, _ in e] == list(range(1, 41))
+    worst = max(abs(a[1] - b[1]) / abs(b[1]) for a, b in zip(g, e))
+    assert worst < 1e-4, worst
+    for (_, _, la), (_, _, lb) in zip(g, e):
+        assert la.keys() == lb.keys()
+        assert all(la[k] == pytest.approx(lb[k], rel=1e-4) for k in la)
+
+
+@cuda
+def test_divergence_fails_at_the_same_step_on_both_cuda_routes():
+    a, [fa] = _diverging_run("cuda", cuda_graphs=True)
+    b, [fb] = _diverging_run("cuda", cuda_graphs=False)
+    assert a.status == b.status == "failed"
+    assert fa.step == fb.step == 10 and fa.checkpoint_step == fb.checkpoint_step == 5
+    assert fa.message == fb.message
+
+
+class _FixedBatch(Task):
+    """A PINN task on one fixed batch, without the reference solution a PINNTask computes."""
+
+    family = "pinn"
+
+    def __init__(self, problem, model, config, device):
+        super().__init__(problem, model, config, device=device, dtype=torch.float32,
+                         generator=torch.Generator().manual_seed(0))
+        self.batch = problem.sample(config.n_pde, config.n_ic, config.n_bc, self.generator,
+                                    device=device, dtype=torch.float32)
+
+    def loss_terms(self, step):
+        return self.problem.losses(self.model, self.batch)
+
+
+PINN_PROBLEMS = [k for k, cls in list_problems().items() if cls.kind not in ("ode", "operator")]
+CASES = [(k, "mlp") for k in PINN_PROBLEMS] + [("burgers", m) for m in list_models("pinn") if m != "mlp"]
+
+
+@cuda
+@pytest.mark.parametrize("key,kind", CASES)
+def test_every_pinn_problem_and_model_captures(key, kind):
+    """Eight steps (three eager, then replays) equal eight eager steps, for each catalogue entry."""
+    device = torch.device("cuda")
+    cfg = TrainConfig(n_pde=512, n_ic=64, n_bc=64, lr=1e-3)
+    problem = get_problem(key)
+    params = dict(width=32, depth=2) if kind in ("mlp", "fourier_mlp", "modified_mlp") else {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = get_model_config(kind, **params).build(problem).to(device, torch.float32)
+    twin = copy.deepcopy(model)
+    eager = _FixedBatch(problem, twin, cfg, device)
+    opt = graphs.adam(list(twin.parameters()), cfg.lr, device, capturable=False)
+    want = []
+    for s in range(8):
+        opt.zero_grad(set_to_none=True)
+        total = graphs.weighted_loss(eager, s)[0]
+        total.backward()
+        opt.step()
+        want.append(float(total.detach()))
+    task = _FixedBatch(problem, model, cfg, device)
+    runner = graphs.CapturedAdam(task, graphs.adam(list(model.parameters()), cfg.lr, device,
+                                                   capturable=True), 0)
+    got = [float(runner.step(s, cfg.lr)[0]) for s in range(8)]
+    # a loss that moves host data to the device per call is not capturable: eager fallback
+    assert (runner.graph is not None) != bool(runner.fallback), runner.fallback
+    assert runner.nonfinite() is None
+    assert got == pytest.approx(want, rel=1e-4)
+
+
+class _SyncingBurgers(type(get_problem("burgers"))):
+    """Burgers whose residual reads a value back to the host: not capturable."""
+
+    def residual(self, f):
+        r = super().residual(f)
+        return r * 1.0 if float(r.detach().abs().max()) < 1e30 else r
+
+
+@cuda
+def test_a_loss_that_syncs_falls_back_to_eager_with_the_same_losses(caplog):
+    device = torch.device("cuda")
+    cfg = TrainConfig(n_pde=512, n_ic=64, n_bc=64, lr=1e-3)
+    problem = _SyncingBurgers()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = get_model_config("mlp", width=32, depth=2).build(problem).to(device, torch.float32)
+    twin = copy.deepcopy(model)
+    eager = _FixedBatch(problem, twin, cfg, device)
+    opt = graphs.adam(list(twin.parameters()), cfg.lr, device, capturable=False)
+    want = []
+    for s in range(8):
+        opt.zero_grad(set_to_none=True)
+        total = graphs.weighted_loss(eager, s)[0]
+        total.backward()
+        opt.step()
+        want.append(float(total.detach()))
+    runner = graphs.CapturedAdam(_FixedBatch(problem, model, cfg, device),
+                                 graphs.adam(list(model.parameters()), cfg.lr, device, capturable=True), 0)
+    with caplog.at_level(logging.WARNING, logger="lab.training.graphs"):
+        got = [float(runner.step(s, cfg.lr)[0]) for s in range(8)]
+    assert runner.graph is None and runner.fallback and "runs eagerly" in caplog.text
+    assert got == pytest.approx(want, rel=1e-4)
