@@ -32,6 +32,11 @@ def _images(root):
     return [s.data["image"][0] for s in root.select({"type": ColumnDataSource}) if "image" in s.data]
 
 
+def _field_root(app):
+    """The field view rendered on its own (other tabs hold heatmaps of their own)."""
+    return pn.panel(app.training.fields).get_root()
+
+
 def _train(app, **overrides):
     app.train_config.param.update(**{**TINY, **overrides})
     app.train()
@@ -109,12 +114,13 @@ def test_training_streams_losses_and_fields(trained):
     assert view.progress.value == 30 and view.counter.value == "30 / 30"
     assert 0 < view.rel_l2 < 2
     # three heatmaps over (t across, x up): Burgers' grid is 256 x 101 in (x, t)
-    images = _images(root)
+    fields = _field_root(app)
+    images = _images(fields)
     assert len(images) == 3 and all(im.shape == (256, 101) for im in images)
     snap = view.fields.snapshot
     for which in ("prediction", "reference", "error"):  # rows x, columns t: as the fields
         assert sum(np.allclose(im, snap.fields[which], rtol=1e-6) for im in images) == 1
-    mappers = [m for m in root.select({"type": LinearColorMapper})]
+    mappers = [m for m in fields.select({"type": LinearColorMapper})]
     ref = snap.fields["reference"]
     shared = [(m.low, m.high) for m in mappers if math.isclose(m.high, ref.max())]
     assert len(shared) == 2 and shared[0] == shared[1]  # prediction & reference: one scale
@@ -134,7 +140,7 @@ def test_reopen_and_continue_a_saved_run(trained):
     assert view.fields.snapshot.step == 30
     assert math.isclose(view.rel_l2, rel_before, rel_tol=1e-6)  # same weights, same error
     assert view.loss_buffer.data["step"].tolist() == [5, 10, 15, 20, 25, 30]
-    assert len(_images(root)) == 3
+    assert len(_images(_field_root(app))) == 3
     app.runs.more_steps.value = 10
     app.runs.continue_selected()
     view.trainer.join()

@@ -13,6 +13,8 @@ import param
 
 from lab.models import get_model_config, list_models
 from lab.training import Done, Failed, TrainConfig, Trainer
+from widgets.catalogue_view import CatalogueView
+from widgets.diagnostics import DiagnosticsView
 from widgets.forms import settings_form
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
@@ -22,7 +24,7 @@ from widgets.training_view import TrainingView
 
 #: a quick run on a laptop CPU (the backend's own defaults stay as they are)
 APP_TRAIN_DEFAULTS = dict(steps=2000, n_pde=1000, lbfgs_steps=0, snapshot_every=50, log_every=10)
-EXTENSIONS = ("tabulator", "katex")
+EXTENSIONS = ("tabulator", "katex", "vtk")
 #: model families that train on each problem kind (``ModelConfig.family``); other kinds: PINNs
 FAMILIES_FOR_KIND = {"operator": ("operator",), "ode": ("pinn", "ode")}
 
@@ -68,8 +70,9 @@ class LabApp(pn.viewable.Viewer):
         self.operator = OperatorView(on_error=self.report_error)
         self._problem_changed()
 
-        self.tabs = pn.Tabs(("Training", pn.Column(self.training, self.operator, sizing_mode="stretch_width")), ("Saved runs", self.runs),
-                            dynamic=False, sizing_mode="stretch_width")
+        self.catalogue = CatalogueView(self.problem_view)  # follows the picker and parameter edits
+        self.tabs = pn.Tabs(("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator, sizing_mode="stretch_width")), ("Saved runs", self.runs),
+                            ("Diagnostics", DiagnosticsView.for_app(self)), dynamic=False, sizing_mode="stretch_width")
         self.sidebar = [
             self.problem_view.picker, self.model_picker,
             pn.Row(self.train_button, self.stop_button, self.pause_button),
@@ -112,7 +115,7 @@ class LabApp(pn.viewable.Viewer):
             self.report_error("A run is in progress: stop it before starting another.")
             return
         self.clear_error()
-        self.tabs.active = 0
+        self.tabs.active = 1  # Training
         self.operator.attach(trainer)  # no-op unless the problem is an operator problem
         self.training.start(trainer)
 
@@ -173,7 +176,7 @@ class LabApp(pn.viewable.Viewer):
         self.operator.show_saved(problem, snapshot, history)
         self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
                                        f"(checkpoint) · relative L2 {snapshot.rel_l2:.3e}")
-        self.tabs.active = 0
+        self.tabs.active = 1  # Training
 
 
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",

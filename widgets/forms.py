@@ -4,7 +4,9 @@
 out-of-range value makes ``param`` raise ``ValueError`` inside Panel's event handling. Here the
 same widgets are kept, but each edit goes through a guard that hands the error (which names the
 parameter and its allowed range) to a callback — the app shows it in an alert — and Panel puts
-the widget back to the last valid value. Numbers get plain input boxes without start/end, so a
+the widget back to the last valid value (also where a ``param.depends`` validator rejects a
+value after it was set, e.g. a list parameter such as ``TrainConfig.causal_eps``, edited as a
+Python literal). Numbers get plain input boxes without start/end, so a
 typed value reaches ``param`` and is validated there rather than silently clamped.
 """
 from __future__ import annotations
@@ -56,12 +58,16 @@ class GuardedParam(pn.Param):
 
     def _guard(self, p_name: str, link: Callable) -> Callable:
         def guarded(event):
+            before = getattr(self.object, p_name)
             try:
                 link(event)
-            except ValueError as err:
+            except (ValueError, TypeError) as err:  # TypeError: a list item of the wrong type
                 if self.on_error is None:
                     raise
-                self.on_error(p_name, err)
+                # a validator watching the parameter raises after the value is set: put it back
+                if getattr(self.object, p_name) is not before:
+                    setattr(self.object, p_name, before)
+                self.on_error(p_name, err if isinstance(err, ValueError) else ValueError(str(err)))
             else:
                 if self.on_change is not None:
                     self.on_change(p_name)

@@ -10,3 +10,5 @@ LOSS_COLORS = ["#111111", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                "#e377c2", "#17becf"]
 ACCENT = "#2f6f8f"
 PLOT_HEIGHT = 250
+#: sequential map for residual magnitudes (log10 |r|)
+RESIDUAL_CMAP = "magma"

@@ -27,6 +27,7 @@ import panel as pn
 import param
 
 from lab.training.events import Done, Failed, Mailbox, Snapshot, Started, Step
+from widgets.method_views import MethodView
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT
 
 LOSS_HISTORY = 50_000  # rows kept in the loss buffer
@@ -191,6 +192,7 @@ class TrainingView(pn.viewable.Viewer):
         self.loss_buffer: hv.streams.Buffer | None = None
         self._loss_columns: list[str] = []
         self.fields = FieldView()
+        self.methods = MethodView()
         self.progress = pn.indicators.Progress(value=0, max=1, sizing_mode="stretch_width",
                                                bar_color="primary", height=18)
         self.status = pn.pane.Markdown("Ready. Pick a problem and a model, then **Train**.",
@@ -202,6 +204,7 @@ class TrainingView(pn.viewable.Viewer):
             pn.Row(self.counter, self.rel_text, sizing_mode="stretch_width"),
             self.progress, self.status,
             pn.pane.Markdown("### Loss terms", margin=(0, 10)), self.loss_pane, self.fields,
+            pn.Card(self.methods, title="Method", collapsed=False, sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
 
     def __panel__(self):
@@ -211,6 +214,7 @@ class TrainingView(pn.viewable.Viewer):
     def configure(self, bounds: dict[str, tuple[float, float]], outputs: Sequence[str]) -> None:
         """Clear the view for a problem with these axis bounds (in axes order) and outputs."""
         self.fields.configure(bounds, outputs)
+        self.methods.configure(bounds, plot_axes(tuple(bounds)))
         self.loss_buffer, self._loss_columns = None, []
         self.loss_pane.object = self._empty_loss()
         self.param.update(step=0, rel_l2=math.nan)
@@ -278,6 +282,7 @@ class TrainingView(pn.viewable.Viewer):
                 self._on_steps(steps)
             if snapshot is not None:
                 self._on_snapshot(snapshot)
+            self.methods.update(steps, snapshot)
             for ev in other:
                 if isinstance(ev, (Done, Failed)):
                     self._on_finished(ev)
@@ -351,5 +356,6 @@ class TrainingView(pn.viewable.Viewer):
         self.configure(bounds, outputs)
         self.show_losses(history)
         self._on_snapshot(snapshot)
+        self.methods.update([], snapshot)
         self.step = snapshot.step
         self.counter.value = str(snapshot.step)

@@ -4,8 +4,12 @@ Optional training methods (see :class:`lab.training.config.TrainConfig`): causal
 of the residual over time (:mod:`lab.training.causal`), adaptive loss balancing
 (:mod:`lab.training.balancing`), residual-adaptive resampling (:mod:`lab.training.resampling`);
 terms a hard-constrained model satisfies exactly (:mod:`lab.training.hard`) leave the loss.
+Snapshots carry, besides the fields, ``|r|`` on a coarsened grid (where the physics is still
+violated) and, for PIG, the Gaussians (:meth:`lab.models.pig.GaussianField.gaussians`).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -29,6 +33,34 @@ def evaluate_on_grid(model, problem, grid: dict[str, np.ndarray], *, device, dty
         out = torch.cat([model(pts[i:i + chunk]) for i in range(0, len(pts), chunk)])
     shape = mesh[0].shape + ((len(problem.outputs),) if len(problem.outputs) > 1 else ())
     return out.double().cpu().numpy().reshape(shape)
+
+
+#: at most this many points for the residual map of a snapshot (second derivatives are costly)
+RESIDUAL_POINTS = 2**14
+
+
+def residual_on_grid(problem, model, grid: dict[str, np.ndarray], *, device, dtype,
+                     chunk: int = 4096) -> np.ndarray:
+    """PDE residual ``r`` of ``model`` on a tensor-product grid, shaped like the reference.
+
+    Derivatives come from autograd (:class:`lab.autodiff.Fields`) one chunk at a time, each
+    chunk's graph freed before the next; a system's residual keeps a trailing component axis.
+    """
+    mesh = np.meshgrid(*[grid[a] for a in problem.axes], indexing="ij")
+    pts = torch.as_tensor(np.stack([m.ravel() for m in mesh], axis=1), dtype=dtype, device=device)
+    with torch.enable_grad():
+        out = torch.cat([problem.residual(Fields(model, pts[i:i + chunk], problem.axes)).detach()
+                         for i in range(0, len(pts), chunk)])
+    return out.double().cpu().numpy().reshape(mesh[0].shape + out.shape[1:])
+
+
+def coarse_grid(grid: dict[str, np.ndarray], max_points: int = RESIDUAL_POINTS) -> dict[str, np.ndarray]:
+    """Every ``s``-th point per axis (``s >= 2``), ``s`` the smallest keeping ``<= max_points``."""
+    n = math.prod(len(g) for g in grid.values())
+    s = max(2, math.ceil((n / max_points) ** (1 / len(grid))))
+    while math.prod(len(g[::s]) for g in grid.values()) > max_points:
+        s += 1
+    return {a: g[::s] for a, g in grid.items()}
 
 
 @register_task
@@ -122,4 +154,7 @@ class PINNTask(Task):
         pred = evaluate_on_grid(self.model, self.problem, self.grid, device=self.device, dtype=self.dtype)
         fields = {"prediction": pred, "reference": self.reference, "error": pred - self.reference}
         extras = {"gaussians": self.gaussian_field.gaussians()} if self.gaussian_field is not None else {}
+        coarse = coarse_grid(self.grid)
+        r = residual_on_grid(self.problem, self.model, coarse, device=self.device, dtype=self.dtype)
+        extras["residual"] = {"grid": coarse, "abs": np.abs(r)}
         return self.grid, fields, relative_l2(pred, self.reference), extras
