@@ -73,7 +73,7 @@ def _tangent_rhs(f: Field, k: int):
     def rhs(t, y):
         B, d = y.shape[0], y.shape[1]
         x, Q = y[..., 0], y[..., 1:]
-        x_rep = x[:, None, :].expand(B, k, d).reshape(B * k, d)
+        x_rep = x[:, None, :].expand(B, k, d).reshape(B * k, d).contiguous()
         fx, JQ = jvp(f, (x_rep,), (Q.transpose(1, 2).reshape(B * k, d),))
         return torch.cat([fx.reshape(B, k, d)[:, :1], JQ.reshape(B, k, d)], 1).transpose(1, 2)
     return rhs

@@ -1,0 +1,119 @@
+"""The Diagnostics tab: 3D fields, spectra, attractors and loss landscapes of one source.
+
+The source is the selected problem's reference, a saved run (rebuilt from its checkpoint) or
+the live run of a :class:`widgets.training_view.TrainingView`: attached to one, the view
+subscribes a sink to each trainer it starts. The sink runs on the training thread at every
+Snapshot event and only records it (with a copy of the weights, taken between two steps so
+it is consistent, and the flattened parameters for PCA paths) and wakes the panels whose
+"refresh every k steps" is due; they compute on their own threads.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import panel as pn
+import param
+
+from lab.diagnostics.landscape import flat_parameters
+from lab.training.events import Snapshot, Started
+from lab.training.runs import list_runs
+from widgets.diagnostics.attractor_view import AttractorView
+from widgets.diagnostics.base import DiagnosticPanel, Source, copy_model
+from widgets.diagnostics.fields3d_view import Fields3DView
+from widgets.diagnostics.landscape_view import LandscapeView
+from widgets.diagnostics.spectra_view import SpectraView
+
+__all__ = ["AttractorView", "DiagnosticPanel", "DiagnosticsView", "Fields3DView", "LandscapeView",
+           "Source", "SpectraView"]
+
+#: parameter snapshots kept per live run for PCA directions
+MAX_TRAJECTORY = 200
+
+
+class DiagnosticsView(pn.viewable.Viewer):
+    """One tab per diagnostic, all looking at one chosen source."""
+
+    runs_dir = param.String(default=None, allow_None=True, doc="Where saved runs are listed from")
+
+    def __init__(self, problem: Callable[[], object] | None = None, **params):
+        super().__init__(**params)
+        self._problem = problem
+        self.panels = {"3D fields": Fields3DView(), "Spectra": SpectraView(),
+                       "Attractors": AttractorView(), "Loss landscape": LandscapeView()}
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.picker = pn.widgets.Select(name="Look at", options=["reference", "live run"], width=320)
+        self.load_button = pn.widgets.Button(label="Load", color="primary", width=80)
+        self.load_button.on_click(lambda _: self.load())
+        self.status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.training = None
+        self._live_source: Source | None = None
+        self._trajectory: list = []
+        self.refresh_runs()
+
+    def __panel__(self):
+        return pn.Column(pn.Row(self.picker, self.load_button, self.status), self.alert,
+                         pn.Tabs(*self.panels.items(), dynamic=True, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
+
+    @classmethod
+    def for_app(cls, app) -> "DiagnosticsView":
+        """The tab of a :class:`widgets.app.LabApp`: its problem, its runs, its live training."""
+        view = cls(problem=lambda: app.problem_view.problem, runs_dir=app.runs_dir)
+        view.attach(app.training)
+        return view
+
+    # ---- sources ------------------------------------------------------------------------
+    def refresh_runs(self) -> None:
+        names = [r["name"] for r in list_runs(self.runs_dir)]
+        self.picker.options = ["reference", "live run", *names]
+
+    def set_source(self, source: Source, *, refresh: bool = False) -> None:
+        self.status.object = f"Showing the **{source.label}**"
+        for panel in self.panels.values():
+            panel.set_source(source, refresh=refresh)
+
+    def load(self) -> None:
+        """Point every panel at the picked source (panels compute on their Refresh)."""
+        self.alert.visible = False
+        choice = self.picker.value
+        try:
+            if choice == "reference":
+                if self._problem is None:
+                    raise ValueError("no problem selected")
+                source = Source.reference(self._problem())
+            elif choice == "live run":
+                if self._live_source is None:
+                    raise ValueError("no live run has produced a snapshot yet: start one in Training")
+                source = self._live_source
+            else:
+                source = Source.from_run(choice, self.runs_dir)
+        except ValueError as err:
+            self.alert.param.update(object=str(err), visible=True)
+            return
+        self.set_source(source)
+
+    # ---- live runs ----------------------------------------------------------------------
+    def attach(self, training) -> None:
+        """Follow the runs that ``training`` (a TrainingView) starts."""
+        self.training = training
+        training.param.watch(self._running_changed, "running")
+
+    def _running_changed(self, event) -> None:
+        if event.new and self.training.trainer is not None:
+            self.training.trainer.subscribe(self.sink_for(self.training.trainer))
+
+    def sink_for(self, trainer) -> Callable:
+        """A Trainer sink feeding the live source (runs on the training thread: quick)."""
+        def sink(event):
+            if isinstance(event, Started):
+                self._trajectory = []
+            elif isinstance(event, Snapshot):
+                model = copy_model(trainer.model)
+                self._trajectory = (self._trajectory + [flat_parameters(model)])[-MAX_TRAJECTORY:]
+                self._live_source = Source(trainer.problem, event, model, list(self._trajectory),
+                                           label=f"live run at step {event.step}",
+                                           family=trainer.model_config.family)
+                if self.picker.value == "live run":
+                    for panel in self.panels.values():
+                        panel.live(self._live_source)
+        return sink
