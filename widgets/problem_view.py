@@ -15,7 +15,7 @@ from lab.problems import Problem, get_problem, list_problems
 from widgets.forms import ErrorHandler, settings_form
 
 KIND_LABELS = {"1d+t": "1D + time", "2d": "2D steady", "2d+t": "2D + time", "3d+t": "3D + time",
-               "ode": "ODE / chaos"}
+               "ode": "ODE / chaos", "operator": "Operator learning"}
 
 
 class ProblemView(pn.viewable.Viewer):
