@@ -21,9 +21,9 @@ import time
 import torch
 
 RECIPES = {
-    # 4x32 tanh, Adam with exponential decay, then L-BFGS
+    # 4x32 tanh, 3000 Adam steps with exponential decay, then 5000 L-BFGS iterations
     "default": ["model.width=32", "model.depth=4", "n_pde=4000", "lr=0.003", "lr_decay_steps=1000",
-                "lbfgs_steps=2000"],
+                "lbfgs_steps=5000"],
     # DeepXDE's Burgers example: 3x20 tanh, 2540 points, 15k Adam (lr 1e-3) then L-BFGS
     "deepxde": ["model.width=20", "model.depth=3", "n_pde=2540", "n_ic=80", "n_bc=80", "lr=0.001",
                 "lr_schedule=constant", "lbfgs_steps=5000"],

@@ -47,3 +47,38 @@ def test_every_notebook_is_part_of_the_course():
     listed = (ROOT / "notebooks" / "README.md").read_text()
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert nb.name in listed, f"{nb.name} is missing from notebooks/README.md"
+
+
+def _proxy_entry_point():
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="jupyter_serverproxy_servers") if e.name == "sciml-lab"]
+    return ep
+
+
+def test_pyproject_registers_the_jupyter_proxy_server():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert meta["entry-points"]["jupyter_serverproxy_servers"] == {"sciml-lab": "widgets.proxy:setup"}
+    assert "jupyterlab" in {_name(d) for d in meta["optional-dependencies"]["test"]}
+
+
+def test_proxy_entry_point_gives_a_well_formed_serve_command():
+    """What jupyter-server-proxy loads: a command our own CLI parses, under the proxied prefix."""
+    from jupyter_server_proxy.config import ServerProcess
+
+    from lab.cli import build_parser
+
+    config = _proxy_entry_point().load()()
+    cmd = config["command"]
+    assert cmd[:2] == ["sciml-lab", "serve"]
+    filled = [c.format(port=8123, base_url="/user/me/") for c in cmd[1:]]
+    args = build_parser().parse_args(filled)
+    assert (args.port, args.no_show, args.prefix) == (8123, True, "/user/me/sciml-lab")
+    assert args.allow_websocket_origin == ["*"]
+    assert config["absolute_url"] is True  # the prefix above is only right with the full path
+    entry = config["launcher_entry"]
+    assert entry["title"] and Path(entry["icon_path"]).is_file()
+    assert Path(entry["icon_path"]).read_text().lstrip().startswith("<svg")
+    # jupyter-server-proxy's own validation accepts it
+    server = ServerProcess(name="sciml-lab", **config)
+    assert server.launcher_entry.title == entry["title"] and server.absolute_url

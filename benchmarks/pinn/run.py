@@ -131,18 +131,28 @@ class _SpeedTask(Task):
         return self.problem.losses(self.model, self.batch)
 
 
-def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repeats=3) -> dict:
-    """Adam steps/s of the lab's Burgers loss (Fields, reverse-mode autograd) on an MLP.
+#: speed routes of :func:`speed_lab`: (derivative engine, CUDA graph)
+LAB_ROUTES = {"lab-autograd": ("autograd", False), "lab-cuda-graph": ("autograd", True),
+              "lab-taylor": ("taylor", False), "lab-taylor-cuda-graph": ("taylor", True)}
 
-    ``lab-autograd``: the eager step (PyTorch's default Adam); ``lab-cuda-graph``: the same
-    step captured once and replayed (:class:`lab.training.graphs.CapturedAdam`, fused Adam).
+
+def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repeats=3) -> dict:
+    """Adam steps/s of the lab's Burgers loss on an MLP.
+
+    ``lab-autograd``: the eager step with nested reverse-mode derivatives (``Fields``,
+    PyTorch's default Adam); ``lab-cuda-graph``: the same step captured once and replayed
+    (:class:`lab.training.graphs.CapturedAdam`, fused Adam); ``lab-taylor`` /
+    ``lab-taylor-cuda-graph``: the same two with the residual's derivatives propagated
+    forward in Taylor mode (:class:`lab.autodiff.TaylorFields`).
     """
+    engine, graph = LAB_ROUTES[route]
     problem = get_problem("burgers")
+    problem.derivative_engine = engine
     torch.manual_seed(0)
     model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
     g = torch.Generator().manual_seed(0)
     batch = problem.sample(n, 256, 256, g, device=device, dtype=dtype)
-    if route == "lab-cuda-graph":
+    if graph:
         opt = graphs.adam(list(model.parameters()), 1e-3, device, capturable=True)
         runner = graphs.CapturedAdam(_SpeedTask(problem, model, batch, device, dtype), opt, 0)
         count = iter(range(10**9))
@@ -169,6 +179,68 @@ def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repea
         _sync(device)
         rates.append(round(steps / (time.perf_counter() - t0), 3))
     return {"steps_per_s": sorted(rates)[len(rates) // 2], "repeats": rates, "peak_gpu_gb": _peak_gb(device)}
+
+
+def graph_agreement(width, depth, n, steps, device, dtype=torch.float32) -> dict:
+    """Loss of every step: Taylor-mode step captured as a CUDA graph vs the same step eager
+    (same fused Adam, same init and batch), and the step-0 loss of Taylor vs autograd."""
+    losses = {}
+    for route in ("lab-taylor-cuda-graph", "eager", "autograd"):
+        problem = get_problem("burgers")
+        problem.derivative_engine = "autograd" if route == "autograd" else "taylor"
+        torch.manual_seed(0)
+        model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
+        batch = problem.sample(n, 256, 256, torch.Generator().manual_seed(0), device=device, dtype=dtype)
+        task = _SpeedTask(problem, model, batch, device, dtype)
+        opt = graphs.adam(list(model.parameters()), 1e-3, device, capturable=True)
+        if route == "lab-taylor-cuda-graph":
+            runner = graphs.CapturedAdam(task, opt, 0)
+            losses[route] = [float(runner.step(s, 1e-3)[0]) for s in range(steps)]
+            assert runner.graph is not None, runner.fallback
+        else:
+            out = []
+            for s in range(steps if route == "eager" else 1):
+                opt.zero_grad(set_to_none=True)
+                total = graphs.weighted_loss(task, s)[0]
+                total.backward()
+                opt.step()
+                out.append(float(total))
+            losses[route] = out
+    g, e = np.array(losses["lab-taylor-cuda-graph"]), np.array(losses["eager"])
+    return {"steps": steps, "max_rel_diff_graph_vs_eager": float(np.max(np.abs(g - e) / np.abs(e))),
+            "rel_diff_step0_taylor_vs_autograd": abs(e[0] - losses["autograd"][0]) / abs(losses["autograd"][0]),
+            "loss_first_last": [e[0], e[-1]]}
+
+
+def kernel_profile(width, depth, n, device, engine, dtype=torch.float32, steps=5) -> dict:
+    """GPU kernels and kernel time per eager step (fused Adam), from torch.profiler."""
+    from torch.profiler import ProfilerActivity, profile
+
+    problem = get_problem("burgers")
+    problem.derivative_engine = engine
+    torch.manual_seed(0)
+    model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
+    batch = problem.sample(n, 256, 256, torch.Generator().manual_seed(0), device=device, dtype=dtype)
+    opt = graphs.adam(list(model.parameters()), 1e-3, device, capturable=False)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        sum(problem.losses(model, batch).values()).backward()
+        opt.step()
+
+    for _ in range(5):
+        step()
+    _sync(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step()
+        _sync(device)
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    mm = [k for k in kernels if any(t in k.name.lower() for t in ("gemm", "sgemm", "cutlass", "xmma"))]
+    ms = sum(k.device_time for k in kernels) / 1e3 / steps
+    return {"kernels_per_step": len(kernels) / steps, "gpu_kernel_ms_per_step": round(ms, 4),
+            "matmul_ms_per_step": round(sum(k.device_time for k in mm) / 1e3 / steps, 4),
+            "floor_steps_per_s": round(1e3 / ms, 1)}
 
 
 def speed_trainer(width, depth, n, steps, device, cuda_graphs: bool, runs_dir) -> dict:
@@ -226,17 +298,21 @@ def speed_rows(args, device, runs_dir) -> list[dict]:
         base = {"table": "speed", "problem": "burgers", "width": width, "depth": depth,
                 "n_pde": n, "dtype": "float32", "steps": steps}
         repeats = 1 if args.quick else 3
-        rows.append({**base, "route": "lab-autograd", **speed_lab(width, depth, n, steps, device, dtype,
-                                                                  repeats=repeats)})
-        for route in ("lab-cuda-graph", "lab-trainer-eager", "lab-trainer-cuda-graph"):
+        for route in (*LAB_ROUTES, "lab-trainer-eager", "lab-trainer-cuda-graph"):
             if device.type != "cuda" and "graph" in route:
                 rows.append({**base, "route": route, "skipped": "CUDA graphs need a CUDA device"})
-            elif route == "lab-cuda-graph":
+            elif route in LAB_ROUTES:
                 rows.append({**base, "route": route, **speed_lab(width, depth, n, steps, device, dtype, route,
                                                                 repeats)})
             else:
                 rows.append({**base, "route": route, **speed_trainer(width, depth, n, steps, device,
                                                                     route.endswith("graph"), runs_dir)})
+        if device.type == "cuda":  # the captured Taylor step computes what the eager one does
+            rows.append({**base, "table": "speed-check", "route": "lab-taylor-cuda-graph-vs-eager",
+                         **graph_agreement(width, depth, n, 20, device)})
+            for engine in ("autograd", "taylor"):
+                rows.append({**base, "table": "kernel-profile", "route": f"lab-{engine}",
+                             **kernel_profile(width, depth, n, device, engine)})
     for width, depth, n in SPEED_CASES:  # last: DeepXDE makes cuda torch's default device
         steps = 5 if args.quick else 300
         base = {"table": "speed", "problem": "burgers", "width": width, "depth": depth,

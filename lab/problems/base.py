@@ -42,6 +42,9 @@ class Problem(Config):
     periodic: ClassVar[tuple[str, ...]] = ()
     #: default reference / evaluation grid size per axis
     grid_shape: ClassVar[tuple[int, ...]] = (128, 101)
+    #: derivatives of the "pde" loss term: ``"auto"`` (Taylor mode through plain MLPs,
+    #: autograd otherwise), ``"autograd"`` or ``"taylor"`` (see :meth:`Fields.for_problem`)
+    derivative_engine: ClassVar[str] = "auto"
 
     # ---- domain ---------------------------------------------------------------------------
     def bounds(self) -> dict[str, tuple[float, float]]:
@@ -112,7 +115,8 @@ class Problem(Config):
         """Mean-square loss per term. Causal training uses :meth:`residual` directly."""
         out = {}
         if "pde" in batch:
-            out["pde"] = self.residual(Fields(model, batch["pde"], self.axes)).pow(2).mean()
+            f = Fields.for_problem(self, model, batch["pde"], self.derivative_engine)
+            out["pde"] = self.residual(f).pow(2).mean()
         if "ic" in batch:
             out["ic"] = (model(batch["ic"]) - self.initial_condition(batch["ic"])).pow(2).mean()
         if "bc" in batch:

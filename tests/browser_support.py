@@ -1,0 +1,125 @@
+"""Shared helpers of the browser tests: Debian's Chromium via Playwright, a served lab, probes.
+
+Never downloads a browser: tests using these are skipped where ``chromium`` is not on PATH.
+Servers run as real subprocesses with their own home, cache and runs folder; what the page shows
+is read from the BokehJS document (``Bokeh.documents[0]``) and from painted canvases.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+WAIT_MS = 240_000  # a hang guard only: the shared CI box may be slow, nothing asserts on time
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None,
+                                    reason="Debian chromium is not on PATH (never downloaded)")
+
+#: rows in the loss plot's source (the training view's Buffer has ``step`` and ``total``)
+LOSS_POINTS = """() => {
+  for (const m of Bokeh.documents[0].all_models) {
+    const d = m.data;
+    if (d && d.step && d.total) return d.total.length;
+  }
+  return 0;
+}"""
+#: distinct colours (sampled every 7th pixel) on each 2D canvas; blank or cleared canvases give ~1
+CANVAS_COLOURS = """(canvases) => canvases.map((c) => {
+  const ctx = c.getContext("2d");
+  if (!ctx || !c.width || !c.height) return 0;
+  const px = ctx.getImageData(0, 0, c.width, c.height).data;
+  const seen = new Set();
+  for (let i = 0; i < px.length; i += 4 * 7) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+  return seen.size;
+})"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
+    """Wait until the server accepts connections (a page request would build a whole session)."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("localhost", port), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"server on port {port} never listened:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], port: int, log: Path, env: dict | None = None,
+            cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
+    """Run a server subprocess until the block ends; fail early if it dies before listening."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        wait_port(port, proc, log)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def served_lab(tmp: Path) -> Iterator[tuple[str, Path]]:
+    """``sciml-lab serve`` on a free port with home, cache and runs in ``tmp``: (url, runs dir)."""
+    port = free_port()
+    runs = tmp / "runs"
+    exe = shutil.which("sciml-lab")
+    cmd = ([exe] if exe else [sys.executable, "-m", "lab.cli"]) + [
+        "serve", "--no-show", "--port", str(port), "--address", "localhost", "--runs-dir", str(runs)]
+    env = {"SCIML_LAB_HOME": str(tmp / "home"), "SCIML_LAB_CACHE": str(tmp / "cache")}
+    with running(cmd, port, tmp / "server.log", env):
+        yield f"http://localhost:{port}/", runs
+
+
+def launch(pw):
+    """Headless Debian Chromium (software rendering, no network beyond the local servers)."""
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def settings_input(page, label: str):
+    """The input box of the generated settings form whose label is exactly ``label``."""
+    exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
+    return page.locator(".bk-input-group").filter(
+        has=page.locator("label", has_text=exact)).locator("input")
+
+
+def type_setting(page, label: str, value) -> None:
+    box = settings_input(page, label)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def screenshot(page, name: str) -> Path:
+    path = SCREENSHOTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    return path
