@@ -238,3 +238,12 @@ def landscape_2d(model: nn.Module, loss_fn: Callable, d1: torch.Tensor, d2: torc
     values, path, chunk, nbytes = loss_grid(model, loss_fn, torch.stack([d1.reshape(-1), d2.reshape(-1)]),
                                             coords, **kw)
     return Landscape((a, b), values.reshape(a.numel(), b.numel()), path, chunk, nbytes)
+
+
+def physics_loss(problem, n_pde: int, n_ic: int, n_bc: int, seed: int, device, dtype):
+    """``model -> sum of problem.losses(model, batch)`` on one fixed seeded batch."""
+    batch = problem.sample(n_pde, n_ic, n_bc, torch.Generator().manual_seed(seed), device=device, dtype=dtype)
+
+    def loss(model):
+        return sum(problem.losses(model, batch).values())
+    return loss

@@ -27,16 +27,8 @@ from lab.diagnostics.hessian import HessianOperator, hutchinson_trace, spectral_
 from lab.diagnostics.landscape import (estimate_memory, flat_parameters, landscape_1d, landscape_2d,
                                        measure_activation_bytes, pca_directions, random_directions)
 from widgets.diagnostics.base import DiagnosticPanel, Source, copy_model
+from lab.diagnostics.landscape import physics_loss
 from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT
-
-
-def physics_loss(problem, n_pde: int, n_ic: int, n_bc: int, seed: int, device, dtype):
-    """``model -> sum of problem.losses(model, batch)`` on one fixed seeded batch."""
-    batch = problem.sample(n_pde, n_ic, n_bc, torch.Generator().manual_seed(seed), device=device, dtype=dtype)
-
-    def loss(model):
-        return sum(problem.losses(model, batch).values())
-    return loss
 
 
 class LandscapeView(DiagnosticPanel):
