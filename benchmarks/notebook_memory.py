@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -47,7 +48,8 @@ def run_one(path: Path) -> dict:
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
-        status, message = "failed", str(err).splitlines()[-1] if str(err) else type(err).__name__
+        last = str(err).splitlines()[-1] if str(err) else type(err).__name__
+        status, message = "failed", re.sub(r"\x1b\[[0-9;]*m", "", last)  # no terminal colours
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
     return {"notebook": path.name, "status": status, "peak_rss_mib": round(peak_kib / 1024, 1),
             "wall_s": round(time.perf_counter() - t0, 1), **({"message": message} if message else {})}
