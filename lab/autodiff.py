@@ -25,12 +25,14 @@ PINN sizes means far fewer and larger kernels.
 recording autograd ``Fields`` to learn which partials it asks for (memoised per problem class
 and parameter values — the residual's identity — so no caller ever clears it); the Taylor
 engine is used on CUDA when the model is a plain MLP with a supported activation (tanh, sin),
-autograd otherwise (any other model, activation or device; see :meth:`Fields.for_problem`).
+its jet compiled by ``torch.compile`` (fused elementwise kernels: the loss then needs only a
+first-order backward, which compiles too), autograd otherwise (any other model, activation or
+device; see :meth:`Fields.for_problem`).
 """
 from __future__ import annotations
 
+import functools
 import json
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import combinations
@@ -42,7 +44,7 @@ from torch.nn import functional as F
 from lab.models.mlp import Normalize, Sine
 
 #: engines of :meth:`Fields.for_problem`
-ENGINES = ("auto", "autograd", "taylor")
+ENGINES = ("auto", "autograd", "taylor", "compiled")
 
 
 class Fields:
@@ -80,22 +82,29 @@ class Fields:
     def for_problem(cls, problem, model, X: torch.Tensor, engine: str = "auto") -> "Fields":
         """Fields for ``problem.residual`` at ``X``.
 
-        ``"auto"``: Taylor mode on CUDA where ``model`` allows, autograd otherwise — on a CPU
-        the jet is measured 5–20 % slower per Adam step (3×20 and 4×64 MLPs, one thread), since
-        there the saving is in kernel launches and memory passes, not arithmetic;
-        ``"autograd"`` forces autograd; ``"taylor"`` forces Taylor mode and raises if the
-        model is not a plain MLP."""
+        ``"auto"``: on CUDA, where ``model`` is a plain MLP, Taylor mode through
+        ``torch.compile`` (``"compiled"``; eager ``"taylor"`` when the residual reads ``f.X``,
+        which it may differentiate); autograd otherwise — on a CPU the jet is measured 5–20 %
+        slower per Adam step (3×20 and 4×64 MLPs, one thread), since there the saving is in
+        kernel launches and memory passes, not arithmetic. ``"autograd"`` forces autograd;
+        ``"taylor"`` and ``"compiled"`` force Taylor mode, eager or compiled, and raise if
+        the model is not a plain MLP (``"compiled"`` also if the residual reads ``f.X``)."""
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
         if engine == "autograd" or (engine == "auto" and X.device.type != "cuda"):
             return cls(model, X, problem.axes)
         if not taylor_supported(model):
-            if engine == "taylor":
-                raise ValueError(f"engine='taylor' needs a plain MLP (Normalize, Linear, "
+            if engine != "auto":
+                raise ValueError(f"engine={engine!r} needs a plain MLP (Normalize, Linear, "
                                  f"{'/'.join(_ACTIVATIONS.values())}); got {type(model).__name__}")
             return cls(model, X, problem.axes)
         rec = residual_requests(problem, model, X)
-        return TaylorFields(model, X, problem.axes, rec.keys, grad_X=rec.uses_X)
+        if engine == "compiled" and rec.uses_X:
+            raise ValueError(f"engine='compiled' cannot serve {type(problem).__name__}: its residual "
+                             f"reads f.X, which it may differentiate (a compiled jet is "
+                             f"differentiable once); use 'taylor'")
+        compiled = engine == "compiled" or (engine == "auto" and not rec.uses_X)
+        return TaylorFields(model, X, problem.axes, rec.keys, grad_X=rec.uses_X, compiled=compiled)
 
 
 # ---- which partials a residual asks for --------------------------------------------------------
@@ -283,16 +292,96 @@ def _gather(chunk: torch.Tensor, rows: dict, j: int, idx: list[int]) -> torch.Te
     return rows[j][idx[0]][None] if len(idx) == 1 else torch.stack([rows[j][i] for i in idx])
 
 
+def _mlp_tensors(norm, layers, dtype):
+    """``(activations, center, radius, weights, biases)``: the plain MLP as tensors and names,
+    the inputs of :func:`_jet_forward` (tensors, not modules, so one compiled graph serves
+    every MLP of the same shapes)."""
+    center = norm.center.to(dtype) if norm is not None else None
+    radius = norm.radius.to(dtype) if norm is not None else None
+    return (tuple(act for _, act in layers), center, radius,
+            [lin.weight for lin, _ in layers], [lin.bias for lin, _ in layers])
+
+
+def _jet_forward(jet: _Jet, acts, X, center, radius, weights, biases) -> torch.Tensor:
+    """Value and the jet's partials of the MLP at ``X``: ``(K, N, n_outputs)``."""
+    if center is not None:
+        inv_r = 1 / radius
+        h0 = (X - center) / radius
+    else:
+        inv_r, h0 = torch.ones(X.shape[1], dtype=X.dtype, device=X.device), X
+    # first layer: the input's jet is (x̂, e_i / r_i, 0, ...), so z_c = Π_p W[:, c_p] / r_{c_p}
+    # for first partials and 0 above; σ's jet then keeps one term per component
+    z0 = F.linear(h0, weights[0], biases[0])
+    w = (weights[0] * inv_r).t()  # (d, H): ∂z/∂x_i
+    if acts[0] is None:  # an affine first layer passes first partials only
+        comps = [w[c[0]] if len(c) == 1 else torch.zeros_like(w[0]) for c in jet.keys[1:]]
+        H = torch.cat([z0[None]] + [c.expand_as(z0)[None] for c in comps])
+    else:
+        sig = _derivatives(acts[0], z0, jet.order)
+        parts = [sig[0][0][None]]
+        start = 1
+        for k in range(1, jet.order + 1):
+            coef = torch.stack([functools.reduce(torch.mul, [w[a] for a in c])
+                                for c in jet.keys[start:start + jet.sizes[k]]])
+            parts.append(sig[k][0][None] * (sig[k][1] * coef)[:, None, :])
+            start += jet.sizes[k]
+        H = torch.cat(parts)
+    for weight, bias, act in zip(weights[1:], biases[1:], acts[1:]):
+        chunks = list(F.linear(H, weight).split(jet.sizes))  # ONE matmul for all components
+        chunks[0] = chunks[0].squeeze(0) + bias if bias is not None else chunks[0].squeeze(0)
+        H = _activate(jet, act, chunks) if act is not None else torch.cat([chunks[0][None]] + chunks[1:])
+    return H
+
+
+def _activate(jet: _Jet, act: str, chunks: list[torch.Tensor]) -> torch.Tensor:
+    """Faà di Bruno per order, vectorised over that order's components."""
+    sig = _derivatives(act, chunks[0], jet.order)
+    parts = [sig[0][0][None]]
+    rows: dict[int, tuple[torch.Tensor, ...]] = {}
+    for k in range(1, jet.order + 1):
+        acc = sig[1][0][None] * chunks[k]
+        for size, blocks in jet.terms.get(k, ()):
+            prod = None
+            for j, idx in blocks:
+                g = _gather(chunks[j], rows, j, idx)
+                prod = g if prod is None else prod * g
+            acc = torch.addcmul(acc, sig[size][0][None], prod, value=sig[size][1])
+        parts.append(acc)
+    return torch.cat(parts)
+
+
+@functools.cache
+def _compiled_jet_forward():
+    """:func:`_jet_forward` through ``torch.compile`` (built on first use; one per process).
+
+    Why: the jet's activations are many small elementwise kernels per layer (Faà di Bruno's
+    terms, forward and backward); compiled, each layer's are fused into a few, while the
+    matmuls stay cuBLAS. The loss built on it needs only a first-order backward, which
+    ``torch.compile`` traces (it does not trace the double backward of autograd ``Fields``).
+    Shapes are static (the fastest kernels): a new jet layout or new shapes compile afresh.
+    """
+    return torch.compile(_jet_forward, fullgraph=True, dynamic=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _jet_layout(needed: frozenset) -> _Jet:
+    """The (immutable) :class:`_Jet` of a set of partials: one object per set, so a compiled
+    forward sees the same layout every step."""
+    return _Jet(set(needed))
+
+
 class TaylorFields(Fields):
     """The :class:`Fields` interface, filled by one forward pass of jets through a plain MLP.
 
     ``needed`` lists the partials the residual asks for as axis tuples (``("x", "x")``);
     mixed partials commute, so ``d("x", "t")`` and ``d("t", "x")`` are one component. Asking
-    for a partial outside ``needed`` raises, naming it.
+    for a partial outside ``needed`` raises, naming it. ``compiled`` runs the jet through
+    ``torch.compile`` (:func:`_compiled_jet_forward`); the result is the same function, and
+    its parameter gradients too, but it cannot be differentiated twice.
     """
 
     def __init__(self, model, X: torch.Tensor, axes: tuple[str, ...],
-                 needed: set[tuple[str, ...]], *, grad_X: bool = False):
+                 needed: set[tuple[str, ...]], *, grad_X: bool = False, compiled: bool = False):
         parsed = _mlp_layers(model)
         if parsed is None:
             raise ValueError(f"TaylorFields needs a plain MLP (Normalize, Linear, "
@@ -302,8 +391,10 @@ class TaylorFields(Fields):
         if unknown:
             raise ValueError(f"derivatives along {unknown} requested; the axes are {self.axes}")
         self.X = X.detach().requires_grad_(True) if grad_X and not X.requires_grad else X
-        self._jet = _Jet({tuple(sorted(self.axes.index(a) for a in c)) for c in needed})
-        out = self._propagate(*parsed)  # (K, N, n_outputs)
+        self._jet = _jet_layout(frozenset(tuple(sorted(self.axes.index(a) for a in c)) for c in needed))
+        forward = _compiled_jet_forward() if compiled else _jet_forward
+        acts, center, radius, weights, biases = _mlp_tensors(*parsed, X.dtype)
+        out = forward(self._jet, acts, self.X, center, radius, weights, biases)  # (K, N, n_outputs)
         self.u = out[0]
         self._comps = out.unbind(0)
         self._cache = {}
@@ -316,51 +407,3 @@ class TaylorFields(Fields):
             raise KeyError(f"d{axes} was not among the partials this TaylorFields propagates "
                            f"({[tuple(self.axes[i] for i in c) for c in self._jet.keys[1:]]})")
         return self._comps[self._jet.index[key]][:, out]
-
-    def _propagate(self, norm, layers) -> torch.Tensor:
-        jet, X = self._jet, self.X
-        if norm is not None:
-            inv_r = 1 / norm.radius.to(X.dtype)
-            h0 = (X - norm.center.to(X.dtype)) / norm.radius.to(X.dtype)
-        else:
-            inv_r, h0 = torch.ones(X.shape[1], dtype=X.dtype, device=X.device), X
-        # first layer: the input's jet is (x̂, e_i / r_i, 0, ...), so z_c = Π_p W[:, c_p] / r_{c_p}
-        # for first partials and 0 above; σ's jet then keeps one term per component
-        lin, act = layers[0]
-        z0 = F.linear(h0, lin.weight, lin.bias)
-        w = (lin.weight * inv_r).t()  # (d, H): ∂z/∂x_i
-        if act is None:  # an affine first layer passes first partials only
-            comps = [w[c[0]] if len(c) == 1 else torch.zeros_like(w[0]) for c in jet.keys[1:]]
-            H = torch.cat([z0[None]] + [c.expand_as(z0)[None] for c in comps])
-        else:
-            sig = _derivatives(act, z0, jet.order)
-            parts = [sig[0][0][None]]
-            start = 1
-            for k in range(1, jet.order + 1):
-                coef = torch.stack([math.prod(w[a] for a in c)
-                                    for c in jet.keys[start:start + jet.sizes[k]]])
-                parts.append(sig[k][0][None] * (sig[k][1] * coef)[:, None, :])
-                start += jet.sizes[k]
-            H = torch.cat(parts)
-        for lin, act in layers[1:]:
-            chunks = list(F.linear(H, lin.weight).split(jet.sizes))  # ONE matmul for all components
-            chunks[0] = chunks[0].squeeze(0) + lin.bias if lin.bias is not None else chunks[0].squeeze(0)
-            H = self._activate(act, chunks) if act is not None else torch.cat([chunks[0][None]] + chunks[1:])
-        return H
-
-    def _activate(self, act: str, chunks: list[torch.Tensor]) -> torch.Tensor:
-        """Faà di Bruno per order, vectorised over that order's components."""
-        jet = self._jet
-        sig = _derivatives(act, chunks[0], jet.order)
-        parts = [sig[0][0][None]]
-        rows: dict[int, tuple[torch.Tensor, ...]] = {}
-        for k in range(1, jet.order + 1):
-            acc = sig[1][0][None] * chunks[k]
-            for size, blocks in jet.terms.get(k, ()):
-                prod = None
-                for j, idx in blocks:
-                    g = _gather(chunks[j], rows, j, idx)
-                    prod = g if prod is None else prod * g
-                acc = torch.addcmul(acc, sig[size][0][None], prod, value=sig[size][1])
-            parts.append(acc)
-        return torch.cat(parts)

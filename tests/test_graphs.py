@@ -212,6 +212,23 @@ def test_every_pinn_problem_and_model_captures(key, kind):
     assert got == pytest.approx(want, rel=1e-4)
 
 
+@cuda
+@pytest.mark.parametrize("key", ["darcy2d", "ns2d_decaying", "ns2d_kolmogorov", "ns3d_isotropic"])
+def test_problems_with_precomputed_data_capture(key):
+    """Coefficients and initial fields are held on the device, so these losses capture."""
+    device = torch.device("cuda")
+    cfg = TrainConfig(n_pde=256, n_ic=64, n_bc=64, lr=1e-3)
+    problem = get_problem(key)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = get_model_config("mlp", width=32, depth=2).build(problem).to(device, torch.float32)
+    runner = graphs.CapturedAdam(_FixedBatch(problem, model, cfg, device),
+                                 graphs.adam(list(model.parameters()), cfg.lr, device, capturable=True), 0)
+    for s in range(6):
+        runner.step(s, cfg.lr)
+    assert runner.graph is not None, runner.fallback
+
+
 class _SyncingBurgers(type(get_problem("burgers"))):
     """Burgers whose residual reads a value back to the host: not capturable."""
 

@@ -196,3 +196,21 @@ def test_reference_shapes_and_caching_small_grids():
                                                                 "t": np.array([2.0, 0.0, 1.0])})
     assert g.shape == (5, 7, 3, 2)
     assert abs(g[2, 3, 1, 0] - (1 - math.exp(-80 * (0.05**2 + 0.02**2)))) < 1e-3
+
+
+def test_device_constants_are_built_once_per_device_and_parameter_values():
+    """Data a loss needs on the device (Darcy's coefficient series, NS initial velocities) is
+    held there, not copied per call: the same tensor until a parameter changes."""
+    p = get_problem("darcy2d", modes=8)
+    X = p.sample(16, 0, 0, torch.Generator().manual_seed(0))["pde"]
+    a = p.coefficient(X)
+    first = p.on_device("coeffs", p._coeffs, X.device)
+    assert p.on_device("coeffs", p._coeffs, X.device) is first
+    assert torch.equal(p.coefficient(X), a)
+    p.seed = 1
+    assert p.on_device("coeffs", p._coeffs, X.device) is not first
+    ns = get_problem("ns2d_decaying")
+    Xn = ns.sample(8, 8, 0, torch.Generator().manual_seed(0))["ic"]
+    u0 = ns.initial_condition(Xn)
+    assert torch.equal(ns.initial_condition(Xn), u0)
+    assert len(ns.__dict__["_on_device"]) == 1

@@ -11,7 +11,6 @@ import torch
 from lab.autodiff import Fields, TaylorFields, residual_requests
 from lab.models import get_model_config
 from lab.problems import get_problem
-from lab.problems.base import Problem
 from lab.problems.burgers import Burgers
 from lab.training import Step, TrainConfig, Trainer
 
@@ -70,7 +69,7 @@ class BurgersXT(Burgers):
 def loss_of(model, X, engine):
     problem = BurgersXT()
     f = Fields.for_problem(problem, model, X, engine)
-    assert isinstance(f, TaylorFields) == (engine == "taylor")
+    assert isinstance(f, TaylorFields) == (engine != "autograd")
     return problem.residual(f).pow(2).mean()
 
 
@@ -111,13 +110,12 @@ def test_gradcheck_of_a_taylor_loss_in_the_parameters(activation):
     assert torch.autograd.gradcheck(loss, inputs, eps=1e-6, atol=1e-7, rtol=1e-6)
 
 
-def test_trainer_losses_equal_the_autograd_engine_for_five_steps(tmp_path, monkeypatch):
+def test_trainer_losses_equal_the_autograd_engine_for_five_steps(tmp_path):
     runs = {}
     for engine in ("autograd", "taylor"):
-        monkeypatch.setattr(Problem, "derivative_engine", engine)
         seen = []
         cfg = TrainConfig(steps=5, n_pde=64, n_ic=16, n_bc=16, log_every=1, snapshot_every=5,
-                          checkpoint_every=5, lr=1e-2, dtype="float64", device="cpu")
+                          checkpoint_every=5, lr=1e-2, dtype="float64", device="cpu", derivatives=engine)
         result = Trainer(get_problem("burgers"), get_model_config("mlp", width=8, depth=2), cfg,
                          runs_dir=tmp_path / engine,
                          sinks=[lambda e: seen.append(e) if isinstance(e, Step) else None]).run()
@@ -155,3 +153,65 @@ def test_engine_choice():
         Fields.for_problem(problem, model, X, "forward")
     with pytest.raises(KeyError, match="not among the partials"):
         TaylorFields(model, X, problem.axes, {("x",)}).d("t")
+
+
+def _aot_eager(monkeypatch):
+    """The compiled engine traced by ``torch.compile`` (whole graph, forward and backward) but
+    run by AOTAutograd's eager backend: the same graphs without a C++/Triton build on CPU CI."""
+    from lab import autodiff
+
+    monkeypatch.setattr(autodiff, "_compiled_jet_forward",
+                        lambda: torch.compile(autodiff._jet_forward, fullgraph=True, backend="aot_eager"))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sin"])
+def test_compiled_jet_traces_whole_and_equals_autograd(activation, monkeypatch):
+    _aot_eager(monkeypatch)
+    _, model, X = burgers_model(activation)
+    params = list(model.parameters())
+    out = {}
+    for engine in ("autograd", "compiled"):
+        loss = loss_of(model, X, engine)
+        out[engine] = (loss, torch.autograd.grad(loss, params))
+    assert close(out["compiled"][0], out["autograd"][0])
+    for a, b in zip(out["compiled"][1], out["autograd"][1]):
+        assert close(a, b)
+    jet = TaylorFields(model, X, ("x", "t"), set(DERIVS), compiled=True)  # fourth order too
+    ref = Fields(model, X, ("x", "t"))
+    for d in DERIVS:
+        assert close(jet.d(*d), ref.d(*d)), d
+
+
+def test_compiled_engine_choice():
+    problem, model, X = burgers_model("tanh")
+    with pytest.raises(ValueError, match="plain MLP"):
+        Fields.for_problem(problem, get_model_config("modified_mlp", width=8, depth=2).build(problem).double(),
+                           X, "compiled")
+    darcy = get_problem("darcy2d")  # reads f.X: a compiled jet could not be differentiated twice
+    m = get_model_config("mlp", width=8, depth=2).build(darcy).double()
+    Xd = darcy.sample(8, 0, 0, torch.Generator().manual_seed(0), dtype=torch.float64)["pde"]
+    with pytest.raises(ValueError, match="reads f.X"):
+        Fields.for_problem(darcy, m, Xd, "compiled")
+    with pytest.raises(ValueError, match="derivatives"):
+        TrainConfig(derivatives="forward")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_compiled_jet_on_cuda_equals_autograd_in_float32():
+    """Inductor's fused kernels round differently from eager ones: float32 tolerance 1e-5
+    relative for the loss and 1e-4 for the parameter gradients (max norm)."""
+    torch.manual_seed(0)
+    problem = BurgersXT()
+    model = get_model_config("mlp", width=64, depth=3).build(problem).cuda()
+    X = problem.sample(2048, 0, 0, torch.Generator().manual_seed(1), device="cuda")["pde"]
+    params = list(model.parameters())
+    out = {}
+    for engine in ("autograd", "compiled"):
+        f = Fields.for_problem(problem, model, X, engine)
+        loss = problem.residual(f).pow(2).mean()
+        out[engine] = (loss, torch.autograd.grad(loss, params))
+    assert isinstance(Fields.for_problem(problem, model, X), TaylorFields)  # "auto" on CUDA
+    (la, ga), (lc, gc) = out["autograd"], out["compiled"]
+    assert float((lc - la).abs()) <= 1e-5 * float(la.abs())
+    for a, c in zip(ga, gc):
+        assert float((c - a).abs().max()) <= 1e-4 * float(a.abs().max())

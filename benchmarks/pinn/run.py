@@ -9,7 +9,8 @@ Each row is printed as a JSON line and the whole run is written to
 Presets follow the literature set-ups (step counts are scaled by ``--steps-scale``):
 Allen–Cahn with causal modified MLP (Wang, Sankaran & Perdikaris 2024), convection β = 30
 plain vs periodic/causal (Krishnapriyan et al. 2021), Burgers (Raissi et al. 2019),
-Helmholtz / Klein–Gordon / flow mixing with PIG (Kang et al. 2025), KdV causal.
+Helmholtz / Klein–Gordon / flow mixing / nonlinear diffusion with PIG (Kang et al. 2025), KdV
+causal; plain MLPs on each for comparison.
 Problems missing from the registry are skipped with a note.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from lab.autodiff import ENGINES  # noqa: E402
 from lab.device import describe, pick_device, resolve_dtype  # noqa: E402
 from lab.models import get_model_config  # noqa: E402
 from lab.problems import get_problem, list_problems  # noqa: E402
@@ -58,6 +60,7 @@ PRESETS = [
     ("burgers", {}, "modified_mlp_grad_norm", ("modified_mlp", dict(width=128, depth=4, embedding="none")),
      dict(GRAD_NORM), 20_000),
     ("burgers", {}, "pig", ("pig", dict(n_gaussians=2000, top_k=32)), {"lr": 1e-2}, 20_000),
+    ("kdv", {}, "mlp", MLP, {}, 100_000),
     ("kdv", {}, "causal_modified_mlp", ("modified_mlp", dict(MOD, fourier_sigma=1.0)),
      dict(CAUSAL, **GRAD_NORM), 100_000),
     ("helmholtz2d", {}, "mlp", MLP, {}, 40_000),
@@ -68,6 +71,8 @@ PRESETS = [
     ("klein_gordon2d", {}, "mlp", MLP, {}, 40_000),
     ("klein_gordon2d", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
     ("flow_mixing2d", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
+    ("nonlinear_diffusion2d", {}, "mlp", MLP, {}, 40_000),
+    ("nonlinear_diffusion2d", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
 ]
 
 
@@ -92,6 +97,7 @@ def run_preset(preset, args, device, runs_dir) -> dict:
     train = TrainConfig(**{"steps": steps, "lr": 1e-3, "lr_decay": 0.9, "lr_decay_steps": 5000,
                            "resample_every": 0 if args.quick else 100, **points,
                            "device": str(device), "dtype": args.dtype, "seed": args.seed,
+                           "derivatives": args.derivatives,
                            "log_every": max(1, steps // 20), "snapshot_every": steps,
                            "checkpoint_every": 10 * steps, **tparams})
     if args.quick and kind == "pig":
@@ -122,18 +128,23 @@ class _SpeedTask(Task):
 
     family = "pinn"
 
-    def __init__(self, problem, model, batch, device, dtype):
+    def __init__(self, problem, model, batch, device, dtype, engine):
         super().__init__(problem, model, TrainConfig(resample_every=0), device=device, dtype=dtype,
                          generator=torch.Generator().manual_seed(0))
-        self.batch = batch
+        self.batch, self.engine = batch, engine
 
     def loss_terms(self, step):
-        return self.problem.losses(self.model, self.batch)
+        return self.problem.losses(self.model, self.batch, self.engine)
 
 
 #: speed routes of :func:`speed_lab`: (derivative engine, CUDA graph)
 LAB_ROUTES = {"lab-autograd": ("autograd", False), "lab-cuda-graph": ("autograd", True),
-              "lab-taylor": ("taylor", False), "lab-taylor-cuda-graph": ("taylor", True)}
+              "lab-taylor": ("taylor", False), "lab-taylor-cuda-graph": ("taylor", True),
+              "lab-compiled": ("compiled", False), "lab-compiled-cuda-graph": ("compiled", True)}
+#: speed routes of :func:`speed_trainer`: TrainConfig settings ("default": what a user gets)
+TRAINER_ROUTES = {"lab-trainer-eager": dict(derivatives="autograd", cuda_graphs=False),
+                  "lab-trainer-taylor-cuda-graph": dict(derivatives="taylor"),
+                  "lab-trainer-default": {}}
 
 
 def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repeats=3) -> dict:
@@ -141,20 +152,19 @@ def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repea
 
     ``lab-autograd``: the eager step with nested reverse-mode derivatives (``Fields``,
     PyTorch's default Adam); ``lab-cuda-graph``: the same step captured once and replayed
-    (:class:`lab.training.graphs.CapturedAdam`, fused Adam); ``lab-taylor`` /
-    ``lab-taylor-cuda-graph``: the same two with the residual's derivatives propagated
-    forward in Taylor mode (:class:`lab.autodiff.TaylorFields`).
+    (:class:`lab.training.graphs.CapturedAdam`, fused Adam); ``lab-taylor*`` /
+    ``lab-compiled*``: the same two with the residual's derivatives propagated forward in
+    Taylor mode (:class:`lab.autodiff.TaylorFields`), eager or through ``torch.compile``.
     """
     engine, graph = LAB_ROUTES[route]
     problem = get_problem("burgers")
-    problem.derivative_engine = engine
     torch.manual_seed(0)
     model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
     g = torch.Generator().manual_seed(0)
     batch = problem.sample(n, 256, 256, g, device=device, dtype=dtype)
     if graph:
         opt = graphs.adam(list(model.parameters()), 1e-3, device, capturable=True)
-        runner = graphs.CapturedAdam(_SpeedTask(problem, model, batch, device, dtype), opt, 0)
+        runner = graphs.CapturedAdam(_SpeedTask(problem, model, batch, device, dtype, engine), opt, 0)
         count = iter(range(10**9))
 
         def step():
@@ -164,7 +174,7 @@ def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repea
 
         def step():
             opt.zero_grad(set_to_none=True)
-            sum(problem.losses(model, batch).values()).backward()
+            sum(problem.losses(model, batch, engine).values()).backward()
             opt.step()
 
     for _ in range(max(graphs.WARMUP_STEPS + 2, steps // 10)):  # warm-up: allocator, kernels, capture
@@ -182,18 +192,20 @@ def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repea
 
 
 def graph_agreement(width, depth, n, steps, device, dtype=torch.float32) -> dict:
-    """Loss of every step: Taylor-mode step captured as a CUDA graph vs the same step eager
-    (same fused Adam, same init and batch), and the step-0 loss of Taylor vs autograd."""
+    """Loss of every step: the compiled Taylor-mode step captured as a CUDA graph vs the eager
+    Taylor-mode step (same fused Adam, same init and batch), and the step-0 loss of both vs
+    autograd. Fused kernels round differently, so the trajectories agree to float32 rounding
+    amplified by the steps, not bit for bit."""
     losses = {}
-    for route in ("lab-taylor-cuda-graph", "eager", "autograd"):
+    for route in ("lab-compiled-cuda-graph", "eager", "autograd"):
         problem = get_problem("burgers")
-        problem.derivative_engine = "autograd" if route == "autograd" else "taylor"
+        engine = {"lab-compiled-cuda-graph": "compiled", "eager": "taylor"}.get(route, route)
         torch.manual_seed(0)
         model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
         batch = problem.sample(n, 256, 256, torch.Generator().manual_seed(0), device=device, dtype=dtype)
-        task = _SpeedTask(problem, model, batch, device, dtype)
+        task = _SpeedTask(problem, model, batch, device, dtype, engine)
         opt = graphs.adam(list(model.parameters()), 1e-3, device, capturable=True)
-        if route == "lab-taylor-cuda-graph":
+        if route == "lab-compiled-cuda-graph":
             runner = graphs.CapturedAdam(task, opt, 0)
             losses[route] = [float(runner.step(s, 1e-3)[0]) for s in range(steps)]
             assert runner.graph is not None, runner.fallback
@@ -206,9 +218,10 @@ def graph_agreement(width, depth, n, steps, device, dtype=torch.float32) -> dict
                 opt.step()
                 out.append(float(total))
             losses[route] = out
-    g, e = np.array(losses["lab-taylor-cuda-graph"]), np.array(losses["eager"])
-    return {"steps": steps, "max_rel_diff_graph_vs_eager": float(np.max(np.abs(g - e) / np.abs(e))),
-            "rel_diff_step0_taylor_vs_autograd": abs(e[0] - losses["autograd"][0]) / abs(losses["autograd"][0]),
+    g, e, a = np.array(losses["lab-compiled-cuda-graph"]), np.array(losses["eager"]), losses["autograd"][0]
+    return {"steps": steps, "max_rel_diff_compiled_graph_vs_eager_taylor": float(np.max(np.abs(g - e) / np.abs(e))),
+            "rel_diff_step0_taylor_vs_autograd": abs(e[0] - a) / abs(a),
+            "rel_diff_step0_compiled_vs_autograd": abs(g[0] - a) / abs(a),
             "loss_first_last": [e[0], e[-1]]}
 
 
@@ -217,7 +230,6 @@ def kernel_profile(width, depth, n, device, engine, dtype=torch.float32, steps=5
     from torch.profiler import ProfilerActivity, profile
 
     problem = get_problem("burgers")
-    problem.derivative_engine = engine
     torch.manual_seed(0)
     model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
     batch = problem.sample(n, 256, 256, torch.Generator().manual_seed(0), device=device, dtype=dtype)
@@ -225,7 +237,7 @@ def kernel_profile(width, depth, n, device, engine, dtype=torch.float32, steps=5
 
     def step():
         opt.zero_grad(set_to_none=True)
-        sum(problem.losses(model, batch).values()).backward()
+        sum(problem.losses(model, batch, engine).values()).backward()
         opt.step()
 
     for _ in range(5):
@@ -243,11 +255,11 @@ def kernel_profile(width, depth, n, device, engine, dtype=torch.float32, steps=5
             "floor_steps_per_s": round(1e3 / ms, 1)}
 
 
-def speed_trainer(width, depth, n, steps, device, cuda_graphs: bool, runs_dir) -> dict:
+def speed_trainer(width, depth, n, steps, device, route, runs_dir) -> dict:
     """Adam steps/s of the whole Trainer loop (events every steps/10, exponential schedule)."""
     train = TrainConfig(steps=steps, n_pde=n, n_ic=256, n_bc=256, device=str(device), dtype="float32",
                         log_every=max(1, steps // 10), snapshot_every=steps, checkpoint_every=10 * steps,
-                        cuda_graphs=cuda_graphs)
+                        **TRAINER_ROUTES[route])
     seen = []
     _reset_peak(device)
     result = Trainer(get_problem("burgers"), get_model_config("mlp", width=width, depth=depth), train,
@@ -294,27 +306,29 @@ def speed_rows(args, device, runs_dir) -> list[dict]:
     dtype = torch.float32
     rows = []
     for width, depth, n in SPEED_CASES:
-        steps = 5 if args.quick else 300
+        steps = 5 if args.quick else args.speed_steps
         base = {"table": "speed", "problem": "burgers", "width": width, "depth": depth,
                 "n_pde": n, "dtype": "float32", "steps": steps}
         repeats = 1 if args.quick else 3
-        for route in (*LAB_ROUTES, "lab-trainer-eager", "lab-trainer-cuda-graph"):
+        for route in (*LAB_ROUTES, *TRAINER_ROUTES):
             if device.type != "cuda" and "graph" in route:
                 rows.append({**base, "route": route, "skipped": "CUDA graphs need a CUDA device"})
+            elif device.type != "cuda" and "compiled" in route:
+                rows.append({**base, "route": route, "skipped": "the compiled jet is measured on CUDA"})
             elif route in LAB_ROUTES:
                 rows.append({**base, "route": route, **speed_lab(width, depth, n, steps, device, dtype, route,
                                                                 repeats)})
             else:
                 rows.append({**base, "route": route, **speed_trainer(width, depth, n, steps, device,
-                                                                    route.endswith("graph"), runs_dir)})
-        if device.type == "cuda":  # the captured Taylor step computes what the eager one does
-            rows.append({**base, "table": "speed-check", "route": "lab-taylor-cuda-graph-vs-eager",
+                                                                    route, runs_dir)})
+        if device.type == "cuda":  # the captured compiled step computes what the eager one does
+            rows.append({**base, "table": "speed-check", "route": "lab-compiled-cuda-graph-vs-eager",
                          **graph_agreement(width, depth, n, 20, device)})
-            for engine in ("autograd", "taylor"):
+            for engine in ("autograd", "taylor", "compiled"):
                 rows.append({**base, "table": "kernel-profile", "route": f"lab-{engine}",
                              **kernel_profile(width, depth, n, device, engine)})
     for width, depth, n in SPEED_CASES:  # last: DeepXDE makes cuda torch's default device
-        steps = 5 if args.quick else 300
+        steps = 5 if args.quick else args.speed_steps
         base = {"table": "speed", "problem": "burgers", "width": width, "depth": depth,
                 "n_pde": n, "dtype": "float32", "steps": steps}
         if importlib.util.find_spec("deepxde") is not None:
@@ -336,6 +350,9 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default=None, help="auto, cpu or cuda (default: cpu with --quick, else auto)")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--derivatives", default="auto", choices=list(ENGINES),
+                    help="TrainConfig.derivatives of every preset (default: auto)")
+    ap.add_argument("--speed-steps", type=int, default=300, help="Timed Adam steps per speed route")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--no-speed", action="store_true", help="Skip the steps/s micro-benchmark")
     ap.add_argument("--no-accuracy", action="store_true", help="Skip the (problem, method) table")

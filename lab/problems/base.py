@@ -12,6 +12,8 @@ form for the CLI and run records. It knows nothing of models or UIs; it states
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -42,9 +44,6 @@ class Problem(Config):
     periodic: ClassVar[tuple[str, ...]] = ()
     #: default reference / evaluation grid size per axis
     grid_shape: ClassVar[tuple[int, ...]] = (128, 101)
-    #: derivatives of the "pde" loss term: ``"auto"`` (Taylor mode through plain MLPs,
-    #: autograd otherwise), ``"autograd"`` or ``"taylor"`` (see :meth:`Fields.for_problem`)
-    derivative_engine: ClassVar[str] = "auto"
 
     # ---- domain ---------------------------------------------------------------------------
     def bounds(self) -> dict[str, tuple[float, float]]:
@@ -111,17 +110,33 @@ class Problem(Config):
         """Dirichlet data at boundary points; zero by default."""
         return torch.zeros(X.shape[0], len(self.outputs), dtype=X.dtype, device=X.device)
 
-    def losses(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Mean-square loss per term. Causal training uses :meth:`residual` directly."""
+    def losses(self, model: torch.nn.Module, batch: dict[str, torch.Tensor],
+               engine: str = "auto") -> dict[str, torch.Tensor]:
+        """Mean-square loss per term, the residual's derivatives from ``engine`` (see
+        :meth:`Fields.for_problem`). Causal training uses :meth:`residual` directly."""
         out = {}
         if "pde" in batch:
-            f = Fields.for_problem(self, model, batch["pde"], self.derivative_engine)
+            f = Fields.for_problem(self, model, batch["pde"], engine)
             out["pde"] = self.residual(f).pow(2).mean()
         if "ic" in batch:
             out["ic"] = (model(batch["ic"]) - self.initial_condition(batch["ic"])).pow(2).mean()
         if "bc" in batch:
             out["bc"] = (model(batch["bc"]) - self.boundary_value(batch["bc"])).pow(2).mean()
         return out
+
+    def on_device(self, name: str, build: Callable[[], torch.Tensor], device: torch.device) -> torch.Tensor:
+        """``build()`` — a tensor fixed by the parameters, made on the CPU — held on ``device``.
+
+        Built once per device and parameter values (changing a parameter rebuilds it). Why: a
+        loss that builds such data, or copies it to the device, on every call pays for it every
+        step and cannot be captured as a CUDA graph (:mod:`lab.training.graphs`).
+        """
+        values = json.dumps(self.config(), sort_keys=True, default=repr)
+        held = self.__dict__.setdefault("_on_device", {})
+        key = (name, str(torch.device(device)))
+        if key not in held or held[key][0] != values:
+            held[key] = (values, build().to(device))
+        return held[key][1]
 
     # ---- reference ------------------------------------------------------------------------
     def reference(self, grid: dict[str, np.ndarray] | None = None) -> np.ndarray:

@@ -143,9 +143,13 @@ class _NavierStokes2D(Problem):
         r_w = w_t + u * w_x + v * w_y - self.nu * lap_w + self.drag * w - forcing
         return torch.stack([r_w, f.d("x", out=0) + f.d("y", out=1)], dim=1)
 
-    def initial_condition(self, X):
+    def _initial_velocity_compact(self) -> torch.Tensor:
+        """The initial velocity ``(2, m, m)`` on the smallest grid that holds it exactly."""
         ns = NavierStokes2D(self.ic_grid, nu=self.nu, length=self.length, dtype=F64)
-        vel = _compact(ns.velocity(ns.to_spectral(self.initial_vorticity())), 2, self.length)
+        return _compact(ns.velocity(ns.to_spectral(self.initial_vorticity())), 2, self.length)
+
+    def initial_condition(self, X):
+        vel = self.on_device("initial_velocity", self._initial_velocity_compact, X.device)
         vals = fourier_interpolate_points(vel, X[:, :2].detach().to(F64), self.length)
         return vals.transpose(0, 1).to(X)
 
@@ -294,8 +298,8 @@ class _NavierStokes3D(Problem):
         """Initial ``(u, v, w)``; the pressure is not prescribed (see :meth:`losses`)."""
         raise NotImplementedError
 
-    def losses(self, model, batch):
-        out = super().losses(model, {k: v for k, v in batch.items() if k != "ic"})
+    def losses(self, model, batch, engine="auto"):
+        out = super().losses(model, {k: v for k, v in batch.items() if k != "ic"}, engine)
         if "ic" in batch:
             out["ic"] = (model(batch["ic"])[:, :3] - self.initial_condition(batch["ic"])).pow(2).mean()
         return out
@@ -380,6 +384,7 @@ class IsotropicTurbulence3D(_NavierStokes3D):
                             self.length)
 
     def initial_condition(self, X):
-        u0 = _compact(self._initial_ic_grid(), 3, self.length)
+        u0 = self.on_device("initial_velocity", lambda: _compact(self._initial_ic_grid(), 3, self.length),
+                            X.device)
         vals = fourier_interpolate_points(u0, X[:, :3].detach().to(F64), self.length)
         return vals.transpose(0, 1).to(X)

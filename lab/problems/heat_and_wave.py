@@ -86,9 +86,9 @@ class Wave(Problem):
         """``u_t(x, 0)``; zero (the string starts at rest)."""
         return torch.zeros(X.shape[0], dtype=X.dtype, device=X.device)
 
-    def losses(self, model, batch):
+    def losses(self, model, batch, engine="auto"):
         """The base terms plus ``ic_velocity``: mean square of ``u_t − u_t(x,0)`` at t = 0."""
-        out = super().losses(model, batch)
+        out = super().losses(model, batch, engine)
         if "ic" in batch:
             f = Fields(model, batch["ic"], self.axes)
             out["ic_velocity"] = (f.d("t") - self.initial_velocity(batch["ic"])).pow(2).mean()

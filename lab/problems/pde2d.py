@@ -163,7 +163,8 @@ class Darcy2D(Problem):
 
     def coefficient(self, X: torch.Tensor) -> torch.Tensor:
         """``a`` at the points ``X`` (``(N, 2)``), as ``(N,)`` on ``X``'s device and dtype."""
-        field = cosine_series_points(self._coeffs().to(X.device), X[:, 0].detach(), X[:, 1].detach())
+        field = cosine_series_points(self.on_device("coeffs", self._coeffs, X.device), X[:, 0].detach(),
+                                     X[:, 1].detach())
         return darcy_coefficient(field, self.a_high, self.a_low).to(X.dtype)
 
     def coefficient_grid(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:

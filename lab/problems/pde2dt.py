@@ -78,8 +78,8 @@ class KleinGordon2D(Problem):
     def boundary_value(self, X):
         return self.exact(X[:, 0], X[:, 1], X[:, 2])[:, None]
 
-    def losses(self, model, batch):
-        out = super().losses(model, batch)
+    def losses(self, model, batch, engine="auto"):
+        out = super().losses(model, batch, engine)
         if "ic" in batch:
             ut = Fields(model, batch["ic"], self.axes).d("t")
             out["ic_t"] = (ut[:, None] - self.initial_velocity(batch["ic"])).pow(2).mean()

@@ -27,6 +27,12 @@ class TrainConfig(Config):
                                 "(several times faster for launch-bound PINNs). Runs with causal "
                                 "weighting, loss balancing, resample_every=1 or a non-PINN task, and "
                                 "any run off CUDA, keep the eager loop; loss weights are fixed at capture")
+    derivatives = param.Selector(
+        default="auto", objects=["auto", "autograd", "taylor", "compiled"],
+        doc="How the PDE residual's derivatives are computed. 'auto': on CUDA, Taylor-mode jets "
+            "through a plain MLP compiled by torch.compile (the fastest route measured; the first "
+            "step compiles), else autograd; 'autograd': nested reverse mode, any model; "
+            "'taylor' / 'compiled': Taylor mode through a plain MLP (tanh/sin), eager or compiled")
     lbfgs_steps = param.Integer(0, bounds=(0, 1_000_000),
                                 doc="L-BFGS iterations (strong-Wolfe line search) after Adam")
     n_pde = param.Integer(2000, bounds=(1, 50_000_000), doc="Collocation points in the interior")

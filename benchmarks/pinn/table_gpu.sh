@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The PINN accuracy table on one GPU in about five minutes: rows run as parallel processes
+# (plain MLPs at their literature step counts, which the compiled Taylor-mode CUDA-graph step
+# affords; PIG and causal/balanced modified MLPs, which run eagerly, at a fraction of them).
+# Every row is appended to OUTDIR/rows.jsonl as it finishes; a group still running after
+# LIMIT seconds is stopped (its unfinished row is lost, the finished ones stay).
+# Usage: bash benchmarks/pinn/table_gpu.sh OUTDIR [LIMIT]   (PINN_ARGS: more run.py arguments)
+set -u
+out=${1:?output folder}; limit=${2:-290}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+here=$(dirname "$0")
+row() {  # $1: steps scale, $2: problems, $3: methods
+  python3 "$here/run.py" --no-speed --steps-scale "$1" --only "$2" --methods "$3" ${PINN_ARGS:-} \
+    --out "$(mktemp --suffix=.json)" 2>>"$out/stderr.log" | grep '"table"' >> "$out/rows.jsonl"
+}
+group() { timeout "$limit" bash -c "$(declare -f row); out=$out here=$here; $*" & }
+group 'row 0.5 allen_cahn mlp; row 0.5 kdv mlp'
+group 'row 1 convection mlp; row 1 burgers mlp; row 1 helmholtz2d mlp'
+group 'row 1 klein_gordon2d mlp; row 1 nonlinear_diffusion2d mlp'
+group 'row 0.1 flow_mixing2d pig; row 0.1 helmholtz2d pig'
+group 'row 0.1 klein_gordon2d pig; row 0.1 nonlinear_diffusion2d pig'
+group 'row 0.04 allen_cahn causal_modified_mlp; row 0.08 convection causal_periodic_modified_mlp'
+wait
