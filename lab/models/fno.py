@@ -42,8 +42,14 @@ class Pointwise(nn.Module):
         lin = nn.Linear(c_in, c_out)
         self.weight, self.bias = nn.Parameter(lin.weight.detach()), nn.Parameter(lin.bias.detach())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.matmul(self.weight, x.flatten(2)) + self.bias[:, None]
+    def forward(self, x: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+        """``W x + b``; ``bias=False`` leaves ``b`` to the caller (the FNO's Fourier layers add it
+        as a zero-frequency coefficient, saving a pass over the grid)."""
+        # bmm on the expanded weight: matmul(2D, 3D) would fold the batch by copying x (and
+        # its gradient) into a transposed layout, two extra passes over the grid
+        y = torch.bmm(self.weight.expand(x.shape[0], -1, -1), x.flatten(2))
+        if bias:
+            y = y + self.bias[:, None]
         return y.reshape(x.shape[0], -1, *x.shape[2:])
 
 
@@ -116,7 +122,7 @@ class FNO(nn.Module):
                 v = F.pad(v, [q for p in reversed(pads) for q in (0, p)])
             last = len(self.spectral) - 1
             for i, (k, w) in enumerate(zip(self.spectral, self.skip)):
-                v = k(v) + w(v)
+                v = k(v, add=w(v, bias=False), bias=w.bias)  # K v + W v + b, one pass over v's grid
                 if i < last:
                     v = F.gelu(v)
             if any(pads):

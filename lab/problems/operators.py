@@ -49,6 +49,9 @@ class OperatorProblem(Problem):
     seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed of the dataset's random inputs")
     physics = param.Boolean(False, doc="Add the PINO residual terms (weights: TrainConfig.loss_weights)")
     max_gb = param.Number(2.0, bounds=(0.001, 4096.0), doc="Refuse to generate a dataset larger than this (GiB)")
+    solver_batch = param.Integer(64, bounds=(1, 1_000_000),
+                                 doc="Samples per solver call while generating: a GPU solves a few "
+                                     "hundred as fast as one (memory grows with it)")
 
     @param.depends("batch_size", "n_train", watch=True, on_init=True)
     def _check_batch(self):
@@ -135,7 +138,8 @@ class BurgersOperator(OperatorProblem):
         return (self.resolution,)
 
     def spec(self):
-        return BurgersData(n_samples=self.n_train + self.n_val, seed=self.seed, nu=self.nu,
+        return BurgersData(n_samples=self.n_train + self.n_val, seed=self.seed,
+                           solver_batch=self.solver_batch, nu=self.nu,
                            resolution=self.resolution, solve_resolution=self.solve_resolution)
 
 
@@ -168,7 +172,8 @@ class BurgersSpaceTimeOperator(OperatorProblem):
         return (self.resolution, self.time_frames)
 
     def spec(self):
-        return BurgersData(n_samples=self.n_train + self.n_val, seed=self.seed, nu=self.nu, t_end=self.t_end,
+        return BurgersData(n_samples=self.n_train + self.n_val, seed=self.seed,
+                           solver_batch=self.solver_batch, nu=self.nu, t_end=self.t_end,
                            time_frames=self.time_frames, resolution=self.resolution,
                            solve_resolution=self.solve_resolution)
 
@@ -209,7 +214,8 @@ class DarcyOperator(OperatorProblem):
         return (self.resolution, self.resolution)
 
     def spec(self):
-        return DarcyData(n_samples=self.n_train + self.n_val, seed=self.seed, resolution=self.resolution,
+        return DarcyData(n_samples=self.n_train + self.n_val, seed=self.seed,
+                         solver_batch=self.solver_batch, resolution=self.resolution,
                          solve_resolution=self.solve_resolution, a_high=self.A_HIGH, a_low=self.A_LOW)
 
     def _tensors(self, arrays):
@@ -269,7 +275,8 @@ class NS2DOperator(RolloutProblem):
         return (self.resolution, self.resolution)
 
     def spec(self):
-        return NS2DData(n_samples=self.n_train + self.n_val, seed=self.seed, nu=self.nu,
+        return NS2DData(n_samples=self.n_train + self.n_val, seed=self.seed,
+                        solver_batch=self.solver_batch, nu=self.nu,
                         time_steps=self.time_steps, record_dt=self.record_dt, resolution=self.resolution,
                         solve_resolution=self.solve_resolution)
 
@@ -307,5 +314,6 @@ class KSOperator(RolloutProblem):
         return (self.resolution,)
 
     def spec(self):
-        return KSData(n_samples=self.n_train + self.n_val, seed=self.seed, length=self.length,
+        return KSData(n_samples=self.n_train + self.n_val, seed=self.seed,
+                      solver_batch=self.solver_batch, length=self.length,
                       resolution=self.resolution, time_steps=self.time_steps, record_dt=self.record_dt)

@@ -10,15 +10,20 @@ dropped. Conventions (the lab's one FFT convention, :mod:`lab.solvers.spectral`)
   resolves it — the basis of zero-shot super-resolution. ``m <= n//2 + 1`` is required.
 * Nyquist: on an even axis with ``m = n/2 + 1`` the frequencies ``+n/2`` and ``-n/2`` alias to
   one bin. The trigonometric interpolant of the samples splits that bin equally between
-  them, so the bin is multiplied by the mean of the two weights; the real-FFT axis drops
-  the imaginary part there (``irfft``), which equals sampling the finer-grid output. With
-  these two rules the layer on a coarse grid is *exactly* the layer on any finer grid,
-  sampled back (``tests/test_fno.py`` checks it to round-off).
-* Only the retained modes are transformed on leading axes: ``rfft`` along the last axis is
-  truncated to ``m`` columns before the complex FFTs of the other axes, and the inverse
-  mirrors that (``irfft`` zero-pads), which saves most of the FFT work in 2D/3D.
-* Mixed precision: FFTs run in float32 (or float64) with autocast disabled — cuFFT has no
-  bfloat16 — so the layer is safe inside ``torch.autocast(dtype=torch.bfloat16)``.
+  them, so each of the two weight slots acts on the bin and the inverse transform takes half
+  of each (the mean of the two weights); the real-FFT axis drops the imaginary part there
+  (as ``irfft`` does), which equals sampling the finer-grid output. With these two rules the
+  layer on a coarse grid is *exactly* the layer on any finer grid, sampled back
+  (``tests/test_fno.py`` checks it to round-off).
+* Transforms are matrix products with the DFT restricted to the retained modes
+  (:func:`dft_matrices`): ``n x 2m`` real on the last axis, ``(2m-1) x n`` complex on the
+  others, and their inverses. An FFT computes all ``n`` modes to keep ``m`` of them: its
+  output, the truncation copy and the zero-padded inverse input are each as large as the
+  activation, while a truncated DFT reads the activation once and writes ``2m/n`` of it
+  (``O(n m)`` work per point instead of ``O(log n)``: the right trade for the few modes FNOs
+  keep). The mode mixing is one batched GEMM with the modes as the batch axis.
+* Mixed precision: transforms run in float32 (or float64) with autocast disabled, so the
+  layer is safe inside ``torch.autocast(dtype=torch.bfloat16)``.
 
 Weights are stored as real tensors with a trailing ``(re, im)`` axis, so ``.to(dtype)``,
 checkpoints (safetensors) and optimisers see ordinary real parameters. ``factorization``:
@@ -29,6 +34,7 @@ canonical-polyadic ``R = sum_r l_r a_r (x) b_r (x) c_r^(1) (x) ... `` , Kossaifi
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -47,19 +53,43 @@ def check_modes(modes: Sequence[int], shape: Sequence[int]) -> None:
                              f"along spatial axis {i}; use modes <= n//2+1 or a finer grid")
 
 
-def _bins(m: int, n: int, device) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """FFT bins of frequencies ``0..m-1, -(m-1)..-1`` on ``n`` points, and the Nyquist merge.
+def _slots(m: int) -> torch.Tensor:
+    """Frequencies of the weight slots of a leading axis: ``0..m-1, -(m-1)..-1``."""
+    return torch.cat([torch.arange(m), torch.arange(-(m - 1), 0)])
 
-    Returns the distinct bins and, when ``+n/2`` and ``-n/2`` share a bin, the index map from
-    the ``2m - 1`` weight slots onto the distinct bins (else ``None``).
+
+def _phase(f: torch.Tensor, n: int) -> torch.Tensor:
+    """``2 pi f j / n`` as ``(len(f), n)``, reduced mod ``n`` in integers so it stays exact."""
+    return (2 * torch.pi / n) * ((f[:, None] * torch.arange(n)[None, :]) % n).double()
+
+
+def dft_matrices(m: int, n: int, *, last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and inverse DFT matrices of one axis, restricted to the retained frequencies.
+
+    Leading axis: complex ``(2m-1, n)`` forward and ``(n, 2m-1)`` inverse, the inverse scaled
+    by ``1/n`` and by ``1/2`` on the two slots ``+-n/2`` when they alias to one bin (the
+    Nyquist rule of the module docstring). Last axis (real input): forward ``(n, 2m)`` real,
+    columns ``(cos, -sin)`` interleaved so the product views as ``m`` complex numbers; inverse
+    ``(2m, n)`` real with ``irfft``'s weights ``1/n`` (DC, Nyquist) and ``2/n`` (others) — the
+    imaginary parts of DC and Nyquist meet ``sin = 0`` and drop out as in ``irfft``. float64.
     """
-    f = torch.cat([torch.arange(m), torch.arange(-(m - 1), 0)])
-    b = f % n
+    if last:
+        theta = _phase(torch.arange(m), n)  # (m, n)
+        fwd = torch.stack([theta.cos(), -theta.sin()], dim=1).reshape(2 * m, n).T
+        c = torch.full((m, 1), 2.0 / n, dtype=torch.float64)
+        c[0] = 1.0 / n
+        if n % 2 == 0 and m == n // 2 + 1:
+            c[-1] = 1.0 / n
+        inv = torch.stack([c * theta.cos(), -c * theta.sin()], dim=1).reshape(2 * m, n)
+        return fwd.contiguous(), inv
+    f = _slots(m)
+    theta = _phase(f, n)  # (2m-1, n)
+    fwd = torch.polar(torch.ones_like(theta), -theta)
+    c = torch.full((len(f),), 1.0 / n, dtype=torch.float64)
     if n % 2 == 0 and m == n // 2 + 1:
-        distinct = torch.cat([torch.arange(m), torch.arange(n - (m - 1) + 1, n)])
-        slot_to_bin = torch.searchsorted(distinct, b)
-        return distinct.to(device), slot_to_bin.to(device)
-    return b.to(device), None
+        c[(f.abs() == n // 2)] = 0.5 / n
+    inv = (torch.polar(torch.ones_like(theta), theta) * c[:, None]).T
+    return fwd, inv.contiguous()
 
 
 class SpectralConv(nn.Module):
@@ -100,7 +130,7 @@ class SpectralConv(nn.Module):
             self.factors = nn.ParameterList(
                 [nn.Parameter(s * torch.rand(n, rank, 2, generator=generator))
                  for n in (in_channels, out_channels, *self.mode_shape)])
-        self._plan: dict[tuple[int, ...], list] = {}
+        self._dft: dict[tuple, list] = {}
 
     # ---- weights --------------------------------------------------------------------------
     def complex_weight(self) -> torch.Tensor:
@@ -112,53 +142,59 @@ class SpectralConv(nn.Module):
         spec = ",".join(f"{c}r" for c in letters) + "->" + letters
         return torch.einsum(spec, *fs)
 
-    def _plan_for(self, shape: tuple[int, ...], device) -> list:
-        key = (shape, str(device))
-        if key not in self._plan:
-            self._plan[key] = [_bins(m, n, device) for m, n in zip(self.modes[:-1], shape[:-1])]
-        return self._plan[key]
+    def _matrices(self, shape: tuple[int, ...], device, real: torch.dtype) -> list:
+        """The per-axis ``(forward, inverse)`` DFT matrices for this grid, made once per grid."""
+        key = (shape, str(device), real)
+        if key not in self._dft:
+            cplx = torch.complex128 if real == torch.float64 else torch.complex64
+            self._dft[key] = [
+                tuple(t.to(device=device, dtype=real if i == self.ndim - 1 else cplx)
+                      for t in dft_matrices(m, n, last=i == self.ndim - 1))
+                for i, (m, n) in enumerate(zip(self.modes, shape))]
+        return self._dft[key]
+
+    def _mix(self, xh: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``y(k) = R(k) x(k)``: one batched complex GEMM with the modes as the batch axis."""
+        if self.factorization == "separable":
+            return xh * w
+        b, ms = xh.shape[0], xh.shape[2:]
+        xm = xh.reshape(b, self.in_channels, -1).permute(2, 0, 1)                 # (M, B, in)
+        wm = w.reshape(self.in_channels, self.out_channels, -1).permute(2, 0, 1)  # (M, in, out)
+        return torch.bmm(xm, wm).permute(1, 2, 0).reshape(b, self.out_channels, *ms)
 
     # ---- forward --------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, add: torch.Tensor | None = None,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``K x`` (+ ``bias`` per output channel) (+ ``add``).
+
+        ``add`` (``(batch, out, *spatial)``) is summed by the last GEMM itself (``addmm``): the
+        FNO passes its skip path here, which saves a pass over the largest tensor. ``bias``
+        enters as the zero-frequency coefficient, ``N * b``, so it costs nothing on the grid.
+        """
         shape = tuple(x.shape[-self.ndim:])
         check_modes(self.modes, shape)
         d = self.ndim
         real = torch.float64 if x.dtype == torch.float64 else torch.float32
         with torch.autocast(device_type=x.device.type, enabled=False):
             x = x.to(real)
-            w = self.complex_weight()
-            w = w.to(torch.complex128 if real == torch.float64 else torch.complex64)
-            plan = self._plan_for(shape, x.device)
-            # forward transform, retained modes only: last axis first, then the others
-            xh = torch.fft.rfft(x, dim=-1)[..., : self.modes[-1]]
-            for axis, (bins, _) in enumerate(plan):
-                dim = axis - d
-                xh = torch.fft.fft(xh, dim=dim).index_select(dim, bins)
-            # Nyquist merge: the bin shared by +n/2 and -n/2 gets the mean of their weights
-            for axis, (bins, merge) in enumerate(plan):
-                if merge is not None:
-                    dim = w.ndim - d + axis
-                    count = torch.zeros(len(bins), device=x.device, dtype=real).index_add_(
-                        0, merge, torch.ones(len(merge), device=x.device, dtype=real))
-                    w = torch.zeros(*w.shape[:dim], len(bins), *w.shape[dim + 1:], dtype=w.dtype,
-                                    device=w.device).index_add(dim, merge, w)
-                    view = [1] * w.ndim
-                    view[dim] = len(bins)
-                    w = w / count.reshape(view)
-            if self.factorization == "separable":
-                yh = xh * w
-            else:
-                yh = torch.einsum("bi...,io...->bo...", xh, w)
-            # inverse: scatter into each leading axis and transform back, then irfft (zero-pads)
+            w = self.complex_weight().to(torch.complex128 if real == torch.float64 else torch.complex64)
+            mats = self._matrices(shape, x.device, real)
+            # forward transform on the retained modes: real GEMM on the last axis, then the others
+            rows = (x.reshape(-1, shape[-1]) @ mats[-1][0]).reshape(*x.shape[:-1], self.modes[-1], 2)
+            xh = torch.view_as_complex(rows)
+            for axis in range(d - 1):
+                xh = (xh.movedim(axis - d, -1) @ mats[axis][0].T).movedim(-1, axis - d)
+            yh = self._mix(xh, w)
+            if bias is not None:
+                yh[(slice(None), slice(None)) + (0,) * d] += bias.to(real) * math.prod(shape)
             for axis in reversed(range(d - 1)):
-                bins = plan[axis][0]
-                dim = axis - d
-                full = list(yh.shape)
-                full[dim] = shape[axis]
-                out = torch.zeros(full, dtype=yh.dtype, device=yh.device)
-                out.index_copy_(yh.ndim + dim, bins, yh)
-                yh = torch.fft.ifft(out, dim=dim)
-            return torch.fft.irfft(yh, n=shape[-1], dim=-1)
+                yh = (yh.movedim(axis - d, -1) @ mats[axis][1].T).movedim(-1, axis - d)
+            yr = torch.view_as_real(yh.contiguous()).reshape(-1, 2 * self.modes[-1])
+            if add is None:
+                y = yr @ mats[-1][1]
+            else:  # out of place: an in-place GEMM into a view costs autograd two grid copies
+                y = torch.addmm(add.to(real).reshape(-1, shape[-1]), yr, mats[-1][1])
+            return y.reshape(x.shape[0], self.out_channels, *shape)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, modes={self.modes}, "
@@ -166,4 +202,4 @@ class SpectralConv(nn.Module):
                                                           self.factorization == "cp" else ""))
 
 
-__all__ = ["FACTORIZATIONS", "SpectralConv", "check_modes"]
+__all__ = ["FACTORIZATIONS", "SpectralConv", "check_modes", "dft_matrices"]
