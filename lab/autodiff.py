@@ -32,6 +32,7 @@ device; see :meth:`Fields.for_problem`).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from lab.models.mlp import Normalize, Sine
 
 #: engines of :meth:`Fields.for_problem`
 ENGINES = ("auto", "autograd", "taylor", "compiled")
+#: ``torch.compile`` generates CUDA kernels through Triton
+_HAS_TRITON = importlib.util.find_spec("triton") is not None
 
 
 class Fields:
@@ -84,7 +87,8 @@ class Fields:
 
         ``"auto"``: on CUDA, where ``model`` is a plain MLP, Taylor mode through
         ``torch.compile`` (``"compiled"``; eager ``"taylor"`` when the residual reads ``f.X``,
-        which it may differentiate); autograd otherwise — on a CPU the jet is measured 5–20 %
+        which it may differentiate, or when Triton, which compiles for CUDA, is not installed);
+        autograd otherwise — on a CPU the jet is measured 5–20 %
         slower per Adam step (3×20 and 4×64 MLPs, one thread), since there the saving is in
         kernel launches and memory passes, not arithmetic. ``"autograd"`` forces autograd;
         ``"taylor"`` and ``"compiled"`` force Taylor mode, eager or compiled, and raise if
@@ -103,7 +107,7 @@ class Fields:
             raise ValueError(f"engine='compiled' cannot serve {type(problem).__name__}: its residual "
                              f"reads f.X, which it may differentiate (a compiled jet is "
                              f"differentiable once); use 'taylor'")
-        compiled = engine == "compiled" or (engine == "auto" and not rec.uses_X)
+        compiled = engine == "compiled" or (engine == "auto" and not rec.uses_X and _HAS_TRITON)
         return TaylorFields(model, X, problem.axes, rec.keys, grad_X=rec.uses_X, compiled=compiled)
 
 
