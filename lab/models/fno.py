@@ -29,6 +29,28 @@ from torch import nn
 from lab.models import ModelConfig, register_model
 from lab.models.layers.spectral_conv import FACTORIZATIONS, SpectralConv, check_modes
 
+class _SharedWeightGEMM(torch.autograd.Function):
+    """``y_b = W x_b`` for every sample ``b`` of ``x`` ``(B, c_in, N)``.
+
+    The product and the input gradient are batched GEMMs on the one weight, without copies
+    (``matmul`` of a matrix and a batch copies ``x`` and ``y`` into a transposed layout). The
+    weight gradient ``sum_b g_b x_b^T`` is one GEMM over all ``B N`` points: as a batched GEMM,
+    each sample's reduction over ``N`` would run on a few thread blocks.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return torch.bmm(w.expand(x.shape[0], -1, -1), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        gx = torch.bmm(w.T.expand(x.shape[0], -1, -1), g) if ctx.needs_input_grad[0] else None
+        gw = torch.tensordot(g, x, dims=([0, 2], [0, 2])) if ctx.needs_input_grad[1] else None
+        return gx, gw
+
+
 class Pointwise(nn.Module):
     """A per-point linear map ``(B, c_in, *s) -> (B, c_out, *s)``: one GEMM ``W @ x`` per sample.
 
@@ -45,9 +67,7 @@ class Pointwise(nn.Module):
     def forward(self, x: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
         """``W x + b``; ``bias=False`` leaves ``b`` to the caller (the FNO's Fourier layers add it
         as a zero-frequency coefficient, saving a pass over the grid)."""
-        # bmm on the expanded weight: matmul(2D, 3D) would fold the batch by copying x (and
-        # its gradient) into a transposed layout, two extra passes over the grid
-        y = torch.bmm(self.weight.expand(x.shape[0], -1, -1), x.flatten(2))
+        y = _SharedWeightGEMM.apply(x.flatten(2).contiguous(), self.weight)
         if bias:
             y = y + self.bias[:, None]
         return y.reshape(x.shape[0], -1, *x.shape[2:])
