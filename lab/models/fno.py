@@ -29,6 +29,7 @@ from torch import nn
 from lab.models import ModelConfig, register_model
 from lab.models.layers.spectral_conv import FACTORIZATIONS, SpectralConv, check_modes
 
+
 class _SharedWeightGEMM(torch.autograd.Function):
     """``y_b = W x_b`` for every sample ``b`` of ``x`` ``(B, c_in, N)``.
 
