@@ -1,8 +1,9 @@
 """CUDA-graph Adam steps: which runs may be captured, and that capture changes no number.
 
 CPU CI checks the fallback rules, that the step the graph captures (``CapturedAdam._body``)
-computes exactly the eager loop's losses through the one shared loss function, and that
-non-finite losses are recorded with their step. The CUDA tests compare the graph route with
+computes exactly the eager loop's losses through the one shared loss function (for the
+operator task, with each mini-batch drawn ahead of its step), and that non-finite losses are
+recorded with their step. The CUDA tests compare the graph route with
 the eager route of the Trainer step by step (resampling and a changing learning rate
 included) and check that a divergence fails both at the same step.
 """
@@ -50,8 +51,11 @@ def test_host_controlled_features_keep_the_eager_loop():
         assert word in reason
     [reason] = graphs.blockers(task, TrainConfig(), cpu)
     assert "cpu" in reason
-    [reason] = graphs.blockers(SimpleNamespace(family="operator"), TrainConfig(), gpu)
-    assert "operator" in reason
+    [reason] = graphs.blockers(SimpleNamespace(family="ode"), TrainConfig(), gpu)
+    assert "ode" in reason
+    # a task that draws its batch ahead of the step (the operator task) may be captured
+    ahead = SimpleNamespace(family="operator", draw=lambda step: None)
+    assert graphs.blockers(ahead, TrainConfig(resample_every=1), gpu) == []
 
 
 def test_cpu_ignores_the_option_and_both_paths_use_the_shared_loss(monkeypatch):
@@ -86,6 +90,40 @@ def test_the_captured_step_is_the_eager_step():
     body = [float(runner._body(s)[0]) for s in range(cfg.steps)]
     assert body == eager
     assert runner.nonfinite() is None
+
+
+OPERATOR = dict(n_train=12, n_val=4, batch_size=4, resolution=32, solve_resolution=64)
+FNO_SMALL = dict(modes=6, width=8, n_layers=2, projection_channels=16)
+ROLLOUT = dict(n_train=8, n_val=2, batch_size=4, resolution=16, solve_resolution=32, time_steps=6, history=2,
+               rollout_steps=2, eval_steps=3)
+OPERATOR_CASES = {"burgers_operator": OPERATOR, "ns2d_operator": ROLLOUT}
+
+
+@pytest.mark.parametrize("key", OPERATOR_CASES)
+def test_the_operator_batch_drawn_ahead_is_the_batch_of_the_eager_step(key):
+    """Drawing each mini-batch (or rollout window) before the step, as replays do, gives the
+    eager losses bit for bit."""
+    events = []
+    cfg = TrainConfig(steps=10, lr=1e-3, lr_schedule="constant", log_every=1, snapshot_every=1000,
+                      checkpoint_every=1000, device="cpu")
+    Trainer(get_problem(key, **OPERATOR_CASES[key]), get_model_config("fno", **FNO_SMALL), cfg,
+            sinks=[events.append]).run()
+    eager = [e.total for e in events if isinstance(e, Step)]
+    problem = get_problem(key, **OPERATOR_CASES[key])
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = get_model_config("fno", **FNO_SMALL).build(problem)
+    task = task_for("operator")(problem, model, cfg, device=torch.device("cpu"), dtype=torch.float32,
+                                generator=torch.Generator().manual_seed(cfg.seed))
+    runner = graphs.CapturedAdam(task, graphs.adam(list(model.parameters()), cfg.lr, torch.device("cpu"),
+                                                   capturable=False), 0)
+    body = []
+    for s in range(cfg.steps):
+        if s >= 3:  # the warm-up steps draw inside the step, the captured ones ahead of it
+            task.draw(s)
+        body.append(float(runner._body(s)[0]))
+    assert body == eager
+    assert len(set(body)) == cfg.steps  # a new batch every step
 
 
 def test_the_first_nonfinite_step_is_recorded_on_the_device():
@@ -162,6 +200,26 @@ def test_divergence_fails_at_the_same_step_on_both_cuda_routes():
     assert fa.message == fb.message
 
 
+@cuda
+@pytest.mark.parametrize("key", OPERATOR_CASES)
+def test_captured_operator_steps_give_the_eager_losses(key, caplog):
+    """A fresh mini-batch (or rollout window) per replay, copied into the graph's inputs."""
+    runs = {}
+    for graph in (True, False):
+        events = []
+        cfg = TrainConfig(steps=12, lr=1e-3, lr_schedule="exponential", lr_decay=0.5, lr_decay_steps=4,
+                          log_every=1, snapshot_every=1000, checkpoint_every=1000, device="cuda",
+                          cuda_graphs=graph)
+        with caplog.at_level(logging.INFO, logger="lab.training"):
+            result = Trainer(get_problem(key, **OPERATOR_CASES[key]), get_model_config("fno", **FNO_SMALL), cfg,
+                             sinks=[events.append]).run()
+        assert result.status == "completed", result.message
+        runs[graph] = [e.total for e in events if isinstance(e, Step)]
+    assert "as a CUDA graph" in caplog.text and "cannot be captured" not in caplog.text
+    assert len(runs[True]) == len(runs[False]) == 12 and len(set(runs[False])) == 12
+    assert runs[True] == pytest.approx(runs[False], rel=1e-4)
+
+
 class _FixedBatch(Task):
     """A PINN task on one fixed batch, without the reference solution a PINNTask computes."""
 
@@ -212,16 +270,11 @@ def test_every_pinn_problem_and_model_captures(key, kind):
     assert got == pytest.approx(want, rel=1e-4)
 
 
-#: their initial fields are held on the device, but the spectral point evaluation
-#: (lab.solvers.spectral.wavenumbers) still builds its wavenumbers on the host per call
-_HOST_WAVENUMBERS = pytest.mark.xfail(reason="wavenumbers are built on the host", strict=False)
-
-
 @cuda
-@pytest.mark.parametrize("key", ["darcy2d"] + [pytest.param(k, marks=_HOST_WAVENUMBERS) for k in
-                                               ("ns2d_decaying", "ns2d_kolmogorov", "ns3d_isotropic")])
+@pytest.mark.parametrize("key", ["darcy2d", "ns2d_decaying", "ns2d_kolmogorov", "ns3d_isotropic"])
 def test_problems_with_precomputed_data_capture(key):
-    """Coefficients and initial fields are held on the device, so these losses capture."""
+    """Coefficients, initial fields and spectral wavenumbers are held or built on the device, so
+    these losses capture."""
     device = torch.device("cuda")
     cfg = TrainConfig(n_pde=256, n_ic=64, n_bc=64, lr=1e-3)
     problem = get_problem(key)

@@ -4,11 +4,13 @@ Throughput: milliseconds per training step (forward + backward + Adam) of a 4-la
 float32 (TF32 off), median over timed steps (CUDA events on a GPU), peak memory, on the shapes
 of the FNO literature. ``lab`` is the eager step with fused Adam; ``lab_graph`` (CUDA) is the
 same step captured once and replayed as one CUDA graph by :class:`lab.training.graphs.CapturedAdam`,
-as the Trainer does for PINNs; ``neuralop`` is neuraloperator's FNO with ``torch.optim.Adam``
+as the Trainer does; ``neuralop`` is neuraloperator's FNO with ``torch.optim.Adam``
 when ``import neuralop`` works (its ``n_modes`` counts both signs, so ``n_modes = 2 * modes``
 keeps the frequencies ``|f| < modes``). Accuracy: FNO trained through the lab's Trainer on the
 paper settings (Li et al. 2021), scaled by ``--scale`` (fraction of samples and steps);
 ``--minutes`` caps each training run, the step count then set from the measured step time.
+``--trainer-speed``: Trainer milliseconds per step on the paper settings, eager and with the
+captured step (CUDA), which adds to the kernel time above the per-step batch draw and copy.
 
     python benchmarks/operators/run.py            # GPU: paper shapes
     python benchmarks/operators/run.py --quick    # CPU: small shapes, seconds
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import statistics
 import sys
@@ -168,12 +171,72 @@ PAPER = [
 ]
 
 
-def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, only=None) -> None:
+def _train(problem, mkw, steps, device, limit=None, log_every=None, snapshot_every=None, cuda_graphs=True):
+    """FNO through the Trainer: ``(result, Step events, Snapshot events)``; ``limit`` in seconds."""
     from lab.models import get_model_config
-    from lab.problems import get_problem
     from lab.training.config import TrainConfig
     from lab.training.events import Snapshot, Step
     from lab.training.trainer import Trainer
+
+    cfg = TrainConfig(steps=steps, lr=1e-3, lr_schedule="cosine", snapshot_every=snapshot_every or max(steps // 5, 1),
+                      log_every=log_every or max(steps // 10, 1), checkpoint_every=max(steps, 1),
+                      device=device.type, cuda_graphs=cuda_graphs)
+    events = []
+    trainer = Trainer(problem, get_model_config("fno", **mkw), cfg, runs_dir=tempfile.mkdtemp(),
+                      sinks=[events.append])
+    guard = threading.Timer(limit, trainer.stop) if limit else None
+    if guard:
+        guard.start()
+    result = trainer.run()
+    if guard:
+        guard.cancel()
+    return result, [e for e in events if isinstance(e, Step)], [e for e in events if isinstance(e, Snapshot)]
+
+
+def _ms_per_step(problem, mkw, device, cuda_graphs=True) -> float:
+    """Trainer milliseconds per Adam step: 200 steps timed after 100 of warm-up (and capture).
+
+    Each logged step reads its losses back, so the times include all the GPU work before them;
+    no validation falls inside the window (a 40-step rollout of the NS validation set costs
+    more than 200 training steps)."""
+    _, ev, _ = _train(problem, mkw, 300, device, log_every=100, snapshot_every=300, cuda_graphs=cuda_graphs)
+    t = {e.step: e.elapsed for e in ev}
+    return 1e3 * (t[300] - t[100]) / 200
+
+
+class _Fallbacks(logging.Handler):
+    """Collects the warnings of Adam steps that could not be captured."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def trainer_speed(device, emit, only=None) -> None:
+    """Trainer steps/s on the paper settings, eager and (CUDA) with the captured Adam step."""
+    from lab.problems import get_problem
+
+    fallbacks = _Fallbacks()
+    logging.getLogger("lab.training.graphs").addHandler(fallbacks)
+    for key, pkw, mkw, _, _, _ in PAPER:
+        if only and key not in only:
+            continue
+        problem = get_problem(key, max_gb=64.0, **pkw)
+        problem.arrays(device=device)
+        for graphs_on in ([False, True] if device.type == "cuda" else [False]):
+            fallbacks.messages.clear()
+            ms = _ms_per_step(problem, mkw, device, cuda_graphs=graphs_on)
+            emit({"benchmark": "trainer_steps", "problem": key, "problem_params": pkw,
+                  "model": {"kind": "fno", **mkw}, "cuda_graphs": graphs_on, "ms_per_step": ms,
+                  "steps_per_s": 1e3 / ms, "capture_fallback": list(fallbacks.messages), "dtype": "float32"})
+    logging.getLogger("lab.training.graphs").removeHandler(fallbacks)
+
+
+def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, only=None) -> None:
+    from lab.problems import get_problem
 
     def n(v, lo=4):
         return max(lo, int(round(v * scale)))
@@ -188,21 +251,6 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
              dict(modes=6, width=16, n_layers=3, projection_channels=32), 200, None, "quick"),
         ]
 
-    def train(problem, mkw, steps, limit=None, log_every=None):
-        cfg = TrainConfig(steps=steps, lr=1e-3, lr_schedule="cosine", snapshot_every=max(steps // 5, 1),
-                          log_every=log_every or max(steps // 10, 1), checkpoint_every=max(steps, 1),
-                          device=device.type)
-        events = []
-        trainer = Trainer(problem, get_model_config("fno", **mkw), cfg, runs_dir=tempfile.mkdtemp(),
-                          sinks=[events.append])
-        guard = threading.Timer(limit, trainer.stop) if limit else None
-        if guard:
-            guard.start()
-        result = trainer.run()
-        if guard:
-            guard.cancel()
-        return result, [e for e in events if isinstance(e, Step)], [e for e in events if isinstance(e, Snapshot)]
-
     for key, pkw, mkw, steps, target, note in settings:
         if only and key not in only:
             continue
@@ -211,13 +259,11 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
         problem.arrays(device=device)
         t_data = time.perf_counter() - t0
         ms_step = None
-        if minutes:  # the step count that fits: time 200 steps after 100 of warm-up
-            _, ev, _ = train(problem, mkw, 300, log_every=100)
-            t = {e.step: e.elapsed for e in ev}
-            ms_step = 1e3 * (t[300] - t[100]) / 200
+        if minutes:  # the step count that fits
+            ms_step = _ms_per_step(problem, mkw, device)
             steps = max(1, min(steps, int(60e3 * minutes / ms_step)))
         t0 = time.perf_counter()
-        result, _, snaps = train(problem, mkw, steps, 1.25 * 60 * minutes if minutes else None)
+        result, _, snaps = _train(problem, mkw, steps, device, 1.25 * 60 * minutes if minutes else None)
         row = {"benchmark": "accuracy", "problem": key, "problem_params": pkw, "model": {"kind": "fno", **mkw},
                "steps": steps, "steps_done": result.step, "epochs": result.step * pkw["batch_size"] / pkw["n_train"],
                "status": result.status, "rel_l2": result.rel_l2, "paper_rel_l2": target,
@@ -236,10 +282,13 @@ def main(argv=None) -> int:
     ap.add_argument("--compile", action="store_true", help="also time torch.compile(FNO)")
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--trainer-speed", action="store_true",
+                    help="also time Trainer steps, eager and captured, on the paper settings")
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of paper samples and steps")
     ap.add_argument("--minutes", type=float, default=None,
                     help="cap on each accuracy training run; fewer steps when the paper's do not fit")
-    ap.add_argument("--problems", default=None, help="comma-separated subset of the accuracy problems")
+    ap.add_argument("--problems", default=None,
+                    help="comma-separated subset of the accuracy (and Trainer-speed) problems")
     ap.add_argument("--out", default=None, help="output JSON (default benchmarks/results/operators_<device>.json)")
     args = ap.parse_args(argv)
     device = pick_device(args.device)
@@ -263,9 +312,11 @@ def main(argv=None) -> int:
         throughput(device, args.quick, False, emit)
         if args.compile:
             throughput(device, args.quick, True, emit)
+    only = args.problems.split(",") if args.problems else None
+    if args.trainer_speed:
+        trainer_speed(device, emit, only)
     if not args.skip_accuracy:
-        accuracy(device, args.quick, args.scale, args.minutes, emit,
-                 args.problems.split(",") if args.problems else None)
+        accuracy(device, args.quick, args.scale, args.minutes, emit, only)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -25,9 +25,13 @@ def wavenumbers(n: int, length: float = 2 * math.pi, *, real: bool = False,
     if length <= 0:
         raise ValueError(f"length must be positive, got {length}")
     d = length / n
-    # float64 frequencies: torch's default float32 would cap k at ~1e-7 relative accuracy
-    m = (torch.fft.rfftfreq(n, d=d, dtype=torch.float64) if real
-         else torch.fft.fftfreq(n, d=d, dtype=torch.float64))
+    # float64 frequencies: torch's default float32 would cap k at ~1e-7 relative accuracy. Built
+    # on the target device, so a loss that calls this copies nothing from the host per step (a
+    # CUDA graph cannot capture such a copy); MPS has no float64 and builds them on the host.
+    device = torch.device("cpu") if device is None else torch.device(device)
+    home = torch.device("cpu") if device.type == "mps" else device
+    freq = torch.fft.rfftfreq if real else torch.fft.fftfreq
+    m = freq(n, d=d, dtype=torch.float64, device=home)
     return (2 * math.pi * m).to(device=device, dtype=dtype)
 
 
@@ -58,20 +62,23 @@ def _nyquist(n: int, dtype, k: torch.Tensor) -> torch.Tensor:
 
 
 def dealias_mask(shape: Sequence[int], *, fraction: float = 2 / 3, device=None) -> torch.Tensor:
-    """Orszag's 2/3-rule mask (rfftn layout): keep modes with ``|m| < fraction * n/2`` per axis."""
+    """Orszag's 2/3-rule mask (rfftn layout): keep modes with ``|m| < fraction * n/2`` per axis.
+
+    Built on ``device`` (the host when ``None``), like :func:`wavenumbers`.
+    """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     shape = tuple(int(s) for s in shape)
     mask = None
     for axis, n in enumerate(shape):
         real = axis == len(shape) - 1
-        m = torch.fft.rfftfreq(n, d=1.0 / n) if real else torch.fft.fftfreq(n, d=1.0 / n)
+        m = (torch.fft.rfftfreq if real else torch.fft.fftfreq)(n, d=1.0 / n, device=device)
         keep = m.abs() < fraction * n / 2
         view = [1] * len(shape)
         view[axis] = keep.numel()
         keep = keep.reshape(view)
         mask = keep if mask is None else mask & keep
-    return mask.to(device)
+    return mask
 
 
 def spectral_derivative(u: torch.Tensor, orders: Sequence[int], lengths: Sequence[float] | float

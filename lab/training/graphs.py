@@ -6,8 +6,9 @@ Adam — and at the sizes PINNs use, launching them costs more than running them
 (``torch.cuda.CUDAGraph``) records the kernels of one whole step, ``zero_grad → loss →
 backward → Adam``, and replays them with a single launch. It replays on fixed memory, so:
 
-* the collocation batch lives in *static* tensors; resampling (uniform or RAD) runs eagerly
-  between replays and copies the new points into the same storage;
+* the batch lives in *static* tensors: a PINN's collocation points are resampled (uniform or
+  RAD) eagerly between replays, an operator task's mini-batch is drawn eagerly before every
+  replay (``task.draw``), and the new values are copied into the same storage;
 * Adam is ``fused=True, capturable=True`` with its learning rate in a device tensor, which the
   host-side schedule refreshes before a replay;
 * the loss terms and total are static outputs, read only when the Trainer logs (no host
@@ -20,12 +21,13 @@ recipe for whole-network capture asks, so lazy initialisation stays out of the g
 
 Features that need the host inside every step cannot be captured and fall back to the eager
 loop automatically (:func:`blockers` names them): causal weighting (advances ε by reading the
-weights), loss balancing (recomputes weights from gradients), ``resample_every=1`` (no step is
-left to capture on), non-PINN tasks (the operator task draws a mini-batch per step), and
-anything not on CUDA. A loss that cannot be captured — one that copies host tensors to the
-device or reads a value back inside the step (e.g. problems that build coefficients or initial
-data on the CPU per call) — is found at capture: nothing has run then, so the runner logs the
-reason (``fallback``) and goes on eagerly, still without a host synchronisation per step.
+weights), loss balancing (recomputes weights from gradients), a PINN's ``resample_every=1`` (no
+step is left to capture on), tasks that prepare their batch inside the step (the neural-ODE
+task), and anything not on CUDA. A loss that cannot be captured — one that copies host
+tensors to the device or reads a value back inside the step (e.g. problems that build
+coefficients or initial data on the CPU per call) — is found at capture: nothing has run
+then, so the runner logs the reason (``fallback``) and goes on eagerly, still without a host
+synchronisation per step.
 Loss weights and the problem's parameters are fixed at capture.
 """
 from __future__ import annotations
@@ -55,15 +57,20 @@ def blockers(task, config, device: torch.device) -> list[str]:
         out.append("cuda_graphs=False")
     if device.type != "cuda":
         out.append(f"the device is {device.type}, not cuda")
-    if task.family != "pinn":
-        out.append(f"the {task.family!r} task prepares its batch on the host every step")
+    if task.family != "pinn" and not _draws_ahead(task):
+        out.append(f"the {task.family!r} task prepares its batch on the host inside every step")
     if config.causal:
         out.append("causal weighting advances its ε on the host")
     if config.balancing != "none":
         out.append(f"balancing={config.balancing!r} recomputes loss weights on the host")
-    if config.resample_every == 1:
+    if task.family == "pinn" and config.resample_every == 1:
         out.append("resample_every=1 redraws the points on the host every step")
     return out
+
+
+def _draws_ahead(task) -> bool:
+    """Whether ``task`` draws a fresh batch per step through ``draw(step)``, ahead of the step."""
+    return callable(getattr(task, "draw", None))
 
 
 def adam(params, lr: float, device: torch.device, *, capturable: bool) -> torch.optim.Adam:
@@ -75,7 +82,7 @@ def adam(params, lr: float, device: torch.device, *, capturable: bool) -> torch.
 
 
 class CapturedAdam:
-    """Runs Adam steps of a PINN task, from ``start`` on, as replays of one captured graph.
+    """Runs Adam steps of a task, from ``start`` on, as replays of one captured graph.
 
     ``step(s, lr)`` performs training step ``s`` with learning rate ``lr`` and returns
     ``(total, terms, weights)``; the tensors are valid until the next call. ``nonfinite()``
@@ -86,6 +93,7 @@ class CapturedAdam:
     def __init__(self, task, optimizer: torch.optim.Adam, start: int, *, warmup: int = WARMUP_STEPS):
         self.task, self.opt = task, optimizer
         self.warmup_end = start + warmup
+        self._ahead = _draws_ahead(task)
         dev = task.device
         self._next = torch.full((), start, dtype=torch.int64, device=dev)   # step of the next body
         self._first_bad = torch.full((), -1, dtype=torch.int64, device=dev)
@@ -112,9 +120,20 @@ class CapturedAdam:
         return total.detach(), {k: v.detach() for k, v in terms.items()}, weights
 
     def _resample_due(self, step: int) -> bool:
-        # the rule of PINNTask.loss_terms, which resamples itself in eager steps
+        # the rule of PINNTask.loss_terms, which resamples itself in eager steps; a task that
+        # draws ahead gets its batch from draw(step), so any step of it may be captured
         every = self.task.config.resample_every
-        return bool(every) and step > 0 and step % every == 0
+        return not self._ahead and bool(every) and step > 0 and step % every == 0
+
+    def _new_batch(self, step: int) -> bool:
+        """Draw the batch of ``step`` on the host if it is a new one; whether it is."""
+        if self._ahead:
+            self.task.draw(step)
+        elif self._resample_due(step):
+            self.task.resample(adaptive=self.task.config.resampling == "rad")
+        else:
+            return False
+        return True
 
     def _capture(self, step: int) -> None:
         self._static = dict(self.task.batch)  # these tensors are the graph's inputs from now on
@@ -144,11 +163,12 @@ class CapturedAdam:
                     out = self._body(step)
                 torch.cuda.current_stream().wait_stream(self._side)
                 return out
+            if self._ahead:
+                self.task.draw(step)  # the batch the captured step reads, drawn outside it
             self._capture(step)  # records the step without running it
             if self.graph is None:
                 return self.step(step, lr)
-        elif self._resample_due(step):
-            self.task.resample(adaptive=self.task.config.resampling == "rad")
+        elif self._new_batch(step):
             for k, v in self._static.items():
                 v.copy_(self.task.batch[k])
             self.task.batch = self._static

@@ -80,6 +80,9 @@ class OperatorTask(Task):
         n = len(next(iter(self.train.values())))
         if problem.batch_size > n:
             raise ValueError(f"batch_size={problem.batch_size} exceeds n_train={n}")
+        #: the mini-batch ``{"x", "y"}`` last drawn, and the step :meth:`draw` drew it for
+        self.batch: dict[str, torch.Tensor] = {}
+        self._drawn_for: int | None = None
 
     # ---- batches --------------------------------------------------------------------------
     def _batch(self):
@@ -95,9 +98,22 @@ class OperatorTask(Task):
         x = windows[:, : p.history].flatten(1, 2)
         return x, windows[:, p.history:]
 
+    def draw(self, step: int) -> None:
+        """Draw the mini-batch of ``step`` ahead of it into ``self.batch``.
+
+        A captured step (:mod:`lab.training.graphs`) draws each batch this way, outside the
+        graph, and copies it into the graph's fixed inputs; eager steps draw inside
+        :meth:`loss_terms`. Both take one batch per step from the generator, in step order.
+        """
+        x, y = self._batch()
+        self.batch, self._drawn_for = {"x": x, "y": y}, step
+
     def loss_terms(self, step):
         p = self.problem
-        x, y = self._batch()
+        if self._drawn_for == step:
+            x, y = self.batch["x"], self.batch["y"]
+        else:  # every evaluation draws afresh (L-BFGS evaluates one step several times)
+            x, y = self._batch()
         if p.rollout:
             pred = rollout(self.model, x, p.rollout_steps, p.channels[0])
             data = torch.stack([relative_l2_loss(pred[:, r], y[:, r]) for r in range(pred.shape[1])]).mean()
