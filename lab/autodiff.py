@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import combinations
@@ -362,8 +363,12 @@ def _compiled_jet_forward():
     terms, forward and backward); compiled, each layer's are fused into a few, while the
     matmuls stay cuBLAS. The loss built on it needs only a first-order backward, which
     ``torch.compile`` traces (it does not trace the double backward of autograd ``Fields``).
-    Shapes are static (the fastest kernels): a new jet layout or new shapes compile afresh.
+    Shapes are static (the fastest kernels): a new jet layout or new shapes compile afresh,
+    so an app session visiting many problems needs more than dynamo's default of 8 graphs
+    per function; past the raised limit :class:`TaylorFields` falls back to the eager jet.
     """
+    cfg = torch._dynamo.config
+    cfg.recompile_limit = max(cfg.recompile_limit, 64)
     return torch.compile(_jet_forward, fullgraph=True, dynamic=False)
 
 
@@ -396,9 +401,17 @@ class TaylorFields(Fields):
             raise ValueError(f"derivatives along {unknown} requested; the axes are {self.axes}")
         self.X = X.detach().requires_grad_(True) if grad_X and not X.requires_grad else X
         self._jet = _jet_layout(frozenset(tuple(sorted(self.axes.index(a) for a in c)) for c in needed))
-        forward = _compiled_jet_forward() if compiled else _jet_forward
         acts, center, radius, weights, biases = _mlp_tensors(*parsed, X.dtype)
-        out = forward(self._jet, acts, self.X, center, radius, weights, biases)  # (K, N, n_outputs)
+        args = (self._jet, acts, self.X, center, radius, weights, biases)
+        out = None
+        if compiled:
+            try:
+                out = _compiled_jet_forward()(*args)
+            except torch._dynamo.exc.FailOnRecompileLimitHit:
+                warnings.warn("torch.compile's limit of graphs per function is reached: the "
+                              "Taylor-mode jet runs eagerly (same values, more kernels)", stacklevel=2)
+        if out is None:
+            out = _jet_forward(*args)  # (K, N, n_outputs)
         self.u = out[0]
         self._comps = out.unbind(0)
         self._cache = {}

@@ -1,4 +1,8 @@
-"""``sciml-lab`` command line: serve the app, train, inspect saved runs.
+"""``sciml-lab`` command line, headless part: train, inspect saved runs, list problems.
+
+The installed ``sciml-lab`` command is :func:`widgets.cli.main`, which adds ``serve`` (the
+app) on top of this parser, so ``lab`` never imports the UI and runs where Panel is absent
+(a GPU node, a batch job: ``python -m lab.cli train ...``).
 
 The CLI edits the same configs the app does: ``--set`` takes ``key=value`` pairs for the
 problem (``problem.nu=0.01``), the model (``model.width=64``) and training (``steps=5000``);
@@ -10,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 
 from lab.config import describe_bounds
 
@@ -123,31 +128,20 @@ def cmd_problems(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
-    from widgets.app import serve
-
-    serve(port=args.port, show=not args.no_show, runs_dir=args.runs_dir, address=args.address,
-          allow_websocket_origin=args.allow_websocket_origin, prefix=args.prefix)
-    return 0
+#: adds subcommands to the parser: ``(subparsers, common parent parser) -> None``
+AddCommands = Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentParser:
     # --runs-dir is accepted before or after the subcommand (see main)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", default=None, help="where runs are saved (default ~/.sciml-lab/runs)")
-    ap = argparse.ArgumentParser(prog="sciml-lab", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="sciml-lab",
+                                 description="sciml-lab: an interactive lab for scientific machine learning")
     ap.add_argument("--runs-dir", dest="runs_dir_global", default=None, help=argparse.SUPPRESS)
     sub = ap.add_subparsers(dest="command", required=True)
-
-    s = sub.add_parser("serve", parents=[common], help="open the lab in the browser")
-    s.add_argument("--port", type=int, default=5006)
-    s.add_argument("--address", default="localhost")
-    s.add_argument("--no-show", action="store_true", help="do not open a browser tab")
-    s.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
-                   help="also accept browser sessions from this host (repeatable; '*' for any), "
-                        "e.g. behind a proxy")
-    s.add_argument("--prefix", default="", help="URL path the app lives under behind a proxy")
-    s.set_defaults(func=cmd_serve)
+    if add_commands is not None:
+        add_commands(sub, common)
 
     t = sub.add_parser("train", parents=[common], help="train a model on a problem")
     t.add_argument("--problem", default="burgers")
@@ -171,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, add_commands: AddCommands | None = None) -> int:
+    args = build_parser(add_commands).parse_args(argv)
     args.runs_dir = args.runs_dir or args.runs_dir_global
     try:
         return args.func(args)

@@ -93,9 +93,12 @@ def served_lab(tmp: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     runs = tmp / "runs"
     exe = shutil.which("sciml-lab")
-    cmd = ([exe] if exe else [sys.executable, "-m", "lab.cli"]) + [
+    cmd = ([exe] if exe else [sys.executable, "-m", "widgets.cli"]) + [
         "serve", "--no-show", "--port", str(port), "--address", "localhost", "--runs-dir", str(runs)]
-    env = {"SCIML_LAB_HOME": str(tmp / "home"), "SCIML_LAB_CACHE": str(tmp / "cache")}
+    # one torch thread: the box's two cores also run the browser and pytest, and OpenMP
+    # threads spinning on oversubscribed cores slowed training in the app tens of times
+    env = {"SCIML_LAB_HOME": str(tmp / "home"), "SCIML_LAB_CACHE": str(tmp / "cache"),
+           "OMP_NUM_THREADS": "1"}
     with running(cmd, port, tmp / "server.log", env):
         yield f"http://localhost:{port}/", runs
 

@@ -10,30 +10,13 @@ while training becomes ``docs/screenshots/app.png``.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
+from browser_support import (CANVAS_COLOURS, LOSS_POINTS, SCREENSHOTS, WAIT_MS, launch,
+                             needs_chromium, served_lab)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, needs_chromium]
 
-CHROMIUM = shutil.which("chromium")
-ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "app.png"
-WAIT_MS = 240_000  # a hang guard only: the shared CI box may be slow, nothing asserts on time
-
-LOSS_POINTS = """() => {
-  for (const m of Bokeh.documents[0].all_models) {
-    const d = m.data;
-    if (d && d.step && d.total) return d.total.length;
-  }
-  return 0;
-}"""
 FIELD_SIZES = """() => {
   const sizes = [];
   for (const m of Bokeh.documents[0].all_models) {
@@ -42,62 +25,14 @@ FIELD_SIZES = """() => {
   }
   return sizes;
 }"""
-CANVAS_COLOURS = """(canvases) => canvases.map((c) => {
-  const ctx = c.getContext("2d");
-  if (!ctx || !c.width || !c.height) return 0;
-  const px = ctx.getImageData(0, 0, c.width, c.height).data;
-  const seen = new Set();
-  for (let i = 0; i < px.length; i += 4 * 7) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
-  return seen.size;
-})"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
-    """Wait until the server accepts connections (a page request would build a whole session)."""
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"sciml-lab serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("localhost", port), timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"server on port {port} never listened:\n{log.read_text()}")
 
 
 @pytest.fixture
 def server(tmp_path):
-    port = _free_port()
-    runs = tmp_path / "runs"
-    env = {**os.environ, "SCIML_LAB_HOME": str(tmp_path / "home"),
-           "SCIML_LAB_CACHE": str(tmp_path / "cache")}
-    exe = shutil.which("sciml-lab")
-    cmd = [exe] if exe else [sys.executable, "-m", "lab.cli"]
-    log = tmp_path / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd + ["--runs-dir", str(runs), "serve", "--no-show",
-                                       "--port", str(port), "--address", "localhost"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_port(port, proc, log)
-        yield f"http://localhost:{port}/", runs
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with served_lab(tmp_path) as (url, runs):
+        yield url, runs
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not on PATH (never downloaded)")
 def test_train_watch_stop_and_find_the_run(server):
     from playwright.sync_api import expect, sync_playwright
 
@@ -105,10 +40,7 @@ def test_train_watch_stop_and_find_the_run(server):
 
     url, runs = server
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update"])
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1350})
             page.set_default_timeout(WAIT_MS)
@@ -134,8 +66,8 @@ def test_train_watch_stop_and_find_the_run(server):
             page.wait_for_timeout(1500)  # let the canvases paint
             colours = page.locator("canvas").evaluate_all(CANVAS_COLOURS)
             assert sum(c > 100 for c in colours) >= 3, colours  # painted, not blank
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "app.png"))
 
             page.get_by_role("button", name="Stop", exact=True).click()
             expect(train).to_be_enabled()

@@ -33,3 +33,30 @@ def test_corrupt_or_truncated_entries_are_recomputed(tmp_path, monkeypatch):
     (cache.cache_dir() / f"{key}.json").unlink()       # missing checksum
     cache.cached("demo", {}, _grid(), compute)
     assert len(calls) == 4
+
+
+def test_concurrent_callers_compute_a_reference_once(tmp_path, monkeypatch):
+    """The app's preview and a diagnostics view may ask for one reference at the same time."""
+    import threading
+    import time
+
+    from lab.problems.cache import cached
+
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    calls, results = [], []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.2)  # long enough for the second caller to arrive while this one computes
+        return np.arange(4.0)
+
+    grid = {"x": np.linspace(0, 1, 4)}
+    threads = [threading.Thread(target=lambda: results.append(cached("p", {}, grid, compute)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(results) == 2
+    for r in results:
+        np.testing.assert_array_equal(r, np.arange(4.0))

@@ -1,6 +1,8 @@
 """The command line trains, lists and shows runs, and refuses bad input with a clear line."""
 import json
 
+import pytest
+
 from lab.cli import main
 
 
@@ -26,3 +28,16 @@ def test_bad_parameters_exit_2_with_the_parameter_named(capsys):
     assert main(["train", "--problem", "nope"]) == 2
     assert "unknown problem" in capsys.readouterr().err
     assert main(["runs", "show", "no-such-run"]) == 2
+
+
+def test_the_backend_cli_never_imports_the_ui():
+    """``lab`` runs headless (GPU nodes, batch jobs): only ``widgets.cli`` adds ``serve``."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from lab.cli import main; main(['problems']); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'widgets', 'panel', 'bokeh', 'holoviews'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    with pytest.raises(SystemExit):  # no serve subcommand without the UI layer
+        main(["serve", "--no-show"])

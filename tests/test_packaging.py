@@ -66,7 +66,7 @@ def test_proxy_entry_point_gives_a_well_formed_serve_command():
     """What jupyter-server-proxy loads: a command our own CLI parses, under the proxied prefix."""
     from jupyter_server_proxy.config import ServerProcess
 
-    from lab.cli import build_parser
+    from widgets.cli import build_parser
 
     config = _proxy_entry_point().load()()
     cmd = config["command"]

@@ -182,6 +182,23 @@ def test_compiled_jet_traces_whole_and_equals_autograd(activation, monkeypatch):
         assert close(jet.d(*d), ref.d(*d)), d
 
 
+def test_compiled_jet_past_the_recompile_limit_falls_back_to_the_eager_jet(monkeypatch):
+    """An app session visits many problems, each a new static graph: past torch.compile's
+    limit, training goes on with the eager jet (a warning, the same values) rather than failing."""
+    from lab import autodiff
+
+    def exhausted(*args):
+        raise torch._dynamo.exc.FailOnRecompileLimitHit("recompile_limit reached")
+
+    monkeypatch.setattr(autodiff, "_compiled_jet_forward", lambda: exhausted)
+    _, model, X = burgers_model("tanh")
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        jet = TaylorFields(model, X, ("x", "t"), set(DERIVS), compiled=True)
+    ref = Fields(model, X, ("x", "t"))
+    for d in DERIVS:
+        assert close(jet.d(*d), ref.d(*d)), d
+
+
 def test_compiled_engine_choice():
     problem, model, X = burgers_model("tanh")
     with pytest.raises(ValueError, match="plain MLP"):

@@ -47,6 +47,7 @@ import param
 from lab.config import describe_bounds
 from lab.problems import Problem, list_problems
 from lab.training.tasks.pinn import coarse_grid
+from widgets import render
 from widgets.problem_view import KIND_LABELS, ProblemView
 from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT
 from widgets.training_view import plot_axes
@@ -362,9 +363,8 @@ class CatalogueView(pn.viewable.Viewer):
         t = grid["t"]
         spacing = tuple(float(grid[a][1] - grid[a][0]) for a in ("x", "y", "z"))
         origin = tuple(float(grid[a][0]) for a in ("x", "y", "z"))
-        self.volume = pn.pane.VTKVolume(np.ascontiguousarray(field[..., -1]), spacing=spacing,
-                                        origin=origin, colormap="Viridis (matplotlib)",
-                                        max_data_size=4.0, height=420, sizing_mode="stretch_width")
+        self.volume = render.volume_pane(field[..., -1], spacing, origin, max_data_size=4.0,
+                                         height=420, sizing_mode="stretch_width")
         self.time_slider = pn.widgets.DiscreteSlider(
             label="t", options={f"{v:.4g}": i for i, v in enumerate(t)}, value=len(t) - 1, width=300)
 

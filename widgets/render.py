@@ -63,3 +63,18 @@ def screenshot(meshes: Sequence[tuple], *, window_size=(320, 320), background: s
         return pl.screenshot(filename, return_img=True)
     finally:
         pl.close()
+
+
+def volume_pane(values: np.ndarray, spacing: Sequence[float], origin: Sequence[float], **kwargs):
+    """A ``pn.pane.VTKVolume`` of ``values`` (rendered client-side by vtk.js), built with its data.
+
+    Built anew for each field rather than updated from a placeholder: vtk.js's volume controller
+    sets up its colour preset only with data present, and a constant placeholder (zero colour
+    range) leaves the pane blank.
+    """
+    import panel as pn
+
+    from widgets.theme import VOLUME_CMAP
+
+    return pn.pane.VTKVolume(np.ascontiguousarray(values), spacing=tuple(spacing), origin=tuple(origin),
+                             colormap=VOLUME_CMAP, render_background=BACKGROUND, **kwargs)

@@ -12,3 +12,5 @@ ACCENT = "#2f6f8f"
 PLOT_HEIGHT = 250
 #: sequential map for residual magnitudes (log10 |r|)
 RESIDUAL_CMAP = "magma"
+#: vtk.js preset of FIELD_CMAP for volume rendering (a name vtk.js's colour presets know)
+VOLUME_CMAP = "Viridis (matplotlib)"

@@ -17,6 +17,7 @@ domain); the signed error uses a diverging map centred on zero.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 
 import holoviews as hv
@@ -177,6 +178,8 @@ class TrainingView(pn.viewable.Viewer):
     """Runs one Trainer at a time and draws what it emits, live."""
 
     poll_ms = param.Integer(300, bounds=(20, 10_000), doc="How often the mailbox is drained")
+    method_every_s = param.Number(2.0, bounds=(0.0, 60.0),
+                                  doc="Least seconds between redraws of the method plots")
     step = param.Integer(0, doc="Step of the newest event shown")
     total_steps = param.Integer(1, doc="Step at which the current run ends")
     rel_l2 = param.Number(math.nan, doc="Relative L2 error of the newest snapshot")
@@ -189,6 +192,9 @@ class TrainingView(pn.viewable.Viewer):
         self.trainer = None
         self._mailbox: Mailbox | None = None
         self._callback = None
+        self._method_steps: list[Step] = []
+        self._method_snapshot: Snapshot | None = None
+        self._method_drawn = -math.inf
         self.loss_buffer: hv.streams.Buffer | None = None
         self._loss_columns: list[str] = []
         self.fields = FieldView()
@@ -216,6 +222,7 @@ class TrainingView(pn.viewable.Viewer):
         self.fields.configure(bounds, outputs)
         self.methods.configure(bounds, plot_axes(tuple(bounds)))
         self.loss_buffer, self._loss_columns = None, []
+        self._method_steps, self._method_snapshot, self._method_drawn = [], None, -math.inf
         self.loss_pane.object = self._empty_loss()
         self.param.update(step=0, rel_l2=math.nan)
         self.progress.value = 0
@@ -282,10 +289,22 @@ class TrainingView(pn.viewable.Viewer):
                 self._on_steps(steps)
             if snapshot is not None:
                 self._on_snapshot(snapshot)
-            self.methods.update(steps, snapshot)
-            for ev in other:
-                if isinstance(ev, (Done, Failed)):
-                    self._on_finished(ev)
+            finished = [ev for ev in other if isinstance(ev, (Done, Failed))]
+            self._update_methods(steps, snapshot, flush=bool(finished))
+            for ev in finished:
+                self._on_finished(ev)
+
+    def _update_methods(self, steps: list[Step], snapshot: Snapshot | None, *, flush: bool) -> None:
+        """Hand steps and the newest snapshot to the method plots at most every
+        ``method_every_s`` (and at the end of a run): rebuilding those HoloViews plots holds the
+        GIL that the training thread needs, and redrawing them at every poll slowed training
+        several-fold on two cores."""
+        self._method_steps += steps
+        self._method_snapshot = snapshot or self._method_snapshot
+        now = time.monotonic()
+        if flush or now - self._method_drawn >= self.method_every_s:
+            self.methods.update(self._method_steps, self._method_snapshot)
+            self._method_steps, self._method_snapshot, self._method_drawn = [], None, now
 
     def _on_started(self, ev: Started) -> None:
         self.status.object = (f"Training run `{ev.run_id}` on {ev.device} · "

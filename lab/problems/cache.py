@@ -10,11 +10,17 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+
+#: one lock per cache key (see ``cached``)
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 def cache_dir() -> Path:
@@ -63,12 +69,19 @@ def store(key: str, arr: np.ndarray) -> None:
 
 def cached(problem: str, params: dict, grid: dict[str, np.ndarray],
            compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """Return the cached reference or compute, store and return it."""
+    """Return the cached reference or compute, store and return it.
+
+    One computation per key at a time: a second caller (the app's catalogue preview and a
+    diagnostics view asking for the same reference) waits for the first and reads its result.
+    """
     key = key_for(problem, params, grid)
-    arr = load(key)
-    if arr is None:
-        arr = np.asarray(compute())
-        if not np.all(np.isfinite(arr)):
-            raise FloatingPointError(f"reference solver for {problem!r} produced non-finite values")
-        store(key, arr)
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        arr = load(key)
+        if arr is None:
+            arr = np.asarray(compute())
+            if not np.all(np.isfinite(arr)):
+                raise FloatingPointError(f"reference solver for {problem!r} produced non-finite values")
+            store(key, arr)
     return arr

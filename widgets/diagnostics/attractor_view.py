@@ -53,7 +53,7 @@ class AttractorView(DiagnosticPanel):
         self.scene = None  # pn.pane.VTK of the plotter's window, made on the first show
         self.scene_holder = pn.Column(height=380, sizing_mode="stretch_width")
         self.table = pn.pane.DataFrame(pd.DataFrame(), index=False, sizing_mode="stretch_width")
-        self.density_pane = pn.pane.HoloViews(hv.Overlay([]), sizing_mode="stretch_width")
+        self.density_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self.plotter = None
 
     def controls(self):
@@ -62,7 +62,10 @@ class AttractorView(DiagnosticPanel):
                 pn.widgets.FloatInput.from_param(self.param.lyapunov_time, width=110)]
 
     def body(self):
-        return [self.scene_holder, pn.pane.Markdown("#### Invariants (true vs learned)"), self.table,
+        return [self.scene_holder,
+                pn.pane.Markdown("#### Invariants (true vs learned)\n*Compute invariants* estimates the "
+                                 "Lyapunov spectrum, the Kaplan–Yorke and correlation dimensions "
+                                 "and the invariant densities."), self.table,
                 self.density_pane]
 
     def compute_invariants(self, *, background: bool = True) -> bool:

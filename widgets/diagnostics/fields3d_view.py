@@ -21,7 +21,21 @@ from widgets import render
 from widgets.diagnostics.base import DiagnosticPanel, Source
 from widgets.theme import ACCENT, FIELD_CMAP
 
-QUANTITIES = ("vorticity magnitude", "Q-criterion", "speed")
+DERIVED = ("vorticity magnitude", "Q-criterion")
+QUANTITIES = (*DERIVED, "speed")
+
+
+def quantities_for(problem) -> list[str]:
+    """What can be shown for ``problem``: derived quantities of a periodic velocity field
+    (u, v, w), the speed of a vector field, and every output itself."""
+    outputs = list(problem.outputs)
+    space = [a for a in problem.axes if a != "t"]
+    derived = []
+    if outputs[:3] == ["u", "v", "w"] and sorted(problem.periodic) == sorted(space):
+        derived += list(DERIVED)
+    if len(outputs) > 1:
+        derived.append("speed")
+    return derived + outputs
 
 
 class Fields3DView(DiagnosticPanel):
@@ -31,7 +45,7 @@ class Fields3DView(DiagnosticPanel):
     field = param.Selector(default="reference", objects=["reference", "prediction", "error"],
                            doc="Which field of the source (error: prediction minus reference)")
     quantity = param.Selector(default="vorticity magnitude", objects=list(QUANTITIES),
-                              doc="Derived quantity shown")
+                              doc="Quantity shown: derived from the velocity, or an output")
     time_index = param.Integer(-1, bounds=(-1, None), doc="Index on the time grid (-1: last)")
     iso_fraction = param.Number(0.5, bounds=(0.0, 1.0), inclusive_bounds=(False, False),
                                 doc="Isosurface at this fraction of the quantity's maximum")
@@ -39,8 +53,8 @@ class Fields3DView(DiagnosticPanel):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.volume = pn.pane.VTKVolume(np.zeros((2, 2, 2)), height=380, sizing_mode="stretch_width",
-                                        colormap="Viridis (matplotlib)", render_background="#ffffff")
+        self.volume = None  # pn.pane.VTKVolume, made on each show (see render.volume_pane)
+        self.volume_holder = pn.Column(height=380, sizing_mode="stretch_width")
         self.scene = None  # pn.pane.VTK of the plotter's window, made on the first show
         self.scene_holder = pn.Column(height=380, sizing_mode="stretch_width")
         self.plotter = None
@@ -52,8 +66,18 @@ class Fields3DView(DiagnosticPanel):
                 pn.widgets.FloatInput.from_param(self.param.iso_fraction, width=100, step=0.05),
                 pn.widgets.IntInput.from_param(self.param.max_points, width=110)]
 
+    def set_source(self, source: Source | None, *, refresh: bool = False) -> None:
+        """Offer only the quantities this source's problem has (a scalar heat field has no
+        vorticity); keep the current one where it still applies."""
+        if source is not None and len(source.problem.axes) == 4:
+            options = quantities_for(source.problem)
+            keep = self.quantity if self.quantity in options else options[0]
+            self.param.quantity.objects = options
+            self.quantity = keep
+        super().set_source(source, refresh=refresh)
+
     def body(self):
-        return [pn.Row(self.volume, self.scene_holder, sizing_mode="stretch_width")]
+        return [pn.Row(self.volume_holder, self.scene_holder, sizing_mode="stretch_width")]
 
     def compute(self, source: Source):
         p, snap = source.problem, source.snapshot
@@ -78,19 +102,24 @@ class Fields3DView(DiagnosticPanel):
             t = math.nan
         bounds = p.bounds()
         lengths = [bounds[a][1] - bounds[a][0] for a in space]
-        if self.quantity in ("vorticity magnitude", "Q-criterion"):
+        if self.quantity in outputs:
+            values = f[..., outputs.index(self.quantity)]
+        elif self.quantity in DERIVED:
             if outputs[:3] != ("u", "v", "w"):
                 raise ValueError(f"{self.quantity} needs a velocity field (u, v, w); {p.key!r} has "
-                                 f"outputs {outputs}: choose 'speed' or an output")
+                                 f"outputs {outputs}: choose one of {quantities_for(p)}")
             if tuple(sorted(p.periodic)) != tuple(sorted(space)):
                 raise ValueError(f"{self.quantity} uses spectral derivatives on a periodic box; "
                                  f"{p.key!r} is periodic only in {tuple(p.periodic)}")
             vel = torch.as_tensor(np.moveaxis(f[..., :3], -1, 0))
             values = (vorticity_magnitude(vel, lengths) if self.quantity == "vorticity magnitude"
                       else q_criterion(vel, lengths)).numpy()
-        else:  # speed |u| of the velocity (the absolute value of a scalar output)
+        elif self.quantity == "speed":  # |u| of the velocity
             n = min(3, f.shape[-1])
             values = np.sqrt((f[..., :n] ** 2).sum(-1))
+        else:
+            raise ValueError(f"quantity {self.quantity!r} is not available for {p.key!r}: "
+                             f"choose one of {quantities_for(p)}")
         small, factor = downsample(values, self.max_points)
         small = np.ascontiguousarray(small)
         spacing = [factor * (snap.grid[a][1] - snap.grid[a][0]) for a in space]
@@ -104,8 +133,9 @@ class Fields3DView(DiagnosticPanel):
                     range=(float(np.nanmin(small)), float(np.nanmax(small))))
 
     def show(self, r):
-        self.volume.param.update(object=r["volume"], spacing=tuple(r["spacing"]),
-                                 origin=tuple(r["origin"]))
+        self.volume = render.volume_pane(r["volume"], r["spacing"], r["origin"], height=380,
+                                         sizing_mode="stretch_width")
+        self.volume_holder.objects = [self.volume]
         if self.plotter is not None:
             self.plotter.close()
         self.plotter = render.plotter([

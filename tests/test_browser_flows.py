@@ -1,0 +1,223 @@
+"""What a person sees in the app, one short flow per capability, in a real browser.
+
+One ``sciml-lab serve`` (a subprocess with its own home, cache and runs folder) serves every
+flow; each flow opens its own page (its own session), types tiny sizes into the generated
+settings forms, and asserts on what the page shows: the alert's text, the BokehJS data sources
+that feed the plots (they must receive points while a model trains), painted canvases (2D ones
+read back, vtk.js's WebGL ones from the page's pixels). Each flow leaves a screenshot in
+``docs/screenshots/<flow>.png`` (the README shows them). Nothing asserts on time: every wait is a
+hang guard only, since the CI box has two shared cores.
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium, screenshot, served_lab,
+                             settings_input, type_setting)
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+#: rows in the operator view's training curve (the batch relative L2 per logged step)
+OPERATOR_POINTS = """() => {
+  let n = 0;
+  for (const m of Bokeh.documents[0].all_models) {
+    const d = m.data;
+    if (d && d.step && d.rel_l2) n = Math.max(n, d.rel_l2.length);
+  }
+  return n;
+}"""
+
+
+@pytest.fixture(scope="module")
+def lab_url(tmp_path_factory):
+    with served_lab(tmp_path_factory.mktemp("lab")) as (url, _runs):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = launch(pw)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, lab_url):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    context = browser.new_context(viewport={"width": 1440, "height": 1200})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(lab_url)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+    yield page
+    stop = page.get_by_role("button", name="Stop", exact=True)
+    if stop.is_enabled():  # leave no run behind on the shared server
+        stop.click()
+    context.close()
+
+
+#: whether an image source holds the 7 x 7 loss-landscape grid (the flow's resolution)
+LANDSCAPE_SHOWN = """() => Array.from(Bokeh.documents[0].all_models).some(
+  (m) => m.data && m.data.image && m.data.image.length && m.data.image[0].length === 49)"""
+
+
+def _visible_button(page, label: str):
+    """The one visible button named ``label`` (hidden tabs hold more of them)."""
+    return page.locator("button:visible", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+
+
+def _painted_canvases(page, min_width: int = 200) -> list[int]:
+    """Distinct colours of each visible canvas at least ``min_width`` px wide, from the page's
+    pixels (vtk.js draws with WebGL, whose buffer cannot be read back after compositing)."""
+    from PIL import Image
+
+    counts = []
+    for canvas in page.locator("canvas:visible").all():
+        box = canvas.bounding_box()
+        if box and box["width"] >= min_width:
+            img = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
+            counts.append(len(img.getcolors(maxcolors=img.width * img.height)))
+    return counts
+
+
+def _open_diagnostic(page, tab: str, source: str = "reference") -> None:
+    """Diagnostics tab → look at ``source`` → Load → the ``tab`` view."""
+    from playwright.sync_api import expect
+
+    page.locator(".bk-tab", has_text="Diagnostics").click()
+    page.get_by_role("combobox", name="Look at").select_option(label=source)
+    _visible_button(page, "Load").click()
+    expect(page.get_by_text(re.compile("^(reference of|live run at step)"))).to_be_visible()
+    page.locator(".bk-tab", has_text=tab).click()
+
+
+def _pick(page, which: int, label: str) -> None:
+    """Select ``label`` in the sidebar's problem (0) or model (1) picker."""
+    page.locator("select").nth(which).select_option(label=label)
+
+
+def _open_training_card(page) -> None:
+    page.get_by_role("button", name="Training", exact=True).click()
+    settings_input(page, "Steps").wait_for()
+
+
+def _train_and_see_losses(page, points: int, probe: str = LOSS_POINTS) -> None:
+    """Press Train; the loss plot must receive ``points`` rows (one per logged step).
+
+    A short run may finish between two polls of the view, so "more points later" is not
+    asserted; that every logged step reached the plot is.
+    """
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function(f"({probe})() >= {points}")
+
+
+def test_bad_input_is_named_then_a_pinn_trains_and_its_loss_landscape_is_drawn(page):
+    from playwright.sync_api import expect
+
+    _pick(page, 0, "Burgers 1D")
+    type_setting(page, "Nu", "5")  # Burgers' nu lives in [0.0001, 1]
+    alert = page.locator("#sidebar .alert-danger")  # the app's alert, under the buttons
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("nu")
+    expect(alert).to_contain_text("1.0")  # the bound it broke
+    expect(settings_input(page, "Nu")).not_to_have_value("5")  # the widget is put back
+    screenshot(page, "bad_input")
+
+    _open_training_card(page)
+    for label, value in (("Steps", 60), ("N pde", 200), ("Snapshot every", 20)):
+        type_setting(page, label, value)
+    expect(alert).to_be_hidden()  # an accepted edit clears it
+    _train_and_see_losses(page, points=6)  # 60 steps, logged every 10
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()  # finished
+
+    # the loss around the trained weights, on a 7 x 7 plane of random directions
+    _open_diagnostic(page, "Loss landscape", source="live run")
+    type_setting(page, "Resolution", 7)
+    type_setting(page, "Hessian k", 2)
+    _visible_button(page, "Refresh").click()
+    expect(page.get_by_text(re.compile("^Loss landscape · live run"))).to_be_visible()
+    page.wait_for_function(LANDSCAPE_SHOWN)
+    expect(page.locator("tr", has_text="λ1")).to_have_count(1)  # top Hessian eigenvalue listed
+    expect(page.locator(".alert-danger:visible")).to_have_count(0)
+    page.wait_for_timeout(1000)
+    assert max(_painted_canvases(page)) > 100
+    screenshot(page, "landscape")
+
+
+def test_a_3d_field_is_rendered_as_a_volume_and_an_isosurface(page):
+    from playwright.sync_api import expect
+
+    _pick(page, 0, "Heat equation 3D")
+    _open_diagnostic(page, "3D fields")
+    # a scalar field offers its output, not the vorticity of a velocity
+    expect(page.get_by_role("combobox", name="Quantity")).to_have_value("u")
+    _visible_button(page, "Refresh").click()
+    expect(page.get_by_text(re.compile("^u of the reference at t = 1"))).to_be_visible()
+    page.wait_for_timeout(2000)  # vtk.js draws after the scene arrives
+    colours = _painted_canvases(page)
+    assert len(colours) >= 2 and min(colours) > 100, colours  # volume and isosurface scene
+    expect(page.locator(".alert-danger:visible")).to_have_count(0)
+    screenshot(page, "field3d")
+
+
+def test_an_attractor_is_drawn_and_its_lyapunov_exponents_computed(page):
+    from playwright.sync_api import expect
+
+    _pick(page, 0, "Lorenz-63")
+    _open_diagnostic(page, "Attractors")
+    type_setting(page, "Lyapunov time", 5)
+    _visible_button(page, "Compute invariants").click()
+    expect(page.get_by_text(re.compile("^Phase portrait · reference of Lorenz-63"))).to_be_visible()
+    row = page.locator("tr", has_text="true")  # the invariants of the true vector field
+    expect(row).to_have_count(1)
+    lam = [float(c) for c in row.locator("td").all_inner_texts()[1:4]]
+    assert lam[0] > 0 > lam[2], lam  # chaos: one expanding, one strongly contracting direction
+    page.wait_for_timeout(2000)
+    assert max(_painted_canvases(page)) > 30  # the butterfly's polyline
+    expect(page.locator(".alert-danger:visible")).to_have_count(0)
+    screenshot(page, "attractor")
+
+
+def test_train_a_pig_model(page):
+    from playwright.sync_api import expect
+
+    _pick(page, 0, "Burgers 1D")
+    _pick(page, 1, "PIG (Physics-Informed Gaussians)")
+    type_setting(page, "N gaussians", 200)
+    _open_training_card(page)
+    for label, value in (("Steps", 60), ("N pde", 200), ("Snapshot every", 20)):
+        type_setting(page, label, value)
+    _train_and_see_losses(page, points=6)
+    expect(page.locator(".alert-danger:visible")).to_have_count(0)
+    page.wait_for_timeout(1000)  # let the canvases paint
+    screenshot(page, "pig")
+
+
+def test_train_an_fno_on_an_operator_problem(page):
+    from playwright.sync_api import expect
+
+    _pick(page, 0, "Burgers operator (FNO 1D)")
+    model = page.get_by_role("combobox", name="Model")
+    expect(model).to_have_value("Fourier neural operator")  # operator models only
+    expect(model.locator("option")).to_have_text(["Fourier neural operator", "DeepONet"])
+    # "Modes" exists only once the FNO form has replaced the MLP's, which also has a "Width"
+    for label, value in (("Solve resolution", 128), ("Resolution", 64), ("Batch size", 4),
+                         ("N train", 8), ("N val", 4), ("Modes", 8), ("Width", 16),
+                         ("Projection channels", 32)):
+        type_setting(page, label, value)
+    _open_training_card(page)
+    for label, value in (("Steps", 40), ("Snapshot every", 10), ("Log every", 2)):
+        type_setting(page, label, value)
+    expect(page.locator(".alert-danger:visible")).to_have_count(0)  # every size was accepted
+    _train_and_see_losses(page, points=20, probe=OPERATOR_POINTS)  # 40 steps, logged every 2
+    expect(page.get_by_text(re.compile("Operator views"))).to_be_visible()
+    expect(page.locator(".alert-danger:visible")).to_have_count(0)
+    page.wait_for_timeout(1000)
+    screenshot(page, "fno")
