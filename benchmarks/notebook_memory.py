@@ -77,10 +77,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    mode = "full" if args.full else "FAST (SCIML_LAB_FAST=1)"
+    if args.notebooks and RESULTS.exists():  # re-measured notebooks replace their old rows
+        old = json.loads(RESULTS.read_text())
+        if old.get("mode") == mode:
+            merged = {r["notebook"]: r for r in old["notebooks"]} | {r["notebook"]: r for r in rows}
+            rows = [merged[k] for k in sorted(merged)]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "date": datetime.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
-        "mode": "full" if args.full else "FAST (SCIML_LAB_FAST=1)", "python": platform.python_version(),
+        "mode": mode, "python": platform.python_version(),
         "torch": torch.__version__, "measure": "peak RSS of the notebook's kernel (ru_maxrss)",
         "notebooks": rows}, indent=2) + "\n")
     return 0

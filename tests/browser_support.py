@@ -95,10 +95,7 @@ def served_lab(tmp: Path) -> Iterator[tuple[str, Path]]:
     exe = shutil.which("sciml-lab")
     cmd = ([exe] if exe else [sys.executable, "-m", "widgets.cli"]) + [
         "serve", "--no-show", "--port", str(port), "--address", "localhost", "--runs-dir", str(runs)]
-    # one torch thread: the box's two cores also run the browser and pytest, and OpenMP
-    # threads spinning on oversubscribed cores slowed training in the app tens of times
-    env = {"SCIML_LAB_HOME": str(tmp / "home"), "SCIML_LAB_CACHE": str(tmp / "cache"),
-           "OMP_NUM_THREADS": "1"}
+    env = {"SCIML_LAB_HOME": str(tmp / "home"), "SCIML_LAB_CACHE": str(tmp / "cache")}
     with running(cmd, port, tmp / "server.log", env):
         yield f"http://localhost:{port}/", runs
 
