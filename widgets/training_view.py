@@ -194,7 +194,7 @@ class TrainingView(pn.viewable.Viewer):
         self._callback = None
         self._method_steps: list[Step] = []
         self._method_snapshot: Snapshot | None = None
-        self._method_drawn = self._next_drain = -math.inf
+        self._method_drawn = -math.inf
         self.loss_buffer: hv.streams.Buffer | None = None
         self._loss_columns: list[str] = []
         self.fields = FieldView()
@@ -223,7 +223,6 @@ class TrainingView(pn.viewable.Viewer):
         self.methods.configure(bounds, plot_axes(tuple(bounds)))
         self.loss_buffer, self._loss_columns = None, []
         self._method_steps, self._method_snapshot, self._method_drawn = [], None, -math.inf
-        self._next_drain = -math.inf
         self.loss_pane.object = self._empty_loss()
         self.param.update(step=0, rel_l2=math.nan)
         self.progress.value = 0
@@ -278,15 +277,6 @@ class TrainingView(pn.viewable.Viewer):
         if self._mailbox is None:
             return
         alive = self.trainer.is_running  # read first: a thread already gone has posted everything
-        if alive and time.monotonic() < self._next_drain:
-            return  # the last redraw was slow: leave the GIL to the training thread a while
-        started = time.monotonic()
-        self._drain(alive)
-        # redraws take at most a third of the wall time, however slow the machine (Binder's
-        # CPUs, a loaded laptop): the training thread needs the same GIL
-        self._next_drain = time.monotonic() + 2 * (time.monotonic() - started)
-
-    def _drain(self, alive: bool) -> None:
         steps, snapshot, other = self._mailbox.drain()
         if not alive and not any(isinstance(ev, (Done, Failed)) for ev in other):
             other.append(Failed(self.trainer.step, "the training thread ended without a result "
