@@ -16,13 +16,3 @@ def _session_cache(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIML_LAB_HOME", str(tmp_path / "home"))
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Let the app's worker threads (catalogue previews, diagnostics, trainers) finish before the
-    interpreter shuts down: torch work in a daemon thread at exit aborts the process."""
-    import threading
-
-    for t in threading.enumerate():
-        if t is not threading.current_thread() and t.daemon and t.is_alive():
-            t.join(timeout=120)  # a hang guard only

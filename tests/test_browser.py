@@ -4,8 +4,8 @@ Drives Debian's Chromium through Playwright (never a downloaded browser). The se
 real ``sciml-lab serve`` in a subprocess with its own home, cache and runs folder. What the
 page shows is read from the BokehJS document (``Bokeh.documents[0]``): the loss plot's
 ColumnDataSource must grow while training, and the heatmap sources must receive the field
-arrays; the heatmap canvases must be painted (many distinct colours). A screenshot taken
-while training becomes ``docs/screenshots/app.png``.
+arrays once the run is stopped (its final state is always drawn); the heatmap canvases must be
+painted (many distinct colours). The screenshot becomes ``docs/screenshots/app.png``.
 """
 from __future__ import annotations
 
@@ -60,8 +60,11 @@ def test_train_watch_stop_and_find_the_run(server):
             page.wait_for_function(f"({LOSS_POINTS})() >= 2")
             first = page.evaluate(LOSS_POINTS)
             page.wait_for_function(f"({LOSS_POINTS})() > {first}")  # new points stream in
-            # the three training heatmaps get the 256 x 101 Burgers fields (placeholders are
-            # 2 x 2); the catalogue's reference preview may add a fourth
+
+            page.get_by_role("button", name="Stop", exact=True).click()
+            expect(train).to_be_enabled()
+            # the final state is always drawn: the three training heatmaps hold the 256 x 101
+            # Burgers fields (placeholders are 2 x 2); the catalogue's preview may add a fourth
             page.wait_for_function(f"({FIELD_SIZES})().filter((n) => n > 4).length >= 3")
             page.wait_for_timeout(1500)  # let the canvases paint
             colours = page.locator("canvas").evaluate_all(CANVAS_COLOURS)
@@ -69,8 +72,6 @@ def test_train_watch_stop_and_find_the_run(server):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "app.png"))
 
-            page.get_by_role("button", name="Stop", exact=True).click()
-            expect(train).to_be_enabled()
             page.locator(".bk-tab", has_text="Saved runs").click()
             row = page.locator(".tabulator-row", has_text="stopped")  # the catalogue lists burgers too
             expect(row).to_have_count(1)
