@@ -62,6 +62,10 @@ class Fields:
             self.u = self.u[:, None]
         self._cache: dict[tuple, torch.Tensor] = {}
 
+    def _wrt(self) -> torch.Tensor:
+        """The points derivatives are taken with respect to."""
+        return self.X
+
     def coord(self, axis: str) -> torch.Tensor:
         """The coordinate column ``axis`` of ``X`` (for coefficients and forcing terms)."""
         return self.X[:, self.axes.index(axis)]
@@ -76,7 +80,7 @@ class Fields:
         key = (out,) + axes
         if key not in self._cache:
             lower = self.d(*axes[:-1], out=out)
-            grad = torch.autograd.grad(lower.sum(), self.X, create_graph=True)[0]
+            grad = torch.autograd.grad(lower.sum(), self._wrt(), create_graph=True)[0]
             # cache every first partial of ``lower`` at once: one backward pass serves them all
             for i, ax in enumerate(self.axes):
                 self._cache.setdefault((out,) + axes[:-1] + (ax,), grad[:, i])
@@ -133,17 +137,12 @@ class _RecordingFields(Fields):
     def coord(self, axis):
         return self._X[:, self.axes.index(axis)]
 
+    def _wrt(self):  # differentiating is not a read of X by the residual
+        return self._X
+
     def d(self, *axes, out=0):
         self.keys.add(tuple(axes))
-        if not axes:
-            return self(out)
-        key = (out,) + axes
-        if key not in self._cache:
-            lower = self.d(*axes[:-1], out=out)
-            grad = torch.autograd.grad(lower.sum(), self._X, create_graph=True)[0]
-            for i, ax in enumerate(self.axes):
-                self._cache.setdefault((out,) + axes[:-1] + (ax,), grad[:, i])
-        return self._cache[key]
+        return super().d(*axes, out=out)
 
 
 @dataclass(frozen=True)
