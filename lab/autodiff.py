@@ -15,7 +15,9 @@ only the derivatives it asks for are computed, each once. Two engines serve that
   (``a_ij = σ''(z) z_i z_j + σ'(z) z_ij``), which holds for every order: KdV's ``u_xxx`` and
   Kuramoto–Sivashinsky's ``u_xxxx`` are propagated the same way. Only sub-multisets of the
   requested partials are carried. Everything stays an ordinary torch graph, so the loss is
-  differentiated for training (and twice for Hessians) like any other.
+  differentiated for training (and twice for Hessians) like any other. A model whose input
+  encoding gives its own jet (``encoding_jet``: PIG's Gaussians, exponentials of quadratics)
+  feeds that jet to its plain MLP ``head`` the same way.
 
 Why: a nested reverse pass per derivative order re-traverses the network (and its backward
 graph) at every level; the jet costs one traversal of ``K``-times-wider activations, which at
@@ -24,10 +26,10 @@ PINN sizes means far fewer and larger kernels.
 :meth:`Fields.for_problem` picks the engine: the residual is run once on two points with a
 recording autograd ``Fields`` to learn which partials it asks for (memoised per problem class
 and parameter values — the residual's identity — so no caller ever clears it); the Taylor
-engine is used on CUDA when the model is a plain MLP with a supported activation (tanh, sin),
-its jet compiled by ``torch.compile`` (fused elementwise kernels: the loss then needs only a
-first-order backward, which compiles too), autograd otherwise (any other model, activation or
-device; see :meth:`Fields.for_problem`).
+engine is used on CUDA when the model is a plain MLP with a supported activation (tanh, sin)
+or an encoding with such a head (PIG), its jet compiled by ``torch.compile`` (fused
+elementwise kernels: the loss then needs only a first-order backward, which compiles too),
+autograd otherwise (any other model, activation or device; see :meth:`Fields.for_problem`).
 """
 from __future__ import annotations
 
@@ -97,16 +99,17 @@ class Fields:
         slower per Adam step (3×20 and 4×64 MLPs, one thread), since there the saving is in
         kernel launches and memory passes, not arithmetic. ``"autograd"`` forces autograd;
         ``"taylor"`` and ``"compiled"`` force Taylor mode, eager or compiled, and raise if
-        the model is not a plain MLP (``"compiled"`` also if the residual reads ``f.X``)."""
+        the model is neither (``"compiled"`` also if the residual reads ``f.X``). PIG's jet
+        (tested against autograd on CPU) is served on request only until it has been checked
+        on a GPU."""
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
         if engine == "autograd" or (engine == "auto" and X.device.type != "cuda"):
             return cls(model, X, problem.axes)
-        if not taylor_supported(model):
-            if engine != "auto":
-                raise ValueError(f"engine={engine!r} needs a plain MLP (Normalize, Linear, "
-                                 f"{'/'.join(_ACTIVATIONS.values())}); got {type(model).__name__}")
+        if engine == "auto" and _mlp_layers(model) is None:
             return cls(model, X, problem.axes)
+        if not taylor_supported(model):
+            raise ValueError(_unsupported(f"engine={engine!r}", model))
         rec = residual_requests(problem, model, X)
         if engine == "compiled" and rec.uses_X:
             raise ValueError(f"engine='compiled' cannot serve {type(problem).__name__}: its residual "
@@ -206,9 +209,25 @@ def _mlp_layers(model) -> tuple[Normalize | None, list[tuple[nn.Linear, str | No
     return (norm, layers) if layers else None
 
 
+def _encoded_head(model) -> tuple[None, list[tuple[nn.Linear, str | None]]] | None:
+    """The head's layers (as :func:`_mlp_layers`) of a model that gives the jet of its own
+    input encoding (``encoding_jet(jet, X)``, e.g. PIG) and decodes it by a plain MLP
+    ``head``, else ``None``."""
+    if not callable(getattr(model, "encoding_jet", None)):
+        return None
+    parsed = _mlp_layers(getattr(model, "head", None))
+    return parsed if parsed is not None and parsed[0] is None else None
+
+
 def taylor_supported(model) -> bool:
     """Whether :class:`TaylorFields` can propagate jets through ``model``."""
-    return _mlp_layers(model) is not None
+    return _mlp_layers(model) is not None or _encoded_head(model) is not None
+
+
+def _unsupported(what: str, model) -> str:
+    """The refusal of a model that Taylor mode cannot serve."""
+    return (f"{what} needs a plain MLP (Normalize, Linear, {'/'.join(_ACTIVATIONS.values())}) "
+            f"or an encoding_jet model with such a head (PIG); got {type(model).__name__}")
 
 
 def _set_partitions(n: int) -> list[list[tuple[int, ...]]]:
@@ -257,7 +276,10 @@ def _derivatives(name: str, z: torch.Tensor, order: int) -> list[tuple[torch.Ten
 
     sin: the derivatives cycle sin, cos, −sin, −cos. tanh: with t = tanh z, σ' = 1 − t²,
     σ'' = −2tσ' and in general σ^(k) = σ' Q_k(t), Q_1 = 1, Q_{k+1} = −2t Q_k + (1 − t²) Q_k'.
+    exp (PIG's Gaussians, :meth:`lab.models.pig.GaussianField.encoding_jet`): all exp z.
     """
+    if name == "exp":
+        return [(torch.exp(z), 1.0)] * (order + 1)
     if name == "sin":
         s = torch.sin(z)
         c = torch.cos(z) if order else None
@@ -330,11 +352,22 @@ def _jet_forward(jet: _Jet, acts, X, center, radius, weights, biases) -> torch.T
             parts.append(sig[k][0][None] * (sig[k][1] * coef)[:, None, :])
             start += jet.sizes[k]
         H = torch.cat(parts)
-    for weight, bias, act in zip(weights[1:], biases[1:], acts[1:]):
+    return _propagate(jet, H, acts[1:], weights[1:], biases[1:])
+
+
+def _propagate(jet: _Jet, H, acts, weights, biases) -> torch.Tensor:
+    """The stacked jet ``H`` (K, N, width) through ``Linear`` layers and their activations."""
+    for weight, bias, act in zip(weights, biases, acts):
         chunks = list(F.linear(H, weight).split(jet.sizes))  # ONE matmul for all components
         chunks[0] = chunks[0].squeeze(0) + bias if bias is not None else chunks[0].squeeze(0)
         H = _activate(jet, act, chunks) if act is not None else torch.cat([chunks[0][None]] + chunks[1:])
     return H
+
+
+def _encoded_jet_forward(jet: _Jet, model, X, acts, weights, biases) -> torch.Tensor:
+    """Value and the jet's partials of an encoded model (``model.encoding_jet``, e.g. PIG)
+    followed by its plain MLP head: ``(K, N, n_outputs)``."""
+    return _propagate(jet, model.encoding_jet(jet, X), acts, weights, biases)
 
 
 def _activate(jet: _Jet, act: str, chunks: list[torch.Tensor]) -> torch.Tensor:
@@ -354,9 +387,8 @@ def _activate(jet: _Jet, act: str, chunks: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(parts)
 
 
-@functools.cache
-def _compiled_jet_forward():
-    """:func:`_jet_forward` through ``torch.compile`` (built on first use; one per process).
+def _compile(forward):
+    """``forward`` (:func:`_jet_forward` or :func:`_encoded_jet_forward`) through ``torch.compile``.
 
     Why: the jet's activations are many small elementwise kernels per layer (Faà di Bruno's
     terms, forward and backward); compiled, each layer's are fused into a few, while the
@@ -368,7 +400,19 @@ def _compiled_jet_forward():
     """
     cfg = torch._dynamo.config
     cfg.recompile_limit = max(cfg.recompile_limit, 64)
-    return torch.compile(_jet_forward, fullgraph=True, dynamic=False)
+    return torch.compile(forward, fullgraph=True, dynamic=False)
+
+
+@functools.cache
+def _compiled_jet_forward():
+    """:func:`_jet_forward` compiled (built on first use; one per process)."""
+    return _compile(_jet_forward)
+
+
+@functools.cache
+def _compiled_encoded_jet_forward():
+    """:func:`_encoded_jet_forward` compiled (built on first use; one per process)."""
+    return _compile(_encoded_jet_forward)
 
 
 @functools.lru_cache(maxsize=64)
@@ -379,7 +423,8 @@ def _jet_layout(needed: frozenset) -> _Jet:
 
 
 class TaylorFields(Fields):
-    """The :class:`Fields` interface, filled by one forward pass of jets through a plain MLP.
+    """The :class:`Fields` interface, filled by one forward pass of jets through a plain MLP
+    (or an encoding's own jet, then its MLP head: PIG).
 
     ``needed`` lists the partials the residual asks for as axis tuples (``("x", "x")``);
     mixed partials commute, so ``d("x", "t")`` and ``d("t", "x")`` are one component. Asking
@@ -390,27 +435,32 @@ class TaylorFields(Fields):
 
     def __init__(self, model, X: torch.Tensor, axes: tuple[str, ...],
                  needed: set[tuple[str, ...]], *, grad_X: bool = False, compiled: bool = False):
-        parsed = _mlp_layers(model)
-        if parsed is None:
-            raise ValueError(f"TaylorFields needs a plain MLP (Normalize, Linear, "
-                             f"{'/'.join(_ACTIVATIONS.values())}); got {type(model).__name__}")
+        parsed, head = _mlp_layers(model), _encoded_head(model)
+        if parsed is None and head is None:
+            raise ValueError(_unsupported("TaylorFields", model))
         self.axes = tuple(axes)
         unknown = sorted({a for c in needed for a in c} - set(self.axes))
         if unknown:
             raise ValueError(f"derivatives along {unknown} requested; the axes are {self.axes}")
         self.X = X.detach().requires_grad_(True) if grad_X and not X.requires_grad else X
         self._jet = _jet_layout(frozenset(tuple(sorted(self.axes.index(a) for a in c)) for c in needed))
-        acts, center, radius, weights, biases = _mlp_tensors(*parsed, X.dtype)
-        args = (self._jet, acts, self.X, center, radius, weights, biases)
+        if parsed is not None:
+            acts, center, radius, weights, biases = _mlp_tensors(*parsed, X.dtype)
+            forward, compiled_forward = _jet_forward, _compiled_jet_forward
+            args = (self._jet, acts, self.X, center, radius, weights, biases)
+        else:
+            acts, _, _, weights, biases = _mlp_tensors(*head, X.dtype)
+            forward, compiled_forward = _encoded_jet_forward, _compiled_encoded_jet_forward
+            args = (self._jet, model, self.X, acts, weights, biases)
         out = None
         if compiled:
             try:
-                out = _compiled_jet_forward()(*args)
+                out = compiled_forward()(*args)
             except torch._dynamo.exc.FailOnRecompileLimitHit:
                 warnings.warn("torch.compile's limit of graphs per function is reached: the "
                               "Taylor-mode jet runs eagerly (same values, more kernels)", stacklevel=2)
         if out is None:
-            out = _jet_forward(*args)  # (K, N, n_outputs)
+            out = forward(*args)  # (K, N, n_outputs)
         self.u = out[0]
         self._comps = out.unbind(0)
         self._cache = {}

@@ -85,6 +85,9 @@ def running(cmd: list[str], port: int, log: Path, env: dict | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        # the server's own account: pytest shows captured output only for a failing test
+        print(f"--- {' '.join(cmd[:2])} log (last 150 lines) ---")
+        print("\n".join(log.read_text(errors="replace").splitlines()[-150:]))
 
 
 @contextlib.contextmanager

@@ -2,10 +2,11 @@
 
 CPU CI checks the fallback rules, that the step the graph captures (``CapturedAdam._body``)
 computes exactly the eager loop's losses through the one shared loss function (for the
-operator task, with each mini-batch drawn ahead of its step), and that non-finite losses are
-recorded with their step. The CUDA tests compare the graph route with
-the eager route of the Trainer step by step (resampling and a changing learning rate
-included) and check that a divergence fails both at the same step.
+operator task, with each mini-batch drawn ahead of its step; with causal weighting and loss
+balancing), that those methods read nothing back from the device inside a step, and that
+non-finite losses are recorded with their step. The CUDA tests compare the graph route with
+the eager route of the Trainer step by step (resampling, a changing learning rate, causal
+weighting and loss balancing included) and check that a divergence fails both at the same step.
 """
 import copy
 import logging
@@ -14,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
 from lab.models import list_models
@@ -25,6 +27,12 @@ from lab.training.tasks import Task, task_for
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 TINY = dict(steps=12, n_pde=128, n_ic=32, n_bc=32, log_every=1, snapshot_every=1000,
             checkpoint_every=1000, lr=1e-3)
+#: training methods whose state lives on the device, so their steps may be captured. On the
+#: 20-step runs below, ε climbs to level 5 by step 4, holds at step 5, climbs to 6 and holds
+#: (on the CPU, min w is at least 5 % from δ in log terms at each decision)
+CAUSAL = dict(causal=True, causal_chunks=4, causal_eps=[1e-3 * 4**k for k in range(10)], causal_delta=0.92)
+METHODS = {"causal": CAUSAL, "grad_norm": dict(balancing="grad_norm", balance_every=5),
+           "causal+ntk": dict(CAUSAL, balancing="ntk", balance_every=4, ntk_points=4)}
 
 
 def _run(device="cpu", width=8, depth=2, **overrides):
@@ -44,8 +52,9 @@ def test_host_controlled_features_keep_the_eager_loop():
     gpu, cpu = torch.device("cuda"), torch.device("cpu")
     assert graphs.blockers(task, TrainConfig(), gpu) == []
     assert graphs.blockers(task, TrainConfig(resample_every=100, resampling="rad"), gpu) == []
-    cases = {"cuda_graphs": dict(cuda_graphs=False), "causal": dict(causal=True),
-             "balancing": dict(balancing="grad_norm"), "resample_every=1": dict(resample_every=1)}
+    for method in METHODS.values():  # their state stays on the device
+        assert graphs.blockers(task, TrainConfig(**method), gpu) == []
+    cases = {"cuda_graphs": dict(cuda_graphs=False), "resample_every=1": dict(resample_every=1)}
     for word, cfg in cases.items():
         [reason] = graphs.blockers(task, TrainConfig(**cfg), gpu)
         assert word in reason
@@ -68,28 +77,56 @@ def test_cpu_ignores_the_option_and_both_paths_use_the_shared_loss(monkeypatch):
     assert _losses(on) == _losses(off)
 
 
-def _task_and_optimizer(cfg):
-    """The task and optimizer a Trainer would build from ``cfg`` on the CPU."""
+def _task_and_optimizer(cfg, device="cpu", *, capturable=False):
+    """The task and optimizer a Trainer would build from ``cfg`` on ``device``."""
+    device = torch.device(device)
     problem = get_problem("burgers")
     with torch.random.fork_rng():
         torch.manual_seed(cfg.seed)
-        model = get_model_config("mlp", width=8, depth=2).build(problem)
-    task = task_for("pinn")(problem, model, cfg, device=torch.device("cpu"), dtype=torch.float32,
+        model = get_model_config("mlp", width=8, depth=2).build(problem).to(device)
+    task = task_for("pinn")(problem, model, cfg, device=device, dtype=torch.float32,
                             generator=torch.Generator().manual_seed(cfg.seed))
     params = [p for p in model.parameters() if p.requires_grad]
-    return task, graphs.adam(params, cfg.lr, torch.device("cpu"), capturable=False)
+    return task, graphs.adam(params, cfg.lr, device, capturable=capturable)
 
 
-def test_the_captured_step_is_the_eager_step():
+@pytest.mark.parametrize("method", ["plain", *METHODS])
+def test_the_captured_step_is_the_eager_step(method):
     """The body the graph records, run eagerly, reproduces the Trainer's losses bit for bit."""
-    cfg = TrainConfig(**{**TINY, "lr_schedule": "constant", "resample_every": 4})
-    _, events = _run(lr_schedule="constant", resample_every=4)
+    kw = dict(lr_schedule="constant", resample_every=4, **METHODS.get(method, {}))
+    cfg = TrainConfig(**{**TINY, **kw})
+    _, events = _run(**kw)
     eager = [e.total for e in events if isinstance(e, Step)]
     task, opt = _task_and_optimizer(cfg)
     runner = graphs.CapturedAdam(task, opt, 0)
     body = [float(runner._body(s)[0]) for s in range(cfg.steps)]
     assert body == eager
     assert runner.nonfinite() is None
+
+
+class _HostReads(TorchDispatchMode):
+    """Counts values read back from tensors: ``.item()``, ``float()``, ``bool()`` and indexing
+    by a 0-d tensor all dispatch ``aten._local_scalar_dense`` (on CUDA, a synchronisation)."""
+
+    count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += func is torch.ops.aten._local_scalar_dense.default
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_causal_and_balancing_read_nothing_back_inside_a_step(method):
+    """What a CUDA graph would refuse to capture, counted on the CPU: no loss of these methods
+    reads a value back, not even on the steps that rebalance (they run eagerly, but at the
+    device's pace)."""
+    task, _ = _task_and_optimizer(TrainConfig(**{**TINY, **METHODS[method]}))
+    with _HostReads() as reads:
+        for s in range(12):
+            graphs.weighted_loss(task, s)
+    assert reads.count == 0
+    if task.causal is not None:
+        assert int(task.causal.level) > 0  # ε advanced, on the device
 
 
 OPERATOR = dict(n_train=12, n_val=4, batch_size=4, resolution=32, solve_resolution=64)
@@ -189,6 +226,56 @@ def test_graph_and_eager_losses_agree_on_cuda(caplog):
     for (_, _, la), (_, _, lb) in zip(g, e):
         assert la.keys() == lb.keys()
         assert all(la[k] == pytest.approx(lb[k], rel=1e-4) for k in la)
+
+
+@cuda
+@pytest.mark.parametrize("method", METHODS)
+def test_causal_and_balanced_steps_are_captured_with_the_eager_losses(method):
+    """20 steps, points resampled at step 10: ε advances inside replays, and the steps that
+    rebalance run eagerly between them (step 10 also resamples there), overwriting the weights
+    the replays read. Losses, ε level, causal and balancing weights match the eager loop."""
+    device = torch.device("cuda")
+    cfg = TrainConfig(**{**TINY, "resample_every": 10, **METHODS[method]})
+    eager, opt = _task_and_optimizer(cfg, device)
+    want = []
+    for s in range(20):
+        opt.zero_grad(set_to_none=True)
+        total = graphs.weighted_loss(eager, s)[0]
+        total.backward()
+        opt.step()
+        want.append(float(total.detach()))
+    task, opt = _task_and_optimizer(cfg, device, capturable=True)
+    assert graphs.blockers(task, cfg, device) == []
+    runner = graphs.CapturedAdam(task, opt, 0)
+    got = [float(runner.step(s, cfg.lr)[0]) for s in range(20)]
+    assert runner.graph is not None and runner.fallback is None
+    assert runner.nonfinite() is None
+    assert got == pytest.approx(want, rel=1e-4)
+    extras, expected = task.extras(), eager.extras()
+    assert extras.keys() == expected.keys()
+    for k, v in expected.items():
+        assert extras[k] == pytest.approx(v, rel=1e-4), k
+    if task.causal is not None:
+        assert extras["causal_level"] >= 6  # climbed, held, climbed again (see METHODS)
+
+
+@cuda
+def test_a_causal_balanced_run_captures_in_the_trainer(caplog):
+    """Through the Trainer: Step events of replays carry the weights and causal diagnostics of
+    the eager route."""
+    kw = dict(device="cuda", steps=20, resample_every=10, **METHODS["causal+ntk"])
+    with caplog.at_level(logging.INFO, logger="lab.training"):
+        _, graph = _run(cuda_graphs=True, **kw)
+    assert "as a CUDA graph" in caplog.text and "cannot be captured" not in caplog.text
+    _, eager = _run(cuda_graphs=False, **kw)
+    g, e = [ev for ev in graph if isinstance(ev, Step)], [ev for ev in eager if isinstance(ev, Step)]
+    assert [ev.step for ev in g] == [ev.step for ev in e] == list(range(1, 21))
+    for a, b in zip(g, e):
+        assert a.total == pytest.approx(b.total, rel=1e-4)
+        assert a.weights == pytest.approx(b.weights, rel=1e-4)
+        assert a.extras["causal_level"] == b.extras["causal_level"]
+        assert a.extras["causal_weights"] == pytest.approx(b.extras["causal_weights"], rel=1e-4)
+        assert a.extras["balance_weights"] == pytest.approx(b.extras["balance_weights"], rel=1e-4)
 
 
 @cuda

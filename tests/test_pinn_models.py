@@ -153,6 +153,21 @@ def test_pig_chunked_equals_unchunked_with_derivatives(name):
     assert (outs[0] - outs[1]).abs().max() < 1e-12
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_pig_on_a_periodic_problem_is_captured_as_a_cuda_graph():
+    """The wrapped offsets index the periodic axes with a device tensor: a Python list would
+    be copied from the host on every call, which a CUDA graph cannot capture."""
+    problem = PeriodicPair()
+    model = build("pig_topk", problem, dtype=torch.float32).cuda()
+    X = points(problem, dtype=torch.float32).cuda()
+    expected = model(X)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = model(X)
+    graph.replay()
+    assert torch.equal(out, expected)
+
+
 def test_pig_full_covariance_reduces_to_diagonal_at_zero_offdiagonal():
     problem = PeriodicPair()
     diag, full = build("pig", problem), build("pig_full", problem)

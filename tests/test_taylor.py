@@ -11,6 +11,7 @@ import torch
 from lab.autodiff import Fields, TaylorFields, residual_requests
 from lab.models import get_model_config
 from lab.problems import get_problem
+from lab.problems.base import Problem
 from lab.problems.burgers import Burgers
 from lab.training import Step, TrainConfig, Trainer
 
@@ -110,13 +111,14 @@ def test_gradcheck_of_a_taylor_loss_in_the_parameters(activation):
     assert torch.autograd.gradcheck(loss, inputs, eps=1e-6, atol=1e-7, rtol=1e-6)
 
 
-def test_trainer_losses_equal_the_autograd_engine_for_five_steps(tmp_path):
+@pytest.mark.parametrize("kind,params", [("mlp", dict(width=8, depth=2)), ("pig", dict(n_gaussians=30, top_k=8))])
+def test_trainer_losses_equal_the_autograd_engine_for_five_steps(tmp_path, kind, params):
     runs = {}
     for engine in ("autograd", "taylor"):
         seen = []
         cfg = TrainConfig(steps=5, n_pde=64, n_ic=16, n_bc=16, log_every=1, snapshot_every=5,
                           checkpoint_every=5, lr=1e-2, dtype="float64", device="cpu", derivatives=engine)
-        result = Trainer(get_problem("burgers"), get_model_config("mlp", width=8, depth=2), cfg,
+        result = Trainer(get_problem("burgers"), get_model_config(kind, **params), cfg,
                          runs_dir=tmp_path / engine,
                          sinks=[lambda e: seen.append(e) if isinstance(e, Step) else None]).run()
         assert result.status == "completed"
@@ -143,7 +145,10 @@ def test_engine_choice():
     problem, model, X = burgers_model("tanh")
     assert type(Fields.for_problem(problem, model, X)) is Fields  # CPU: autograd (measured faster)
     assert isinstance(Fields.for_problem(problem, model, X, "taylor"), TaylorFields)
-    for kind, params in [("modified_mlp", dict(width=8, depth=2)), ("pig", dict(n_gaussians=10)),
+    assert isinstance(Fields.for_problem(problem, get_model_config("pig", n_gaussians=10).build(problem).double(),
+                                         X, "taylor"), TaylorFields)
+    for kind, params in [("modified_mlp", dict(width=8, depth=2)),
+                         ("pig", dict(n_gaussians=10, activation="gelu")),
                          ("mlp", dict(width=8, depth=2, activation="gelu"))]:
         other = get_model_config(kind, **params).build(problem).double()
         assert type(Fields.for_problem(problem, other, X)) is Fields
@@ -160,8 +165,10 @@ def _aot_eager(monkeypatch):
     run by AOTAutograd's eager backend: the same graphs without a C++/Triton build on CPU CI."""
     from lab import autodiff
 
-    monkeypatch.setattr(autodiff, "_compiled_jet_forward",
-                        lambda: torch.compile(autodiff._jet_forward, fullgraph=True, backend="aot_eager"))
+    for name, forward in [("_compiled_jet_forward", autodiff._jet_forward),
+                          ("_compiled_encoded_jet_forward", autodiff._encoded_jet_forward)]:
+        monkeypatch.setattr(autodiff, name,
+                            lambda forward=forward: torch.compile(forward, fullgraph=True, backend="aot_eager"))
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sin"])
@@ -180,6 +187,74 @@ def test_compiled_jet_traces_whole_and_equals_autograd(activation, monkeypatch):
     ref = Fields(model, X, ("x", "t"))
     for d in DERIVS:
         assert close(jet.d(*d), ref.d(*d)), d
+
+
+class Periodic3(Problem):
+    """Three axes of unit-size scale, ``x`` periodic: PIG's wrapped offsets in every partial."""
+    key = "test_periodic3"
+    axes = ("x", "y", "t")
+    periodic = ("x",)
+
+    def bounds(self):
+        return {"x": (0.0, 2.0), "y": (-1.0, 0.5), "t": (0.0, 1.0)}
+
+    def residual(self, f):
+        return f.d("t") - f.d("x", "x") - f.d("y", "y") + f() * f.d("x", "y")
+
+
+PIG_DERIVS = [("x",), ("y",), ("t",), ("x", "x"), ("x", "y"), ("y", "t"), ("t", "t"), ("x", "x", "y"),
+              ("x", "y", "y", "t")]
+PIG = {"diagonal": {}, "full": dict(full_covariance=True), "top_k": dict(top_k=6, chunk_size=7),
+       "full_top_k": dict(full_covariance=True, top_k=6, chunk_size=7)}
+
+
+def pig_model(kw):
+    torch.manual_seed(0)
+    problem = Periodic3()
+    model = get_model_config("pig", n_gaussians=40, init_scale=0.5, **kw).build(problem).double()
+    if model.offdiag is not None:  # tilted covariances, so the mixed partials are not trivially zero
+        torch.nn.init.normal_(model.offdiag, std=0.3)
+    X = problem.sample(23, 0, 0, torch.Generator().manual_seed(1), dtype=torch.float64)["pde"]
+    return problem, model, X
+
+
+@pytest.mark.parametrize("kw", PIG.values(), ids=list(PIG))
+def test_pig_jets_equal_autograd_up_to_fourth_order(kw):
+    """PIG's closed-form Gaussian jet (:meth:`GaussianField.encoding_jet`) fed to the head's jet."""
+    problem, model, X = pig_model(kw)
+    ref = Fields(model, X, problem.axes)
+    jet = TaylorFields(model, X, problem.axes, set(PIG_DERIVS))
+    assert close(jet(), ref())
+    for d in PIG_DERIVS:
+        assert close(jet.d(*d), ref.d(*d)), d
+        assert float(ref.d(*d).detach().abs().max()) > 1e-3, d
+
+
+@pytest.mark.parametrize("kw", [PIG["top_k"], PIG["full_top_k"]], ids=["top_k", "full_top_k"])
+def test_pig_parameter_gradients_and_hessian_vector_products_equal_autograd(kw):
+    problem, model, X = pig_model(kw)
+    params = list(model.parameters())
+    v = [torch.randn_like(p) for p in params]
+    out = {}
+    for engine in ("autograd", "taylor"):
+        loss = problem.residual(Fields.for_problem(problem, model, X, engine)).pow(2).mean()
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        hvp = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
+        out[engine] = (loss, *grads, *hvp)
+    for a, b in zip(out["taylor"], out["autograd"]):
+        assert close(a, b)
+
+
+def test_compiled_pig_jet_traces_whole_and_equals_autograd(monkeypatch):
+    _aot_eager(monkeypatch)
+    problem, model, X = pig_model(PIG["full_top_k"])
+    params = list(model.parameters())
+    out = {}
+    for engine in ("autograd", "compiled"):
+        loss = problem.residual(Fields.for_problem(problem, model, X, engine)).pow(2).mean()
+        out[engine] = (loss, *torch.autograd.grad(loss, params))
+    for a, b in zip(out["compiled"], out["autograd"]):
+        assert close(a, b)
 
 
 def test_compiled_jet_past_the_recompile_limit_falls_back_to_the_eager_jet(monkeypatch):
@@ -214,12 +289,13 @@ def test_compiled_engine_choice():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_compiled_jet_on_cuda_equals_autograd_in_float32():
+@pytest.mark.parametrize("kind,params", [("mlp", dict(width=64, depth=3)), ("pig", dict(n_gaussians=500, top_k=16))])
+def test_compiled_jet_on_cuda_equals_autograd_in_float32(kind, params):
     """Inductor's fused kernels round differently from eager ones: float32 tolerance 1e-5
     relative for the loss and 1e-4 for the parameter gradients (max norm)."""
     torch.manual_seed(0)
     problem = BurgersXT()
-    model = get_model_config("mlp", width=64, depth=3).build(problem).cuda()
+    model = get_model_config(kind, **params).build(problem).cuda()
     X = problem.sample(2048, 0, 0, torch.Generator().manual_seed(1), device="cuda")["pde"]
     params = list(model.parameters())
     out = {}

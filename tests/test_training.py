@@ -98,6 +98,19 @@ def test_resume_continues_from_the_checkpoint():
     assert result.step == 30 and result.run_dir == first.run_dir
 
 
+def test_device_side_method_state_reaches_events_as_plain_numbers():
+    """Balancing weights and causal weighting's state live on the device; Step events and the
+    run's JSON carry them as plain numbers."""
+    tr, events = _trainer(steps=10, balancing="grad_norm", balance_every=5, causal=True, causal_chunks=4)
+    assert tr.run().status == "completed"
+    steps = [e for e in events if isinstance(e, Step)]
+    for e in steps:
+        assert all(type(w) is float for w in e.weights.values())
+        assert e.weights == e.extras["balance_weights"]  # no fixed weights in this config
+        assert type(e.extras["causal_level"]) is int
+        json.dumps(e.extras)
+
+
 def test_lbfgs_lowers_the_loss():
     tr, events = _trainer(steps=0, lbfgs_steps=30, log_every=5, snapshot_every=100)
     tr.run()

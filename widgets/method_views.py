@@ -19,11 +19,13 @@ with more axes the slice shown is the last time and the middle of every other hi
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (the backend that .opts() below refers to)
 import numpy as np
+import pandas as pd
 import panel as pn
 
 from lab.training.events import Snapshot, Step
@@ -45,6 +47,22 @@ def ellipse_paths(means: np.ndarray, cov: np.ndarray, n: int = ELLIPSE_POINTS) -
     theta = np.linspace(0.0, 2 * np.pi, n)
     circle = np.stack([np.cos(theta), np.sin(theta)])          # (2, n)
     return means[:, None, :] + np.einsum("nij,jk->nki", A, circle)
+
+
+def log_range(*series) -> tuple[float, float]:
+    """Explicit y-limits for a log axis, at least a decade wide (NaN, i.e. automatic, without
+    positive data).
+
+    A constant series (the learning rate without a schedule, unit loss weights) otherwise gives
+    the log axis a zero-width range, on which the browser's renderer could spin forever.
+    """
+    v = np.concatenate([np.asarray(s, dtype=float).ravel() for s in series]) if series else np.empty(0)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return math.nan, math.nan
+    lo, hi = float(v.min()), float(v.max())
+    pad = max(1.2, (10 * lo / hi) ** 0.5)  # widen to a decade when the data spans less
+    return lo / pad, hi * pad
 
 
 def plane(arr: np.ndarray, axes: Sequence[str], shown: tuple[str, str]) -> np.ndarray:
@@ -91,9 +109,10 @@ class MethodView(pn.viewable.Viewer):
         self.gaussians: dict | None = None
         self.prediction: Snapshot | None = None
         self.eps_text.value = "–"
-        self.pipes = {k: hv.streams.Pipe(data=None) for k in ("causal", "residual", "gaussians", "schedule")}
+        self.schedule: hv.streams.Buffer | None = None  # created with the first rows' columns
+        self.pipes = {k: hv.streams.Pipe(data=None) for k in ("causal", "residual", "gaussians")}
         dmaps = {"causal": [self._causal_plot], "residual": [self._residual_plot],
-                 "gaussians": [self._gaussian_plot], "schedule": [self._lr_plot, self._weights_plot]}
+                 "gaussians": [self._gaussian_plot], "schedule": []}
         titles = {"causal": "### Causal weights per time chunk", "residual": "### Residual |r|",
                   "gaussians": "### PIG Gaussians (1σ ellipses) over the prediction",
                   "schedule": "### Learning rate and loss weights"}
@@ -123,10 +142,27 @@ class MethodView(pn.viewable.Viewer):
             self.eps, self.level = causal[-1].extras["causal_eps"], causal[-1].extras["causal_level"]
             self.eps_text.value = f"{self.eps:g} (schedule level {self.level + 1})"
             self._show("causal", self.causal_data())
-        self.schedule_rows = _thin(self.schedule_rows + [
-            {"step": s.step, "lr": s.lr, **{f"weight_{k}": float(w) for k, w in s.weights.items()}}
-            for s in steps])
-        self._show("schedule", self.schedule_rows)
+        rows = [{"step": s.step, "lr": s.lr, **{f"weight_{k}": float(w) for k, w in s.weights.items()}}
+                for s in steps]
+        self.schedule_rows = _thin(self.schedule_rows + rows)
+        self._stream_schedule(rows)
+
+    def _stream_schedule(self, rows: list[dict]) -> None:
+        """Append rows to the learning-rate and loss-weight plots.
+
+        Streamed through a ``Buffer`` (only new rows reach the browser), as the loss curves
+        are: re-sending their whole history every redraw froze headless Chromium's page.
+        """
+        if self.schedule is None:
+            columns = list(rows[0])
+            empty = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+            self.schedule = hv.streams.Buffer(empty, length=HISTORY, index=False)
+            self._sections["schedule"].extend(
+                pn.pane.HoloViews(hv.DynamicMap(fn, streams=[self.schedule]), sizing_mode="stretch_width")
+                for fn in (self._lr_plot, self._weights_plot))
+            self._sections["schedule"].visible = True
+        frame = pd.DataFrame(rows).reindex(columns=self.schedule.data.columns).astype(float)
+        self.schedule.send(frame)
 
     def _add_snapshot(self, snap: Snapshot) -> None:
         if len(self.axes) < 1 or set(snap.grid) != set(self.axes):
@@ -206,7 +242,8 @@ class MethodView(pn.viewable.Viewer):
         if self.shown is None:
             ax = self.axes[0]
             return hv.Curve((data["grid"][ax], r), ax, "|r|").opts(
-                logy=True, framewise=True, height=PLOT_HEIGHT, responsive=True, title=title)
+                logy=True, ylim=log_range(r), framewise=True, height=PLOT_HEIGHT, responsive=True,
+                title=title)
         return self._heat(data["grid"], log, "log10 |r|", RESIDUAL_CMAP, title=title)
 
     def _gaussian_plot(self, data):
@@ -228,19 +265,15 @@ class MethodView(pn.viewable.Viewer):
 
     _LINE = dict(logy=True, framewise=True, height=PLOT_HEIGHT, responsive=True, tools=["hover"])
 
-    def _lr_plot(self, data):
-        rows = data
-        data = ([r["step"] for r in rows], [r["lr"] for r in rows]) if rows else []
-        return hv.Curve(data, "step", "lr").opts(title="learning rate", color=LOSS_COLORS[0], **self._LINE)
+    def _lr_plot(self, data: pd.DataFrame):
+        return hv.Curve(data, "step", "lr").opts(title="learning rate", color=LOSS_COLORS[0],
+                                                 ylim=log_range(data["lr"]), **self._LINE)
 
-    def _weights_plot(self, data):
-        rows = data
-        if not rows:
-            return hv.Overlay([hv.Curve([], "step", "weight")]).opts(title="loss weights applied")
-        steps = [r["step"] for r in rows]
-        terms = [k for k in rows[-1] if k.startswith("weight_")]
-        curves = [hv.Curve((steps, [r.get(k, np.nan) for r in rows]), "step", "weight",
-                           label=k[len("weight_"):])
-                  .opts(color=LOSS_COLORS[(i + 1) % len(LOSS_COLORS)], **self._LINE)
+    def _weights_plot(self, data: pd.DataFrame):
+        terms = [k for k in data.columns if k.startswith("weight_")]
+        ylim = log_range(*(data[k] for k in terms))
+        curves = [hv.Curve(data, "step", hv.Dimension(k, label="weight"), label=k[len("weight_"):])
+                  .opts(color=LOSS_COLORS[(i + 1) % len(LOSS_COLORS)], ylim=ylim, **self._LINE)
                   for i, k in enumerate(terms)]
-        return hv.Overlay(curves).opts(title="loss weights applied", legend_position="right")
+        return hv.Overlay(curves).opts(title="loss weights applied", legend_position="right",
+                                       ylabel="weight")

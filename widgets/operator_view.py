@@ -389,8 +389,7 @@ class OperatorView(pn.viewable.Viewer):
         events: list[Event] = [*(e for e in other if isinstance(e, Started)), *steps]
         events += [snapshot] if snapshot is not None else []
         events += [e for e in other if isinstance(e, (Done, Failed))]
-        with pn.io.unlocked():
-            self.show(events)
+        self.show(events)  # sent when the periodic callback returns (see TrainingView.drain)
 
     def show(self, events: Iterable[Event]) -> None:
         """Draw events in order: Step rows, Snapshots, and Done (which enables super-resolution)."""

@@ -281,18 +281,18 @@ class TrainingView(pn.viewable.Viewer):
         if not alive and not any(isinstance(ev, (Done, Failed)) for ev in other):
             other.append(Failed(self.trainer.step, "the training thread ended without a result "
                                 "(an error before the first step; see the server log)", "", None))
-        with pn.io.unlocked():
-            for ev in other:
-                if isinstance(ev, Started):
-                    self._on_started(ev)
-            if steps:
-                self._on_steps(steps)
-            if snapshot is not None:
-                self._on_snapshot(snapshot)
-            finished = [ev for ev in other if isinstance(ev, (Done, Failed))]
-            self._update_methods(steps, snapshot, flush=bool(finished))
-            for ev in finished:
-                self._on_finished(ev)
+        # Bokeh sends what a periodic callback changed, as one message, once it returns
+        for ev in other:
+            if isinstance(ev, Started):
+                self._on_started(ev)
+        if steps:
+            self._on_steps(steps)
+        if snapshot is not None:
+            self._on_snapshot(snapshot)
+        finished = [ev for ev in other if isinstance(ev, (Done, Failed))]
+        self._update_methods(steps, snapshot, flush=bool(finished))
+        for ev in finished:
+            self._on_finished(ev)
 
     def _update_methods(self, steps: list[Step], snapshot: Snapshot | None, *, flush: bool) -> None:
         """Hand steps and the newest snapshot to the method plots at most every

@@ -16,6 +16,11 @@ Memory: a dense evaluation holds ``(points × Gaussians × d)`` offsets, so poin
 in chunks of ``chunk_size``; ``top_k > 0`` keeps, for each point, only its ``k`` nearest
 Gaussians (found without gradients), which bounds the autograd graph by ``points × k`` rather
 than ``points × N`` during training.
+
+Derivatives: the residual's input partials of ``φ`` are closed form (:meth:`GaussianField.
+encoding_jet`), so Taylor mode (:class:`lab.autodiff.TaylorFields`) propagates them with the
+head's jet in one forward pass — compiled on CUDA, like a plain MLP's — instead of autograd's
+nested reverse passes through the neighbour gathers.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import param
 import torch
 from torch import nn
 
+from lab.autodiff import _activate
 from lab.models import ModelConfig, register_model
 from lab.models.mlp import ACTIVATIONS, Normalize, mlp
 from lab.training.hard import HARD_MODES, hard_constrained
@@ -50,6 +56,33 @@ def memory_estimate_gb(chunk: int, gaussians: int, dim: int, top_k: int = 0,
     return pairs * itemsize / 2**30
 
 
+def _take(t, idx):
+    """Rows ``idx`` of a per-Gaussian tensor (``(C, k, ...)``), or all of it for ``idx=None``."""
+    return t if idx is None else t[idx]
+
+
+def _contract(g, features):
+    """``Σ_i g_i f_i``: ``g`` (..., C, n) against all features (n, k) or gathered ones (C, n, k)."""
+    return g @ features if features.ndim == 2 else (g[..., None] * features).sum(-2)
+
+
+def _exponent_chunks(jet, s, grad, curv):
+    """The exponent's jet as :func:`lab.autodiff._activate` takes it: ``s`` (C, n), then per
+    order a stack over that order's components: ``grad[..., a]`` for ``∂_a``, ``−curv[..., a, b]``
+    for ``∂_a∂_b``, zero above second order."""
+    out, start = [s], 1
+    for k in range(1, jet.order + 1):
+        keys = jet.keys[start:start + jet.sizes[k]]
+        start += jet.sizes[k]
+        if k == 1:
+            out.append(torch.stack([grad[..., a] for (a,) in keys]))
+        elif k == 2:
+            out.append(torch.stack([-curv[..., a, b].expand_as(s) for a, b in keys]))
+        else:
+            out.append(s.new_zeros((len(keys),) + s.shape))
+    return out
+
+
 class GaussianField(nn.Module):
     """The PIG network: Gaussian feature encoding followed by a small MLP."""
 
@@ -62,6 +95,10 @@ class GaussianField(nn.Module):
         self.periodic_idx = [i for i, a in enumerate(bounds) if a in periodic]
         self.register_buffer("period", torch.tensor([bounds[a][1] - bounds[a][0] for a in bounds
                                                      if a in periodic], dtype=torch.float64))
+        # the periodic axes as a device tensor: indexing with a Python list copies it from the
+        # host on every call, which a captured CUDA graph cannot do
+        self.register_buffer("_periodic", torch.tensor(self.periodic_idx, dtype=torch.long),
+                             persistent=False)
         self.chunk_size, self.top_k = chunk_size, top_k
         self.means = nn.Parameter(2 * torch.rand(n_gaussians, d) - 1)
         self.log_scales = nn.Parameter(torch.full((n_gaussians, d), math.log(init_scale)))
@@ -78,10 +115,10 @@ class GaussianField(nn.Module):
         """
         diff = z - mu
         if self.periodic_idx:
-            p = self.periodic_idx
-            pz = self.period / self.normalize.radius[p]
-            diff = diff.clone()
-            diff[..., p] = diff[..., p] - pz * torch.round(diff[..., p] / pz)
+            p = self._periodic
+            pz = self.period / self.normalize.radius.index_select(0, p)
+            dp = diff.index_select(-1, p)
+            diff = diff.index_copy(-1, p, dp - pz * torch.round(dp / pz))
         return diff
 
     def _whitener(self):
@@ -97,22 +134,55 @@ class GaussianField(nn.Module):
             return diff * W
         return torch.einsum("...ij,...j->...i", W, diff)
 
+    def _neighbours(self, z, W):
+        """Indices (C, k) of the ``top_k`` Gaussians nearest each point of ``z`` (whitened
+        distance), or ``None`` where every Gaussian is used. A selection, so no gradient."""
+        if not (self.top_k and self.top_k < self.means.shape[0]):
+            return None
+        with torch.no_grad():
+            q = self._whiten(self._offsets(z[:, None], self.means), W).pow(2).sum(-1)  # (C, N)
+            return q.topk(self.top_k, dim=1, largest=False).indices
+
+    def _whitened(self, z, W):
+        """``(idx, r)`` for one chunk of scaled points ``z`` (C, d): the Gaussians each point
+        sees (:meth:`_neighbours`) and the whitened offsets ``r`` (C, k or N, d) to them."""
+        idx = self._neighbours(z, W)
+        return idx, self._whiten(self._offsets(z[:, None], _take(self.means, idx)), _take(W, idx))
+
     def _encode(self, z, W):
         """``φ`` for one chunk of scaled points ``z`` (C, d)."""
-        if self.top_k and self.top_k < self.means.shape[0]:
-            with torch.no_grad():  # neighbour search: which Gaussians matter at each point
-                q = self._whiten(self._offsets(z[:, None], self.means), W).pow(2).sum(-1)
-                idx = q.topk(self.top_k, dim=1, largest=False).indices             # (C, k)
-            diff = self._offsets(z[:, None], self.means[idx])                        # (C, k, d)
-            q = self._whiten(diff, W[idx]).pow(2).sum(-1)
-            return (torch.exp(-0.5 * q)[..., None] * self.features[idx]).sum(1)
-        q = self._whiten(self._offsets(z[:, None], self.means), W).pow(2).sum(-1)   # (C, N)
-        return torch.exp(-0.5 * q) @ self.features
+        idx, r = self._whitened(z, W)
+        return _contract(torch.exp(-0.5 * r.pow(2).sum(-1)), _take(self.features, idx))
 
     def forward(self, x):
         z, W = self.normalize(x), self._whitener()
         phi = torch.cat([self._encode(c, W) for c in z.split(self.chunk_size)])
         return self.head(phi)
+
+    # ---- Taylor mode (lab.autodiff.TaylorFields) -------------------------------------------
+    def encoding_jet(self, jet, x):
+        """``φ`` and its partials in ``x`` along the components of ``jet``: ``(K, points, k)``.
+
+        Why: each Gaussian is ``exp(s)`` of a quadratic ``s = −½|r|²``, ``r = V (x − m)`` (``V``
+        the whitener in problem coordinates), so ``s_a = −(Vᵀr)_a``, ``s_ab = −(VᵀV)_ab`` and
+        every higher partial is zero; Faà di Bruno through ``exp`` then gives the Gaussian's
+        partials of any order in one pass, where autograd nests a reverse pass per order
+        through the neighbour gathers. The MLP head continues the jet
+        (:func:`lab.autodiff._propagate`).
+        """
+        z, W = self.normalize(x), self._whitener()
+        V = W / self.normalize.radius.to(W)   # ∂r/∂x: the columns of the whitener over the radii
+        curv = torch.diag_embed(V.pow(2)) if self.offdiag is None else V.transpose(-1, -2) @ V
+        return torch.cat([self._encode_jet(jet, c, W, V, curv) for c in z.split(self.chunk_size)],
+                         dim=1)
+
+    def _encode_jet(self, jet, z, W, V, curv):
+        idx, r = self._whitened(z, W)
+        V, curv = _take(V, idx), _take(curv, idx)
+        s = -0.5 * r.pow(2).sum(-1)                                              # (C, n)
+        grad = -r * V if self.offdiag is None else -torch.einsum("...j,...ja->...a", r, V)
+        return _contract(_activate(jet, "exp", _exponent_chunks(jet, s, grad, curv)),
+                         _take(self.features, idx))
 
     def gaussians(self) -> dict[str, np.ndarray]:
         """Means and covariances in problem coordinates, for the live ellipse view.

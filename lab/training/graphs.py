@@ -9,6 +9,10 @@ backward → Adam``, and replays them with a single launch. It replays on fixed 
 * the batch lives in *static* tensors: a PINN's collocation points are resampled (uniform or
   RAD) eagerly between replays, an operator task's mini-batch is drawn eagerly before every
   replay (``task.draw``), and the new values are copied into the same storage;
+* what a training method changes over training lives in device tensors, updated in place:
+  causal weighting's ε level advances inside the step, without a host read; balanced loss
+  weights need the gradients of each term, so every ``balance_every`` steps the step runs
+  eagerly instead (``task.host_step_due``) and overwrites the weights the replays read;
 * Adam is ``fused=True, capturable=True`` with its learning rate in a device tensor, which the
   host-side schedule refreshes before a replay;
 * the loss terms and total are static outputs, read only when the Trainer logs (no host
@@ -20,15 +24,14 @@ The captured step and the eager loop call the same :func:`weighted_loss`. The fi
 recipe for whole-network capture asks, so lazy initialisation stays out of the graph.
 
 Features that need the host inside every step cannot be captured and fall back to the eager
-loop automatically (:func:`blockers` names them): causal weighting (advances ε by reading the
-weights), loss balancing (recomputes weights from gradients), a PINN's ``resample_every=1`` (no
-step is left to capture on), tasks that prepare their batch inside the step (the neural-ODE
-task), and anything not on CUDA. A loss that cannot be captured — one that copies host
+loop automatically (:func:`blockers` names them): a PINN's ``resample_every=1`` (no step is
+left to capture on), tasks that prepare their batch inside the step (the neural-ODE task),
+and anything not on CUDA. A loss that cannot be captured — one that copies host
 tensors to the device or reads a value back inside the step (e.g. problems that build
 coefficients or initial data on the CPU per call) — is found at capture: nothing has run
 then, so the runner logs the reason (``fallback``) and goes on eagerly, still without a host
 synchronisation per step.
-Loss weights and the problem's parameters are fixed at capture.
+Loss weights from ``config.loss_weights`` and the problem's parameters are fixed at capture.
 """
 from __future__ import annotations
 
@@ -59,10 +62,6 @@ def blockers(task, config, device: torch.device) -> list[str]:
         out.append(f"the device is {device.type}, not cuda")
     if task.family != "pinn" and not _draws_ahead(task):
         out.append(f"the {task.family!r} task prepares its batch on the host inside every step")
-    if config.causal:
-        out.append("causal weighting advances its ε on the host")
-    if config.balancing != "none":
-        out.append(f"balancing={config.balancing!r} recomputes loss weights on the host")
     if task.family == "pinn" and config.resample_every == 1:
         out.append("resample_every=1 redraws the points on the host every step")
     return out
@@ -85,9 +84,10 @@ class CapturedAdam:
     """Runs Adam steps of a task, from ``start`` on, as replays of one captured graph.
 
     ``step(s, lr)`` performs training step ``s`` with learning rate ``lr`` and returns
-    ``(total, terms, weights)``; the tensors are valid until the next call. ``nonfinite()``
-    returns the first step whose loss was not finite, or ``None``; it synchronises with the
-    device, so call it only when the Trainer observes.
+    ``(total, terms, weights)``; the tensors are valid until the next call. A step whose loss
+    does host work (``task.host_step_due``) runs eagerly, before and after capture.
+    ``nonfinite()`` returns the first step whose loss was not finite, or ``None``; it
+    synchronises with the device, so call it only when the Trainer observes.
     """
 
     def __init__(self, task, optimizer: torch.optim.Adam, start: int, *, warmup: int = WARMUP_STEPS):
@@ -125,6 +125,11 @@ class CapturedAdam:
         every = self.task.config.resample_every
         return not self._ahead and bool(every) and step > 0 and step % every == 0
 
+    def _host_step_due(self, step: int) -> bool:
+        # such a step must not be the captured one: its host work would be recorded as if it
+        # happened every step
+        return self._resample_due(step) or self.task.host_step_due(step)
+
     def _new_batch(self, step: int) -> bool:
         """Draw the batch of ``step`` on the host if it is a new one; whether it is."""
         if self._ahead:
@@ -134,6 +139,22 @@ class CapturedAdam:
         else:
             return False
         return True
+
+    def _adopt_batch(self) -> None:
+        """Copy the task's batch into the graph's inputs, which the task then keeps using."""
+        for k, v in self._static.items():
+            v.copy_(self.task.batch[k])
+        self.task.batch = self._static
+
+    def _eager(self, step: int):
+        """Step ``step`` eagerly on the side stream; points it drew become the graph's inputs."""
+        self._side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self._side):  # the copy, too: the points were made on this stream
+            out = self._body(step)
+            if self.graph is not None:  # (copying a tensor onto itself does nothing)
+                self._adopt_batch()
+        torch.cuda.current_stream().wait_stream(self._side)
+        return out
 
     def _capture(self, step: int) -> None:
         self._static = dict(self.task.batch)  # these tensors are the graph's inputs from now on
@@ -157,21 +178,17 @@ class CapturedAdam:
             self._lr.fill_(lr)
             self._lr_value = lr
         if self.graph is None:
-            if step < self.warmup_end or self._resample_due(step) or self.fallback:
-                self._side.wait_stream(torch.cuda.current_stream())
-                with torch.cuda.stream(self._side):
-                    out = self._body(step)
-                torch.cuda.current_stream().wait_stream(self._side)
-                return out
+            if step < self.warmup_end or self._host_step_due(step) or self.fallback:
+                return self._eager(step)
             if self._ahead:
                 self.task.draw(step)  # the batch the captured step reads, drawn outside it
             self._capture(step)  # records the step without running it
             if self.graph is None:
-                return self.step(step, lr)
+                return self._eager(step)
+        elif self.task.host_step_due(step):
+            return self._eager(step)
         elif self._new_batch(step):
-            for k, v in self._static.items():
-                v.copy_(self.task.batch[k])
-            self.task.batch = self._static
+            self._adopt_batch()
         self.graph.replay()
         return self._out
 

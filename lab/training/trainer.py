@@ -220,6 +220,7 @@ class Trainer:
             nonlocal rel
             if crossed(prev, step, c.log_every):
                 losses = {k: float(v.detach()) for k, v in terms.items()}
+                weights = {k: float(w) for k, w in weights.items()}  # adapted weights are tensors
                 ev = Step(step, phase, losses, float(total.detach()), lr, weights,
                           time.perf_counter() - t0, task.extras())
                 self._record.log({"step": step, "phase": phase, "total": ev.total, "lr": lr,

@@ -29,9 +29,16 @@ class Task:
         """Unweighted scalar loss terms at this step."""
         raise NotImplementedError
 
-    def weights(self, terms: dict[str, torch.Tensor], step: int) -> dict[str, float]:
-        """Weight per term; fixed from ``config.loss_weights`` unless a method adapts them."""
+    def weights(self, terms: dict[str, torch.Tensor], step: int) -> dict[str, float | torch.Tensor]:
+        """Weight per term; fixed from ``config.loss_weights`` unless a method adapts them (an
+        adapted weight is a device tensor, read back only when the Trainer logs)."""
         return {k: float(self.config.loss_weights.get(k, 1.0)) for k in terms}
+
+    def host_step_due(self, step: int) -> bool:
+        """Whether the loss of ``step`` does work on the host that a replay of a captured step
+        would skip (e.g. recomputing loss weights): that step runs eagerly
+        (:class:`lab.training.graphs.CapturedAdam`)."""
+        return False
 
     def extras(self) -> dict[str, Any]:
         """Method diagnostics attached to Step events (e.g. causal weights)."""

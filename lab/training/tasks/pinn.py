@@ -77,8 +77,10 @@ class PINNTask(Task):
             if problem.time_axis is None:
                 raise ValueError(f"causal=True needs a time axis; {problem.key} has axes {problem.axes}")
             self.causal = CausalWeighting(problem.bounds()["t"], c.causal_chunks, c.causal_eps,
-                                          c.causal_delta)
-        self.balance = MovingWeights(c.balance_momentum) if c.balancing != "none" else None
+                                          c.causal_delta, device=self.device, dtype=self.dtype)
+        self.balance = None
+        if c.balancing != "none":
+            self.balance = MovingWeights(c.balance_momentum, device=self.device, dtype=self.dtype)
         self._balanced_at: int | None = None
         self.enforced = model.enforced if isinstance(model, HardConstraint) else ()
         self.gaussian_field = next((m for m in model.modules() if isinstance(m, GaussianField)), None)
@@ -109,20 +111,27 @@ class PINNTask(Task):
             terms["pde"] = self.causal.loss(sq, X[:, self.problem.time_axis])
         return terms
 
+    def _balance_due(self, step: int) -> bool:
+        # once per step: an L-BFGS line search evaluates the loss of one step several times
+        c = self.config
+        return self.balance is not None and step % c.balance_every == 0 and step != self._balanced_at
+
+    def host_step_due(self, step):
+        return self._balance_due(step)  # new weights come from this step's gradients, eagerly
+
     def weights(self, terms, step):
         fixed = super().weights(terms, step)
         if self.balance is None:
             return fixed
-        c = self.config
-        if step % c.balance_every == 0 and step != self._balanced_at:
+        if self._balance_due(step):
             params = [p for p in self.model.parameters() if p.requires_grad]
-            if c.balancing == "grad_norm":
+            if self.config.balancing == "grad_norm":
                 stats = grad_norms(terms, params)
             else:
                 stats = ntk_traces(self.point_residuals(terms), params)
             self.balance.update(balanced(stats))
             self._balanced_at = step
-        return {k: fixed[k] * self.balance.weights.get(k, 1.0) for k in terms}
+        return {k: fixed[k] * w for k, w in self.balance.current(terms).items()}
 
     def point_residuals(self, terms) -> dict[str, torch.Tensor]:
         """Per-point residuals of each loss term on ``ntk_points`` random points of its batch."""
@@ -147,7 +156,7 @@ class PINNTask(Task):
         if self.causal is not None:
             out.update(self.causal.state())
         if self.balance is not None:
-            out["balance_weights"] = dict(self.balance.weights)
+            out["balance_weights"] = {k: float(w) for k, w in self.balance.weights.items()}
         return out
 
     def evaluate(self):
