@@ -228,6 +228,18 @@ def test_graph_and_eager_losses_agree_on_cuda(caplog):
         assert all(la[k] == pytest.approx(lb[k], rel=1e-4) for k in la)
 
 
+def _eager_losses(task, opt, n: int) -> list[float]:
+    """Totals of ``n`` plain eager Adam steps of ``task``: what a captured run must reproduce."""
+    out = []
+    for s in range(n):
+        opt.zero_grad(set_to_none=True)
+        total = graphs.weighted_loss(task, s)[0]
+        total.backward()
+        opt.step()
+        out.append(float(total.detach()))
+    return out
+
+
 @cuda
 @pytest.mark.parametrize("method", METHODS)
 def test_causal_and_balanced_steps_are_captured_with_the_eager_losses(method):
@@ -237,13 +249,7 @@ def test_causal_and_balanced_steps_are_captured_with_the_eager_losses(method):
     device = torch.device("cuda")
     cfg = TrainConfig(**{**TINY, "resample_every": 10, **METHODS[method]})
     eager, opt = _task_and_optimizer(cfg, device)
-    want = []
-    for s in range(20):
-        opt.zero_grad(set_to_none=True)
-        total = graphs.weighted_loss(eager, s)[0]
-        total.backward()
-        opt.step()
-        want.append(float(total.detach()))
+    want = _eager_losses(eager, opt, 20)
     task, opt = _task_and_optimizer(cfg, device, capturable=True)
     assert graphs.blockers(task, cfg, device) == []
     runner = graphs.CapturedAdam(task, opt, 0)
@@ -340,13 +346,7 @@ def test_every_pinn_problem_and_model_captures(key, kind):
     twin = copy.deepcopy(model)
     eager = _FixedBatch(problem, twin, cfg, device)
     opt = graphs.adam(list(twin.parameters()), cfg.lr, device, capturable=False)
-    want = []
-    for s in range(8):
-        opt.zero_grad(set_to_none=True)
-        total = graphs.weighted_loss(eager, s)[0]
-        total.backward()
-        opt.step()
-        want.append(float(total.detach()))
+    want = _eager_losses(eager, opt, 8)
     task = _FixedBatch(problem, model, cfg, device)
     runner = graphs.CapturedAdam(task, graphs.adam(list(model.parameters()), cfg.lr, device,
                                                    capturable=True), 0)
@@ -394,13 +394,7 @@ def test_a_loss_that_syncs_falls_back_to_eager_with_the_same_losses(caplog):
     twin = copy.deepcopy(model)
     eager = _FixedBatch(problem, twin, cfg, device)
     opt = graphs.adam(list(twin.parameters()), cfg.lr, device, capturable=False)
-    want = []
-    for s in range(8):
-        opt.zero_grad(set_to_none=True)
-        total = graphs.weighted_loss(eager, s)[0]
-        total.backward()
-        opt.step()
-        want.append(float(total.detach()))
+    want = _eager_losses(eager, opt, 8)
     runner = graphs.CapturedAdam(_FixedBatch(problem, model, cfg, device),
                                  graphs.adam(list(model.parameters()), cfg.lr, device, capturable=True), 0)
     with caplog.at_level(logging.WARNING, logger="lab.training.graphs"):
