@@ -103,6 +103,14 @@ def served_lab(tmp: Path) -> Iterator[tuple[str, Path]]:
         yield f"http://localhost:{port}/", runs
 
 
+def record_page_errors(page) -> list[str]:
+    """Collect the page's uncaught script errors. A BokehJS document out of step with the
+    server says "reference … isn't known" and from then on drops that view's updates."""
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    return errors
+
+
 def launch(pw):
     """Headless Debian Chromium (software rendering, no network beyond the local servers)."""
     return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

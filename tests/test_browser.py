@@ -13,7 +13,7 @@ import json
 
 import pytest
 from browser_support import (CANVAS_COLOURS, LOSS_POINTS, SCREENSHOTS, WAIT_MS, launch,
-                             needs_chromium, served_lab)
+                             needs_chromium, record_page_errors, served_lab)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -46,6 +46,7 @@ def test_train_watch_stop_and_find_the_run(server):
         browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1350})
+            errors = record_page_errors(page)
             page.set_default_timeout(WAIT_MS)
             page.goto(url)
             train = page.get_by_role("button", name="Train", exact=True)
@@ -79,6 +80,7 @@ def test_train_watch_stop_and_find_the_run(server):
             row = page.locator(".tabulator-row", has_text="stopped")  # the catalogue lists burgers too
             expect(row).to_have_count(1)
             expect(row).to_contain_text("burgers")
+            assert not errors, errors  # the page stayed in step with the server
         finally:
             browser.close()
     (run,) = [p for p in runs.iterdir() if p.is_dir()]

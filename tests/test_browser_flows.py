@@ -14,8 +14,8 @@ import io
 import re
 
 import pytest
-from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium, screenshot, served_lab,
-                             settings_input, type_setting)
+from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium, record_page_errors,
+                             screenshot, served_lab, settings_input, type_setting)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -53,14 +53,16 @@ def page(browser, lab_url):
     expect.set_options(timeout=WAIT_MS)
     context = browser.new_context(viewport={"width": 1440, "height": 1200})
     page = context.new_page()
+    errors = record_page_errors(page)
     page.set_default_timeout(WAIT_MS)
     page.goto(lab_url)
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     yield page
     stop = page.get_by_role("button", name="Stop", exact=True)
     if stop.is_enabled():  # leave no run behind on the shared server
-        stop.click()
+        stop.click(force=True)  # the run may end (disabling Stop) between the check and the click
     context.close()
+    assert not errors, errors  # the page stayed in step with the server
 
 
 #: whether an image source holds the 7 x 7 loss-landscape grid (the flow's resolution)

@@ -49,7 +49,7 @@ from lab.problems import Problem, list_problems
 from lab.training.tasks.pinn import coarse_grid
 from widgets import render
 from widgets.problem_view import KIND_LABELS, ProblemView
-from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT
+from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, plot_pane
 from widgets.training_view import plot_axes
 
 #: errors a solver raises for parameters it refuses; shown in the alert (others are re-raised
@@ -320,20 +320,20 @@ class CatalogueView(pn.viewable.Viewer):
         if kind == "operator":
             n = len(next(iter(r.data.values())))
             self.status.object = f"**{p.title}**: {n} samples of its dataset (inputs, outputs)"
-            self.preview.objects = [pn.pane.HoloViews(operator_samples(p, r.grid, r.data),
+            self.preview.objects = [plot_pane(operator_samples(p, r.grid, r.data),
                                                       sizing_mode="stretch_width")]
             return
         shape = " × ".join(str(len(r.grid[a])) for a in p.axes)
         self.status.object = f"**{p.title}**: reference on a {shape} grid ({', '.join(p.axes)})"
         if kind == "ode":
             states = r.data.reshape(len(r.grid["t"]), -1)
-            self.preview.objects = [pn.pane.HoloViews(
+            self.preview.objects = [plot_pane(
                 trajectory_paths(r.grid["t"], states[:, :3], p.outputs[:3]), sizing_mode="stretch_width")]
             return
         name = self.output.value if self.output.value in p.outputs else p.outputs[0]
         field = r.data[..., p.outputs.index(name)] if len(p.outputs) > 1 else r.data
         if kind in ("1d+t", "2d"):
-            self.preview.objects = [pn.pane.HoloViews(field_image(r.grid, field, p.axes, name,
+            self.preview.objects = [plot_pane(field_image(r.grid, field, p.axes, name,
                                                                   title=f"reference {name}"),
                                                       sizing_mode="stretch_width")]
         elif kind == "2d+t":
@@ -355,7 +355,7 @@ class CatalogueView(pn.viewable.Viewer):
             return field_image(grid, np.take(field, i, axis=it), space, name, clim,
                                title=f"reference {name} at t = {t[i]:.4g}")
 
-        return [self.player, pn.pane.HoloViews(hv.DynamicMap(pn.bind(frame, i=self.player)),
+        return [self.player, plot_pane(hv.DynamicMap(pn.bind(frame, i=self.player)),
                                                sizing_mode="stretch_width")]
 
     def _volume(self, grid, field, name) -> list:

@@ -29,7 +29,7 @@ import pandas as pd
 import panel as pn
 
 from lab.training.events import Snapshot, Step
-from widgets.theme import FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, RESIDUAL_CMAP
+from widgets.theme import FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, RESIDUAL_CMAP, plot_pane
 
 #: columns of step history kept per plot; beyond it every other column is dropped
 HISTORY = 4000
@@ -158,7 +158,7 @@ class MethodView(pn.viewable.Viewer):
             empty = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
             self.schedule = hv.streams.Buffer(empty, length=HISTORY, index=False)
             self._sections["schedule"].extend(
-                pn.pane.HoloViews(hv.DynamicMap(fn, streams=[self.schedule]), sizing_mode="stretch_width")
+                plot_pane(hv.DynamicMap(fn, streams=[self.schedule]), sizing_mode="stretch_width")
                 for fn in (self._lr_plot, self._weights_plot))
             self._sections["schedule"].visible = True
         frame = pd.DataFrame(rows).reindex(columns=self.schedule.data.columns).astype(float)
@@ -178,7 +178,7 @@ class MethodView(pn.viewable.Viewer):
         """Send ``data`` to a panel, creating its plots on first use (a run shows only its own)."""
         section = self._sections[key]
         if not section.visible:
-            section.append(pn.Row(*[pn.pane.HoloViews(hv.DynamicMap(fn, streams=[self.pipes[key]]),
+            section.append(pn.Row(*[plot_pane(hv.DynamicMap(fn, streams=[self.pipes[key]]),
                                                       sizing_mode="stretch_width") for fn in self._plots[key]],
                                   sizing_mode="stretch_width"))
             section.visible = True

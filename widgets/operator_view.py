@@ -40,7 +40,7 @@ from lab.data.datasets import DatasetSpec
 from lab.problems import Problem
 from lab.training.events import Done, Event, Failed, Mailbox, Snapshot, Started, Step
 from lab.training.tasks.operator import super_resolution
-from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT
+from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot_pane
 from widgets.training_view import plot_axes
 
 FIELDS = ("input", "prediction", "reference", "error")
@@ -290,7 +290,7 @@ class OperatorView(pn.viewable.Viewer):
                                         "on the same samples at a finer grid.",
                                         sizing_mode="stretch_width")
         self.sr_pipe = hv.streams.Pipe(data=[])
-        self.sr_plot = pn.pane.HoloViews(hv.DynamicMap(self._sr_element, streams=[self.sr_pipe]),
+        self.sr_plot = plot_pane(hv.DynamicMap(self._sr_element, streams=[self.sr_pipe]),
                                          width=360)
         self._layout = pn.Column(
             self.caption, self.alert, self.samples, self.diagnostics,
@@ -320,7 +320,7 @@ class OperatorView(pn.viewable.Viewer):
         self.snap_pipe = hv.streams.Pipe(data=None)
         n = len(sample_elements(None, problem.axes, problem.bounds()))
         self.samples.objects = [
-            pn.pane.HoloViews(hv.DynamicMap(lambda data, i=i: self._sample(i, data), streams=[self.snap_pipe]),
+            plot_pane(hv.DynamicMap(lambda data, i=i: self._sample(i, data), streams=[self.snap_pipe]),
                               sizing_mode="stretch_width") for i in range(n)]
         empty = pd.DataFrame({"step": pd.Series(dtype=float), "data": pd.Series(dtype=float)})
         self.loss_buffer = hv.streams.Buffer(empty, length=LOSS_HISTORY, index=False)
@@ -328,10 +328,10 @@ class OperatorView(pn.viewable.Viewer):
         history = _history_opts(hv.DynamicMap(lambda data: train_element(data), streams=[self.loss_buffer])
                                 * hv.DynamicMap(lambda data: validation_element(data), streams=[self.score_pipe]))
         self.diagnostics.objects = [
-            pn.pane.HoloViews(history, sizing_mode="stretch_width"),
-            pn.pane.HoloViews(hv.DynamicMap(lambda data: rollout_element(data), streams=[self.snap_pipe]),
+            plot_pane(history, sizing_mode="stretch_width"),
+            plot_pane(hv.DynamicMap(lambda data: rollout_element(data), streams=[self.snap_pipe]),
                               sizing_mode="stretch_width"),
-            pn.pane.HoloViews(hv.DynamicMap(lambda data: spectrum_element(data), streams=[self.snap_pipe]),
+            plot_pane(hv.DynamicMap(lambda data: spectrum_element(data), streams=[self.snap_pipe]),
                               sizing_mode="stretch_width")]
         options = finer_resolutions(problem)
         self.sr_select.options = options

@@ -29,7 +29,7 @@ import param
 
 from lab.training.events import Done, Failed, Mailbox, Snapshot, Started, Step
 from widgets.method_views import MethodView
-from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT
+from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot_pane
 
 LOSS_HISTORY = 50_000  # rows kept in the loss buffer
 
@@ -86,7 +86,7 @@ class FieldView(pn.viewable.Viewer):
         else:
             panes = [hv.DynamicMap(lambda data, w=w: self._image(w, data), streams=[self.pipe])
                      for w in ("prediction", "reference", "error")]
-        self.plots.objects = [pn.pane.HoloViews(p, sizing_mode="stretch_width") for p in panes]
+        self.plots.objects = [plot_pane(p, sizing_mode="stretch_width") for p in panes]
 
     def _make_sliders(self, grid: dict[str, np.ndarray]) -> None:
         shown = plot_axes(self.axes) or self.axes
@@ -205,7 +205,7 @@ class TrainingView(pn.viewable.Viewer):
                                        sizing_mode="stretch_width")
         self.counter = pn.widgets.StaticText(label="Step", value="0", css_classes=["step-counter"])
         self.rel_text = pn.widgets.StaticText(label="Relative L2", value="–")
-        self.loss_pane = pn.pane.HoloViews(self._empty_loss(), sizing_mode="stretch_width")
+        self.loss_pane = plot_pane(self._empty_loss(), sizing_mode="stretch_width")
         self._layout = pn.Column(
             pn.Row(self.counter, self.rel_text, sizing_mode="stretch_width"),
             self.progress, self.status,

@@ -25,7 +25,7 @@ from lab.diagnostics.attractors import (correlation_dimension, density_distance,
                                         lyapunov_spectrum, sample_attractor)
 from widgets import render
 from widgets.diagnostics.base import DiagnosticPanel, Source
-from widgets.theme import ACCENT, PLOT_HEIGHT
+from widgets.theme import ACCENT, PLOT_HEIGHT, plot_pane
 
 COLORS = {"reference": "black", "prediction": ACCENT, "true": "black", "learned": ACCENT}
 
@@ -53,7 +53,7 @@ class AttractorView(DiagnosticPanel):
         self.scene = None  # pn.pane.VTK of the plotter's window, made on the first show
         self.scene_holder = pn.Column(height=380, sizing_mode="stretch_width")
         self.table = pn.pane.DataFrame(pd.DataFrame(), index=False, sizing_mode="stretch_width")
-        self.density_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.density_pane = plot_pane(None, sizing_mode="stretch_width")
         self.plotter = None
 
     def controls(self):

@@ -28,7 +28,7 @@ from lab.diagnostics.landscape import (estimate_memory, flat_parameters, landsca
                                        measure_activation_bytes, pca_directions, random_directions)
 from widgets.diagnostics.base import DiagnosticPanel, Source, copy_model
 from lab.diagnostics.landscape import physics_loss
-from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT
+from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, plot_pane
 
 
 class LandscapeView(DiagnosticPanel):
@@ -50,9 +50,9 @@ class LandscapeView(DiagnosticPanel):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.landscape_pane = pn.pane.HoloViews(hv.Image(np.zeros((2, 2))).opts(height=PLOT_HEIGHT + 100),
+        self.landscape_pane = plot_pane(hv.Image(np.zeros((2, 2))).opts(height=PLOT_HEIGHT + 100),
                                                 sizing_mode="stretch_width")
-        self.density_pane = pn.pane.HoloViews(hv.Curve([], "eigenvalue", "density"), width=360)
+        self.density_pane = plot_pane(hv.Curve([], "eigenvalue", "density"), width=360)
         self.table = pn.pane.DataFrame(pd.DataFrame(), index=False, width=360)
 
     def controls(self):

@@ -18,7 +18,7 @@ import torch
 
 from lab.diagnostics.spectra import BANDS, band_errors, energy_spectrum, power_law_guide
 from widgets.diagnostics.base import DiagnosticPanel, Source
-from widgets.theme import LOSS_COLORS, PLOT_HEIGHT
+from widgets.theme import LOSS_COLORS, PLOT_HEIGHT, plot_pane
 
 
 def spatial_field(source: Source, which: str, time_index: int, ndim: int | None, component: str):
@@ -82,8 +82,8 @@ class SpectraView(DiagnosticPanel):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.spectrum_pane = pn.pane.HoloViews(self._empty(), sizing_mode="stretch_width")
-        self.bands_pane = pn.pane.HoloViews(hv.Bars([], "band", "relative error"), width=300)
+        self.spectrum_pane = plot_pane(self._empty(), sizing_mode="stretch_width")
+        self.bands_pane = plot_pane(hv.Bars([], "band", "relative error"), width=300)
 
     def set_source(self, source, *, refresh=False):
         if source is not None:
