@@ -74,19 +74,25 @@ def loss_of(model, X, engine):
     return problem.residual(f).pow(2).mean()
 
 
-@pytest.mark.parametrize("activation", ["tanh", "sin"])
-def test_parameter_gradients_and_hessian_vector_products_equal_autograd(activation):
-    _, model, X = burgers_model(activation)
+def loss_grads_hvps(model, loss_for) -> dict[str, tuple[torch.Tensor, ...]]:
+    """Per engine (autograd, taylor): the loss ``loss_for(engine)``, its parameter gradients
+    and a Hessian-vector product with one random direction, flattened into one tuple."""
     params = list(model.parameters())
     v = [torch.randn_like(p) for p in params]
     out = {}
     for engine in ("autograd", "taylor"):
-        loss = loss_of(model, X, engine)
+        loss = loss_for(engine)
         grads = torch.autograd.grad(loss, params, create_graph=True)
         hvp = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
-        out[engine] = (loss, grads, hvp)
-    assert close(out["taylor"][0], out["autograd"][0])
-    for a, b in zip(out["taylor"][1] + out["taylor"][2], out["autograd"][1] + out["autograd"][2]):
+        out[engine] = (loss, *grads, *hvp)
+    return out
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sin"])
+def test_parameter_gradients_and_hessian_vector_products_equal_autograd(activation):
+    _, model, X = burgers_model(activation)
+    out = loss_grads_hvps(model, lambda engine: loss_of(model, X, engine))
+    for a, b in zip(out["taylor"], out["autograd"], strict=True):
         assert close(a, b)
 
 
@@ -233,15 +239,9 @@ def test_pig_jets_equal_autograd_up_to_fourth_order(kw):
 @pytest.mark.parametrize("kw", [PIG["top_k"], PIG["full_top_k"]], ids=["top_k", "full_top_k"])
 def test_pig_parameter_gradients_and_hessian_vector_products_equal_autograd(kw):
     problem, model, X = pig_model(kw)
-    params = list(model.parameters())
-    v = [torch.randn_like(p) for p in params]
-    out = {}
-    for engine in ("autograd", "taylor"):
-        loss = problem.residual(Fields.for_problem(problem, model, X, engine)).pow(2).mean()
-        grads = torch.autograd.grad(loss, params, create_graph=True)
-        hvp = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
-        out[engine] = (loss, *grads, *hvp)
-    for a, b in zip(out["taylor"], out["autograd"]):
+    out = loss_grads_hvps(
+        model, lambda engine: problem.residual(Fields.for_problem(problem, model, X, engine)).pow(2).mean())
+    for a, b in zip(out["taylor"], out["autograd"], strict=True):
         assert close(a, b)
 
 

@@ -321,7 +321,7 @@ class CatalogueView(pn.viewable.Viewer):
             n = len(next(iter(r.data.values())))
             self.status.object = f"**{p.title}**: {n} samples of its dataset (inputs, outputs)"
             self.preview.objects = [plot_pane(operator_samples(p, r.grid, r.data),
-                                                      sizing_mode="stretch_width")]
+                                              sizing_mode="stretch_width")]
             return
         shape = " × ".join(str(len(r.grid[a])) for a in p.axes)
         self.status.object = f"**{p.title}**: reference on a {shape} grid ({', '.join(p.axes)})"
@@ -334,8 +334,8 @@ class CatalogueView(pn.viewable.Viewer):
         field = r.data[..., p.outputs.index(name)] if len(p.outputs) > 1 else r.data
         if kind in ("1d+t", "2d"):
             self.preview.objects = [plot_pane(field_image(r.grid, field, p.axes, name,
-                                                                  title=f"reference {name}"),
-                                                      sizing_mode="stretch_width")]
+                                                          title=f"reference {name}"),
+                                              sizing_mode="stretch_width")]
         elif kind == "2d+t":
             self.preview.objects = self._animation(r.grid, field, p.axes, name)
         elif kind == "3d+t":
@@ -356,7 +356,7 @@ class CatalogueView(pn.viewable.Viewer):
                                title=f"reference {name} at t = {t[i]:.4g}")
 
         return [self.player, plot_pane(hv.DynamicMap(pn.bind(frame, i=self.player)),
-                                               sizing_mode="stretch_width")]
+                                       sizing_mode="stretch_width")]
 
     def _volume(self, grid, field, name) -> list:
         """Volume rendering at one time (the last), a slider for the others."""

@@ -54,7 +54,7 @@ def log_range(*series) -> tuple[float, float]:
     positive data).
 
     A constant series (the learning rate without a schedule, unit loss weights) otherwise gives
-    the log axis a zero-width range, on which the browser's renderer could spin forever.
+    the log axis a zero-width range.
     """
     v = np.concatenate([np.asarray(s, dtype=float).ravel() for s in series]) if series else np.empty(0)
     v = v[np.isfinite(v) & (v > 0)]
@@ -104,21 +104,19 @@ class MethodView(pn.viewable.Viewer):
         self.causal_rows: list[list[float]] = []      # one list of chunk weights per step
         self.eps: float | None = None
         self.level: int | None = None
-        self.schedule_rows: list[dict] = []           # {"step", "lr", "weight_<term>": ...}
         self.residual: dict | None = None             # {"grid": ..., "abs": ...}
         self.gaussians: dict | None = None
         self.prediction: Snapshot | None = None
         self.eps_text.value = "–"
         self.schedule: hv.streams.Buffer | None = None  # created with the first rows' columns
         self.pipes = {k: hv.streams.Pipe(data=None) for k in ("causal", "residual", "gaussians")}
-        dmaps = {"causal": [self._causal_plot], "residual": [self._residual_plot],
-                 "gaussians": [self._gaussian_plot], "schedule": []}
+        self._plots = {"causal": [self._causal_plot], "residual": [self._residual_plot],
+                       "gaussians": [self._gaussian_plot]}  # the schedule's: _stream_schedule
         titles = {"causal": "### Causal weights per time chunk", "residual": "### Residual |r|",
                   "gaussians": "### PIG Gaussians (1σ ellipses) over the prediction",
                   "schedule": "### Learning rate and loss weights"}
-        self._plots = dmaps
         self._sections = {}
-        for key in dmaps:
+        for key in titles:
             extra = [self.eps_text] if key == "causal" else []
             self._sections[key] = pn.Column(pn.pane.Markdown(titles[key], margin=(0, 10)), *extra,
                                             visible=False, sizing_mode="stretch_width")
@@ -144,7 +142,6 @@ class MethodView(pn.viewable.Viewer):
             self._show("causal", self.causal_data())
         rows = [{"step": s.step, "lr": s.lr, **{f"weight_{k}": float(w) for k, w in s.weights.items()}}
                 for s in steps]
-        self.schedule_rows = _thin(self.schedule_rows + rows)
         self._stream_schedule(rows)
 
     def _stream_schedule(self, rows: list[dict]) -> None:
@@ -179,7 +176,7 @@ class MethodView(pn.viewable.Viewer):
         section = self._sections[key]
         if not section.visible:
             section.append(pn.Row(*[plot_pane(hv.DynamicMap(fn, streams=[self.pipes[key]]),
-                                                      sizing_mode="stretch_width") for fn in self._plots[key]],
+                                              sizing_mode="stretch_width") for fn in self._plots[key]],
                                   sizing_mode="stretch_width"))
             section.visible = True
         self.pipes[key].send(data)

@@ -290,8 +290,7 @@ class OperatorView(pn.viewable.Viewer):
                                         "on the same samples at a finer grid.",
                                         sizing_mode="stretch_width")
         self.sr_pipe = hv.streams.Pipe(data=[])
-        self.sr_plot = plot_pane(hv.DynamicMap(self._sr_element, streams=[self.sr_pipe]),
-                                         width=360)
+        self.sr_plot = plot_pane(hv.DynamicMap(self._sr_element, streams=[self.sr_pipe]), width=360)
         self._layout = pn.Column(
             self.caption, self.alert, self.samples, self.diagnostics,
             pn.pane.Markdown("#### Zero-shot super-resolution", margin=(0, 10)),
@@ -321,7 +320,7 @@ class OperatorView(pn.viewable.Viewer):
         n = len(sample_elements(None, problem.axes, problem.bounds()))
         self.samples.objects = [
             plot_pane(hv.DynamicMap(lambda data, i=i: self._sample(i, data), streams=[self.snap_pipe]),
-                              sizing_mode="stretch_width") for i in range(n)]
+                      sizing_mode="stretch_width") for i in range(n)]
         empty = pd.DataFrame({"step": pd.Series(dtype=float), "data": pd.Series(dtype=float)})
         self.loss_buffer = hv.streams.Buffer(empty, length=LOSS_HISTORY, index=False)
         self.score_pipe = hv.streams.Pipe(data=[])
@@ -330,9 +329,9 @@ class OperatorView(pn.viewable.Viewer):
         self.diagnostics.objects = [
             plot_pane(history, sizing_mode="stretch_width"),
             plot_pane(hv.DynamicMap(lambda data: rollout_element(data), streams=[self.snap_pipe]),
-                              sizing_mode="stretch_width"),
+                      sizing_mode="stretch_width"),
             plot_pane(hv.DynamicMap(lambda data: spectrum_element(data), streams=[self.snap_pipe]),
-                              sizing_mode="stretch_width")]
+                      sizing_mode="stretch_width")]
         options = finer_resolutions(problem)
         self.sr_select.options = options
         self.sr_select.value = options[0] if options else None

@@ -34,11 +34,7 @@ from lab.models import get_model_config  # noqa: E402
 from lab.problems import get_problem  # noqa: E402
 from lab.training import TrainConfig, graphs  # noqa: E402
 from lab.training.tasks import task_for  # noqa: E402
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from timing import peak_gb, profiled_kernels, reset_peak, sync  # noqa: E402  (beside this script)
 
 
 def build(args, engine, device):
@@ -67,7 +63,7 @@ def host_syncs(task, opt, step, device) -> list[str]:
     """The distinct host-synchronisation warnings of one eager step (CUDA sync debug mode)."""
     if device.type != "cuda":
         return []
-    _sync(device)
+    sync(device)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
@@ -80,14 +76,11 @@ def host_syncs(task, opt, step, device) -> list[str]:
 
 def profile(task, opt, step, device, steps=5) -> dict:
     """Kernels of ``steps`` eager steps: count, GPU time and the costliest 25 by CUDA time."""
-    from torch.profiler import ProfilerActivity, profile as torch_profile
+    from torch.profiler import ProfilerActivity
 
-    _sync(device)
-    with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        for s in range(steps):
-            eager_step(task, opt, step + s)
-        _sync(device)
-    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    count = iter(range(step, step + steps))
+    prof, kernels = profiled_kernels(lambda: eager_step(task, opt, next(count)), device, steps,
+                                     [ProfilerActivity.CPU, ProfilerActivity.CUDA])
     table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60)
     return {"kernels_per_step": len(kernels) / steps,
             "gpu_kernel_ms_per_step": round(sum(k.device_time for k in kernels) / 1e3 / steps, 3),
@@ -112,22 +105,21 @@ def measure(args, route, device) -> dict:
 
     for _ in range(graphs.WARMUP_STEPS + 5):  # warm-up steps, then the capture
         train_step()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    reset_peak(device)
     rates = []
     for _ in range(args.repeats):
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         for _ in range(args.steps):
             train_step()
-        _sync(device)
+        sync(device)
         rates.append(round(args.steps / (time.perf_counter() - t0), 2))
     captured = runner is not None and runner.graph is not None
     row = {"route": route, "captured": captured, "fallback": runner.fallback if runner else "not CUDA",
            "steps_per_s": sorted(rates)[len(rates) // 2], "repeats": rates,
            "first_step_s": round(first_step_s, 2), "first_step_loss": first,
            "host_syncs_per_eager_step": syncs,
-           "peak_gpu_gb": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
+           "peak_gpu_gb": peak_gb(device)}
     if route in args.profile:
         row["profile"] = profile(task, opt, next(step), device)
     return row

@@ -40,6 +40,7 @@ from lab.models import get_model_config  # noqa: E402
 from lab.problems import get_problem, list_problems  # noqa: E402
 from lab.training import Step, TrainConfig, Trainer, graphs  # noqa: E402
 from lab.training.tasks import Task  # noqa: E402
+from timing import peak_gb, profiled_kernels, reset_peak, sync  # noqa: E402  (beside this script)
 
 CAUSAL = dict(causal=True, causal_chunks=32, causal_eps=[1e-2, 1e-1, 1.0, 10.0, 100.0], causal_delta=0.99)
 GRAD_NORM = dict(balancing="grad_norm", balance_every=1000, balance_momentum=0.9)
@@ -76,20 +77,6 @@ PRESETS = [
 ]
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _reset_peak(device):
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def _peak_gb(device):
-    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-
-
 def run_preset(preset, args, device, runs_dir) -> dict:
     key, pparams, method, (kind, mparams), tparams, steps = preset
     steps = 20 if args.quick else max(1, int(steps * args.steps_scale))
@@ -105,13 +92,13 @@ def run_preset(preset, args, device, runs_dir) -> dict:
     if args.quick and kind in ("mlp", "modified_mlp", "fourier_mlp"):
         mparams = dict(mparams, width=min(mparams["width"], 32))
     problem = get_problem(key, **pparams)
-    _reset_peak(device)
-    _sync(device)
+    reset_peak(device)
+    sync(device)
     t0 = time.perf_counter()
     steps_seen = []  # Step events: training throughput without set-up (reference) and evaluation
     result = Trainer(problem, get_model_config(kind, **mparams), train, runs_dir=runs_dir,
                      sinks=[lambda e: steps_seen.append(e) if isinstance(e, Step) else None]).run()
-    _sync(device)
+    sync(device)
     wall = time.perf_counter() - t0
     first, last = (steps_seen[0], steps_seen[-1]) if steps_seen else (None, None)
     rate = ((last.step - first.step) / (last.elapsed - first.elapsed)
@@ -120,7 +107,7 @@ def run_preset(preset, args, device, runs_dir) -> dict:
             "model": kind, "model_params": mparams, "train_params": tparams, "steps": result.step,
             "status": result.status, "message": result.message, "rel_l2": result.rel_l2,
             "wall_s": round(wall, 3), "steps_per_s": None if rate is None else round(rate, 3),
-            "peak_gpu_gb": _peak_gb(device)}
+            "peak_gpu_gb": peak_gb(device)}
 
 
 class _SpeedTask(Task):
@@ -179,16 +166,16 @@ def speed_lab(width, depth, n, steps, device, dtype, route="lab-autograd", repea
 
     for _ in range(max(graphs.WARMUP_STEPS + 2, steps // 10)):  # warm-up: allocator, kernels, capture
         step()
-    _reset_peak(device)
+    reset_peak(device)
     rates = []
     for _ in range(repeats):  # the median of the timings
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
-        _sync(device)
+        sync(device)
         rates.append(round(steps / (time.perf_counter() - t0), 3))
-    return {"steps_per_s": sorted(rates)[len(rates) // 2], "repeats": rates, "peak_gpu_gb": _peak_gb(device)}
+    return {"steps_per_s": sorted(rates)[len(rates) // 2], "repeats": rates, "peak_gpu_gb": peak_gb(device)}
 
 
 def graph_agreement(width, depth, n, steps, device, dtype=torch.float32) -> dict:
@@ -227,8 +214,6 @@ def graph_agreement(width, depth, n, steps, device, dtype=torch.float32) -> dict
 
 def kernel_profile(width, depth, n, device, engine, dtype=torch.float32, steps=5) -> dict:
     """GPU kernels and kernel time per eager step (fused Adam), from torch.profiler."""
-    from torch.profiler import ProfilerActivity, profile
-
     problem = get_problem("burgers")
     torch.manual_seed(0)
     model = get_model_config("mlp", width=width, depth=depth).build(problem).to(device=device, dtype=dtype)
@@ -242,12 +227,7 @@ def kernel_profile(width, depth, n, device, engine, dtype=torch.float32, steps=5
 
     for _ in range(5):
         step()
-    _sync(device)
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(steps):
-            step()
-        _sync(device)
-    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    _, kernels = profiled_kernels(step, device, steps)
     mm = [k for k in kernels if any(t in k.name.lower() for t in ("gemm", "sgemm", "cutlass", "xmma"))]
     ms = sum(k.device_time for k in kernels) / 1e3 / steps
     return {"kernels_per_step": len(kernels) / steps, "gpu_kernel_ms_per_step": round(ms, 4),
@@ -261,12 +241,12 @@ def speed_trainer(width, depth, n, steps, device, route, runs_dir) -> dict:
                         log_every=max(1, steps // 10), snapshot_every=steps, checkpoint_every=10 * steps,
                         **TRAINER_ROUTES[route])
     seen = []
-    _reset_peak(device)
+    reset_peak(device)
     result = Trainer(get_problem("burgers"), get_model_config("mlp", width=width, depth=depth), train,
                      runs_dir=runs_dir, sinks=[lambda e: seen.append(e) if isinstance(e, Step) else None]).run()
     first, last = seen[0], seen[-1]  # the first log interval holds the warm-up and the capture
     return {"steps_per_s": round((last.step - first.step) / (last.elapsed - first.elapsed), 3),
-            "status": result.status, "peak_gpu_gb": _peak_gb(device)}
+            "status": result.status, "peak_gpu_gb": peak_gb(device)}
 
 
 def speed_deepxde(width, depth, n, steps) -> dict:

@@ -51,7 +51,7 @@ class LandscapeView(DiagnosticPanel):
     def __init__(self, **params):
         super().__init__(**params)
         self.landscape_pane = plot_pane(hv.Image(np.zeros((2, 2))).opts(height=PLOT_HEIGHT + 100),
-                                                sizing_mode="stretch_width")
+                                        sizing_mode="stretch_width")
         self.density_pane = plot_pane(hv.Curve([], "eigenvalue", "density"), width=360)
         self.table = pn.pane.DataFrame(pd.DataFrame(), index=False, width=360)
 
