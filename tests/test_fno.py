@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lab.models import get_model_config
-from lab.models.fno import FNO, FNOConfig, _SharedWeightGEMM
+from lab.models.fno import FNO, FNOConfig, Pointwise
 from lab.models.layers.spectral_conv import SpectralConv, check_modes
 from lab.problems import get_problem
 from lab.solvers.spectral import fourier_interpolate_points
@@ -40,7 +40,7 @@ def test_layer_is_the_same_operator_on_a_finer_grid(d, shape, factorization):
     gen = torch.Generator().manual_seed(0)
     layer = SpectralConv(3, 3, tuple(n // 2 + 1 for n in shape), factorization=factorization,
                          generator=gen).double()
-    x = torch.randn(2, 3, *shape, dtype=torch.float64, generator=gen)
+    x = torch.randn(3, 2, *shape, dtype=torch.float64, generator=gen)  # channel-major
     fine = tuple(2 * n for n in shape)
     with torch.no_grad():
         y_coarse, y_fine = layer(x), layer(_fine_interpolant(x, fine))
@@ -68,7 +68,7 @@ def _fft_reference(layer, x):
                                                              accumulate=True)
     full = full / count.clamp_min(1)
     xh = torch.fft.rfftn(x.double(), dim=dims)
-    yh = xh * full if layer.factorization == "separable" else torch.einsum("bi...,io...->bo...", xh, full)
+    yh = xh * full[:, None] if layer.factorization == "separable" else torch.einsum("ib...,io...->ob...", xh, full)
     return torch.fft.irfftn(yh, s=shape, dim=dims)
 
 
@@ -81,7 +81,7 @@ def test_truncated_dft_layer_equals_the_fft_reference(d, shape, factorization, n
     gen = torch.Generator().manual_seed(2)
     modes = tuple(n // 2 + 1 if nyquist else max(1, n // 3) for n in shape)
     layer = SpectralConv(3, 3, modes, factorization=factorization, generator=gen).double()
-    x = torch.randn(2, 3, *shape, dtype=torch.float64, generator=gen)
+    x = torch.randn(3, 2, *shape, dtype=torch.float64, generator=gen)
     ref = _fft_reference(layer, x)
     with torch.no_grad():
         y64, y32 = layer(x), layer.float()(x.float())
@@ -94,14 +94,14 @@ def test_fused_skip_and_bias_equal_the_separate_sum(d, shape):
     """``K(v, add=z, bias=b) = K v + z + b``, values and gradients (float64, to 1e-12)."""
     gen = torch.Generator().manual_seed(3)
     layer = SpectralConv(4, 3, tuple(max(1, n // 3) for n in shape), generator=gen).double()
-    x = torch.randn(2, 4, *shape, dtype=torch.float64, generator=gen, requires_grad=True)
-    z0 = torch.randn(2, 3, *shape, dtype=torch.float64, generator=gen, requires_grad=True)
+    x = torch.randn(4, 2, *shape, dtype=torch.float64, generator=gen, requires_grad=True)
+    z0 = torch.randn(3, 2, *shape, dtype=torch.float64, generator=gen, requires_grad=True)
     b = torch.randn(3, dtype=torch.float64, generator=gen, requires_grad=True)
-    cot = torch.randn(2, 3, *shape, dtype=torch.float64, generator=gen)
+    cot = torch.randn(3, 2, *shape, dtype=torch.float64, generator=gen)
     grads = []
     for fused in (True, False):
         z = z0 * 1.0  # a non-leaf, as the skip path's output is
-        y = layer(x, add=z, bias=b) if fused else layer(x) + z + b.reshape(3, *[1] * d)
+        y = layer(x, add=z, bias=b) if fused else layer(x) + z + b.reshape(3, 1, *[1] * d)
         grads.append((y, *torch.autograd.grad((y * cot).sum(), (x, z0, b, layer.weight))))
     for a, r in zip(*grads):
         assert torch.allclose(a, r, rtol=0, atol=1e-12 * float(r.detach().abs().max()))
@@ -128,17 +128,23 @@ def test_identity_weights_reproduce_band_limited_input(d, shape):
     assert torch.allclose(layer(x), x, atol=1e-13)
     # and a frequency just above the band is removed
     high = torch.cos(2 * math.pi * modes[0] * torch.arange(shape[0], dtype=torch.float64) / shape[0])
-    xh = high.reshape(1, 1, -1, *[1] * (d - 1)).expand(1, 2, *shape).contiguous()
+    xh = high.reshape(1, 1, -1, *[1] * (d - 1)).expand(2, 1, *shape).contiguous()
     assert layer(xh).abs().max() < 1e-13
 
 
-def test_shared_weight_gemm_gradients():
-    """The pointwise layers' GEMM with its hand-written backward, against finite differences."""
+def test_pointwise_is_a_linear_map_per_point_on_channel_major_tensors():
+    """``(c_in, batch, *s)`` in, ``(c_out, batch, *s)`` out: each point mapped by ``W x + b``,
+    as :class:`torch.nn.Linear` maps it in ``(batch, *s, c)``; gradients too."""
     gen = torch.Generator().manual_seed(4)
-    x = torch.randn(3, 4, 7, dtype=torch.float64, generator=gen, requires_grad=True)
-    w = torch.randn(5, 4, dtype=torch.float64, generator=gen, requires_grad=True)
-    assert torch.autograd.gradcheck(_SharedWeightGEMM.apply, (x, w))
-    assert torch.allclose(_SharedWeightGEMM.apply(x, w), torch.einsum("oc,bcn->bon", w, x), atol=1e-14)
+    layer = Pointwise(4, 5).double()
+    lin = torch.nn.Linear(4, 5).double()
+    lin.load_state_dict({"weight": layer.weight.detach(), "bias": layer.bias.detach()})
+    x = torch.randn(4, 3, 6, 7, dtype=torch.float64, generator=gen)
+    y = layer(x)
+    assert y.shape == (5, 3, 6, 7)
+    assert torch.allclose(y, lin(x.movedim(0, -1)).movedim(-1, 0), atol=1e-14)
+    assert torch.allclose(layer(x, bias=False), y - layer.bias[:, None, None, None], atol=1e-14)
+    assert torch.autograd.gradcheck(lambda t: layer(t), (x[:, :2, :3, :2].clone().requires_grad_(),))
 
 
 def test_modes_beyond_the_grid_raise_naming_modes():

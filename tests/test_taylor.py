@@ -303,8 +303,8 @@ def test_compiled_jet_on_cuda_equals_autograd_in_float32(kind, params):
         f = Fields.for_problem(problem, model, X, engine)
         loss = problem.residual(f).pow(2).mean()
         out[engine] = (loss, torch.autograd.grad(loss, params))
-    assert isinstance(Fields.for_problem(problem, model, X), TaylorFields)  # "auto" on CUDA
     (la, ga), (lc, gc) = out["autograd"], out["compiled"]
     assert float((lc - la).abs()) <= 1e-5 * float(la.abs())
-    for a, c in zip(ga, gc):
+    for a, c in zip(ga, gc, strict=True):
         assert float((c - a).abs().max()) <= 1e-4 * float(a.abs().max())
+    assert isinstance(Fields.for_problem(problem, model, X), TaylorFields)  # "auto" on CUDA

@@ -34,7 +34,7 @@ from lab.models import get_model_config  # noqa: E402
 from lab.problems import get_problem  # noqa: E402
 from lab.training import TrainConfig, graphs  # noqa: E402
 from lab.training.tasks import task_for  # noqa: E402
-from timing import peak_gb, profiled_kernels, reset_peak, sync  # noqa: E402  (beside this script)
+from benchmarks.timing import peak_gb, profiled_kernels, reset_peak, sync  # noqa: E402
 
 
 def build(args, engine, device):

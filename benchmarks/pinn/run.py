@@ -40,7 +40,7 @@ from lab.models import get_model_config  # noqa: E402
 from lab.problems import get_problem, list_problems  # noqa: E402
 from lab.training import Step, TrainConfig, Trainer, graphs  # noqa: E402
 from lab.training.tasks import Task  # noqa: E402
-from timing import peak_gb, profiled_kernels, reset_peak, sync  # noqa: E402  (beside this script)
+from benchmarks.timing import peak_gb, profiled_kernels, reset_peak, sync  # noqa: E402
 
 CAUSAL = dict(causal=True, causal_chunks=32, causal_eps=[1e-2, 1e-1, 1.0, 10.0, 100.0], causal_delta=0.99)
 GRAD_NORM = dict(balancing="grad_norm", balance_every=1000, balance_momentum=0.9)

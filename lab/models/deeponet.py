@@ -46,7 +46,7 @@ class DeepONet(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def trunk_features(self, shape, *, device, dtype) -> torch.Tensor:
-        grid = coordinates(shape, self.periodic, device=device, dtype=dtype)[0]
+        grid = coordinates(shape, self.periodic, device=device, dtype=dtype)[:, 0]
         cols = []
         for g, p in zip(grid, self.periodic):
             g = g.reshape(-1)

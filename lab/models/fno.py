@@ -30,34 +30,13 @@ from lab.models import ModelConfig, register_model
 from lab.models.layers.spectral_conv import FACTORIZATIONS, SpectralConv, check_modes
 
 
-class _SharedWeightGEMM(torch.autograd.Function):
-    """``y_b = W x_b`` for every sample ``b`` of ``x`` ``(B, c_in, N)``.
-
-    The product and the input gradient are batched GEMMs on the one weight, without copies
-    (``matmul`` of a matrix and a batch copies ``x`` and ``y`` into a transposed layout). The
-    weight gradient ``sum_b g_b x_b^T`` is one GEMM over all ``B N`` points: as a batched GEMM,
-    each sample's reduction over ``N`` would run on a few thread blocks.
-    """
-
-    @staticmethod
-    def forward(ctx, x, w):
-        ctx.save_for_backward(x, w)
-        return torch.bmm(w.expand(x.shape[0], -1, -1), x)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        gx = torch.bmm(w.T.expand(x.shape[0], -1, -1), g) if ctx.needs_input_grad[0] else None
-        gw = torch.tensordot(g, x, dims=([0, 2], [0, 2])) if ctx.needs_input_grad[1] else None
-        return gx, gw
-
-
 class Pointwise(nn.Module):
-    """A per-point linear map ``(B, c_in, *s) -> (B, c_out, *s)``: one GEMM ``W @ x`` per sample.
+    """A per-point linear map on channel-major ``(c_in, batch, *s) -> (c_out, batch, *s)``.
 
-    Equivalent to a kernel-1 convolution but several times faster in 3D on a GPU (cuDNN's 3D
-    1x1 kernels transpose to channels-last and back; a GEMM over the flattened grid does not).
-    Initialised as :class:`torch.nn.Linear`.
+    In this layout the map is one GEMM ``W @ x`` over all ``batch * N`` points, and so are both
+    of its gradients (``W^T g`` and ``g x^T``, the latter one reduction over every point); in
+    ``(batch, c, *s)`` the weight gradient needs both tensors transposed first, two copies of
+    the activation per layer. Initialised as :class:`torch.nn.Linear`.
     """
 
     def __init__(self, c_in: int, c_out: int):
@@ -68,24 +47,19 @@ class Pointwise(nn.Module):
     def forward(self, x: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
         """``W x + b``; ``bias=False`` leaves ``b`` to the caller (the FNO's Fourier layers add it
         as a zero-frequency coefficient, saving a pass over the grid)."""
-        y = _SharedWeightGEMM.apply(x.flatten(2).contiguous(), self.weight)
-        if bias:
-            y = y + self.bias[:, None]
-        return y.reshape(x.shape[0], -1, *x.shape[2:])
-
-
-def pointwise(ndim: int, c_in: int, c_out: int) -> nn.Module:
-    return Pointwise(c_in, c_out)
+        flat = x.reshape(x.shape[0], -1)
+        y = torch.addmm(self.bias[:, None], self.weight, flat) if bias else self.weight @ flat
+        return y.reshape(-1, *x.shape[1:])
 
 
 def coordinates(shape, periodic, *, device, dtype) -> torch.Tensor:
-    """Normalised coordinates in ``[0, 1]`` as channels ``(1, d, *shape)``.
+    """Normalised coordinates in ``[0, 1]`` as channels ``(d, 1, *shape)`` (channel-major).
 
     A periodic axis omits its end point (``x_j = j / n``), a bounded one includes it, so the
     coordinate of a physical point does not depend on the resolution.
     """
     axes = [torch.linspace(0, 1, n + int(p), device=device, dtype=dtype)[:n] for n, p in zip(shape, periodic)]
-    return torch.stack(torch.meshgrid(*axes, indexing="ij"))[None]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"))[:, None]
 
 
 class FNO(nn.Module):
@@ -113,12 +87,12 @@ class FNO(nn.Module):
         self.ndim, self.modes, self.periodic = d, modes, periodic
         self.positional_encoding, self.domain_padding = positional_encoding, domain_padding
         self.mixed_precision = mixed_precision
-        self.lift = pointwise(d, in_channels + (d if positional_encoding else 0), width)
+        self.lift = Pointwise(in_channels + (d if positional_encoding else 0), width)
         self.spectral = nn.ModuleList(SpectralConv(width, width, modes, factorization=factorization, rank=rank)
                                       for _ in range(n_layers))
-        self.skip = nn.ModuleList(pointwise(d, width, width) for _ in range(n_layers))
-        self.project = nn.Sequential(pointwise(d, width, projection_channels), nn.GELU(),
-                                     pointwise(d, projection_channels, out_channels))
+        self.skip = nn.ModuleList(Pointwise(width, width) for _ in range(n_layers))
+        self.project = nn.Sequential(Pointwise(width, projection_channels), nn.GELU(),
+                                     Pointwise(projection_channels, out_channels))
 
     @classmethod
     def from_config(cls, config: dict) -> "FNO":
@@ -129,14 +103,17 @@ class FNO(nn.Module):
         return [0 if p else math.ceil(self.domain_padding * n) for n, p in zip(shape, self.periodic)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, in, *s) -> (batch, out, *s)``; inside, activations are channel-major
+        ``(width, batch, *s)`` so that every pointwise layer is a single GEMM."""
         shape = tuple(x.shape[-self.ndim:])
         check_modes(self.modes, [n + p for n, p in zip(shape, self._pads(shape))])
+        v = x.transpose(0, 1)
         if self.positional_encoding:
             grid = coordinates(shape, self.periodic, device=x.device, dtype=x.dtype)
-            x = torch.cat([x, grid.expand(x.shape[0], *grid.shape[1:])], dim=1)
+            v = torch.cat([v, grid.expand(-1, x.shape[0], *shape)], dim=0)
         amp = torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=self.mixed_precision)
         with amp:
-            v = self.lift(x)
+            v = self.lift(v)
             pads = self._pads(shape)
             if any(pads):
                 # F.pad lists the last axis first: (left, right) per axis
@@ -149,7 +126,7 @@ class FNO(nn.Module):
             if any(pads):
                 v = v[(Ellipsis, *[slice(0, n) for n in shape])]
             out = self.project(v)
-        return out.to(x.dtype)
+        return out.transpose(0, 1).to(x.dtype).contiguous()
 
 
 class OperatorModelConfig(ModelConfig):

@@ -142,11 +142,11 @@ def fourier_interpolate_points(u: torch.Tensor, points: torch.Tensor,
     ks = wavenumber_grid(shape, lengths, device=u.device, dtype=u.dtype)
     c = torch.fft.rfftn(u, dim=tuple(range(-d, 0))) / math.prod(shape)
     n_last = shape[-1]
-    w = torch.full((n_last // 2 + 1,), 2.0, device=u.device, dtype=u.dtype)
-    w[0] = 1.0
-    if n_last % 2 == 0:
-        w[-1] = 1.0
-    c = c * w
+    # weights and masks from comparisons on the device: an item assignment would copy a host
+    # scalar per call, which a CUDA graph cannot capture
+    j = torch.arange(n_last // 2 + 1, device=u.device)
+    once = (j == 0) | ((j == n_last // 2) & (n_last % 2 == 0))  # DC and Nyquist: counted once
+    c = c * torch.where(once, 1.0, 2.0).to(u.dtype)
     flat = c.reshape(*c.shape[:-d], -1)
     pts = points.to(device=u.device, dtype=u.dtype)
     chunk = max(1, 2**22 // flat.shape[-1])  # bound the (points x modes) phase matrix
@@ -159,8 +159,7 @@ def fourier_interpolate_points(u: torch.Tensor, points: torch.Tensor,
             xk = (p[:, axis:axis + 1] - origins[axis]) * k  # (P, m_axis)
             f = torch.exp(1j * xk)
             if n % 2 == 0:  # out of place: the points may carry autograd
-                nyq = torch.zeros(k.numel(), dtype=torch.bool, device=u.device)
-                nyq[n // 2 if axis < d - 1 else k.numel() - 1] = True
+                nyq = torch.arange(k.numel(), device=u.device) == (n // 2 if axis < d - 1 else k.numel() - 1)
                 f = torch.where(nyq, torch.cos(xk).to(f.dtype), f)
             view = [p.shape[0]] + [1] * d
             view[axis + 1] = k.numel()

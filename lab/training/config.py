@@ -30,9 +30,9 @@ class TrainConfig(Config):
     derivatives = param.Selector(
         default="auto", objects=["auto", "autograd", "taylor", "compiled"],
         doc="How the PDE residual's derivatives are computed. 'auto': on CUDA, Taylor-mode jets "
-            "through a plain MLP compiled by torch.compile (the fastest route measured; the first "
-            "step compiles), else autograd; 'autograd': nested reverse mode, any model; "
-            "'taylor' / 'compiled': Taylor mode through a plain MLP (tanh/sin), eager or compiled")
+            "through a plain MLP or PIG, compiled by torch.compile (the fastest route measured; the "
+            "first step compiles), else autograd; 'autograd': nested reverse mode, any model; "
+            "'taylor' / 'compiled': Taylor mode through a plain MLP (tanh/sin) or PIG, eager or compiled")
     lbfgs_steps = param.Integer(0, bounds=(0, 1_000_000),
                                 doc="L-BFGS iterations (strong-Wolfe line search) after Adam")
     n_pde = param.Integer(2000, bounds=(1, 50_000_000), doc="Collocation points in the interior")

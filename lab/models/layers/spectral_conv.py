@@ -21,7 +21,8 @@ dropped. Conventions (the lab's one FFT convention, :mod:`lab.solvers.spectral`)
   output, the truncation copy and the zero-padded inverse input are each as large as the
   activation, while a truncated DFT reads the activation once and writes ``2m/n`` of it
   (``O(n m)`` work per point instead of ``O(log n)``: the right trade for the few modes FNOs
-  keep). The mode mixing is one batched GEMM with the modes as the batch axis.
+  keep). Leading axes are left products on contiguous views, so no pass copies the grid. The
+  mode mixing is one batched GEMM with the modes as the batch axis.
 * Mixed precision: transforms run in float32 (or float64) with autocast disabled, so the
   layer is safe inside ``torch.autocast(dtype=torch.bfloat16)``.
 
@@ -92,8 +93,20 @@ def dft_matrices(m: int, n: int, *, last: bool) -> tuple[torch.Tensor, torch.Ten
     return fwd, inv.contiguous()
 
 
+def _along(mat: torch.Tensor, t: torch.Tensor, axis: int) -> torch.Tensor:
+    """``mat`` applied along spatial ``axis`` of ``(channels, batch, *spatial)``.
+
+    A left product on the view ``(before, n, after)``: one batched GEMM that reads and writes
+    contiguous memory, where moving the axis last would copy the tensor twice.
+    """
+    p = 2 + axis
+    lead, n = t.shape[:p], t.shape[p]
+    out = torch.matmul(mat, t.reshape(math.prod(lead), n, -1))
+    return out.reshape(*lead, mat.shape[0], *t.shape[p + 1:])
+
+
 class SpectralConv(nn.Module):
-    """Spectral convolution over the last ``len(modes)`` axes of ``(batch, in, *spatial)``."""
+    """Spectral convolution over the spatial axes of channel-major ``(in, batch, *spatial)``."""
 
     def __init__(self, in_channels: int, out_channels: int, modes: Sequence[int], *,
                  factorization: str = "dense", rank: int = 16, generator: torch.Generator | None = None):
@@ -156,22 +169,24 @@ class SpectralConv(nn.Module):
     def _mix(self, xh: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """``y(k) = R(k) x(k)``: one batched complex GEMM with the modes as the batch axis."""
         if self.factorization == "separable":
-            return xh * w
-        b, ms = xh.shape[0], xh.shape[2:]
-        xm = xh.reshape(b, self.in_channels, -1).permute(2, 0, 1)                 # (M, B, in)
+            return xh * w[:, None]
+        ms = xh.shape[2:]
+        xm = xh.reshape(self.in_channels, xh.shape[1], -1).permute(2, 1, 0)       # (M, B, in)
         wm = w.reshape(self.in_channels, self.out_channels, -1).permute(2, 0, 1)  # (M, in, out)
-        return torch.bmm(xm, wm).permute(1, 2, 0).reshape(b, self.out_channels, *ms)
+        return torch.bmm(xm, wm).permute(2, 1, 0).reshape(self.out_channels, xh.shape[1], *ms)
 
     # ---- forward --------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, *, add: torch.Tensor | None = None,
                 bias: torch.Tensor | None = None) -> torch.Tensor:
-        """``K x`` (+ ``bias`` per output channel) (+ ``add``).
+        """``K x`` (+ ``bias`` per output channel) (+ ``add``) on channel-major tensors.
 
-        ``add`` (``(batch, out, *spatial)``) is summed by the last GEMM itself (``addmm``): the
-        FNO passes its skip path here, which saves a pass over the largest tensor. ``bias``
-        enters as the zero-frequency coefficient, ``N * b``, so it costs nothing on the grid.
+        ``x`` is ``(in, batch, *spatial)``, the FNO's layout (its pointwise layers are then
+        single GEMMs); the result is ``(out, batch, *spatial)``. ``add`` (same shape as the
+        result) is summed by the last GEMM itself (``addmm``): the FNO passes its skip path
+        here, which saves a pass over the largest tensor. ``bias`` enters as the
+        zero-frequency coefficient, ``N * b``, so it costs nothing on the grid.
         """
-        shape = tuple(x.shape[-self.ndim:])
+        shape = tuple(x.shape[2:])
         check_modes(self.modes, shape)
         d = self.ndim
         real = torch.float64 if x.dtype == torch.float64 else torch.float32
@@ -183,18 +198,18 @@ class SpectralConv(nn.Module):
             rows = (x.reshape(-1, shape[-1]) @ mats[-1][0]).reshape(*x.shape[:-1], self.modes[-1], 2)
             xh = torch.view_as_complex(rows)
             for axis in range(d - 1):
-                xh = (xh.movedim(axis - d, -1) @ mats[axis][0].T).movedim(-1, axis - d)
+                xh = _along(mats[axis][0], xh, axis)
             yh = self._mix(xh, w)
             if bias is not None:
-                yh[(slice(None), slice(None)) + (0,) * d] += bias.to(real) * math.prod(shape)
+                yh[(slice(None), slice(None)) + (0,) * d] += bias.to(real)[:, None] * math.prod(shape)
             for axis in reversed(range(d - 1)):
-                yh = (yh.movedim(axis - d, -1) @ mats[axis][1].T).movedim(-1, axis - d)
+                yh = _along(mats[axis][1], yh, axis)
             yr = torch.view_as_real(yh.contiguous()).reshape(-1, 2 * self.modes[-1])
             if add is None:
                 y = yr @ mats[-1][1]
             else:  # out of place: an in-place GEMM into a view costs autograd two grid copies
                 y = torch.addmm(add.to(real).reshape(-1, shape[-1]), yr, mats[-1][1])
-            return y.reshape(x.shape[0], self.out_channels, *shape)
+            return y.reshape(self.out_channels, x.shape[1], *shape)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, modes={self.modes}, "

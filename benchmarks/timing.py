@@ -1,4 +1,4 @@
-"""What the PINN benchmarks share: device synchronisation, peak memory, kernel counts.
+"""What the benchmarks share: device synchronisation, peak memory, kernel counts.
 
 Timings read the clock only after :func:`sync`, since CUDA launches return before the work
 is done; on the CPU every helper is a no-op or ``None``.
