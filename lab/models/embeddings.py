@@ -45,12 +45,16 @@ class PeriodicEmbedding(nn.Module):
         k = torch.arange(1, harmonics + 1, dtype=torch.float64)
         self.register_buffer("omega", 2 * math.pi * k[None, :] / period[:, None])
         self.out_dim = len(self.plain_idx) + 2 * harmonics * len(self.periodic_idx)
+        # the column indices live on the model's device: indexing with a Python list copies it
+        # from the host on every call, which a CUDA graph cannot capture
+        self.register_buffer("_plain", torch.tensor(self.plain_idx, dtype=torch.long), persistent=False)
+        self.register_buffer("_periodic", torch.tensor(self.periodic_idx, dtype=torch.long), persistent=False)
 
     def forward(self, x):
-        plain = self.normalize(x)[:, self.plain_idx]
+        plain = self.normalize(x).index_select(1, self._plain)
         if not self.periodic_idx:
             return plain
-        phase = (x[:, self.periodic_idx, None] * self.omega).flatten(1)
+        phase = (x.index_select(1, self._periodic)[:, :, None] * self.omega).flatten(1)
         return torch.cat([plain, torch.cos(phase), torch.sin(phase)], dim=1)
 
 
