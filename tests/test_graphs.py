@@ -329,7 +329,8 @@ class _FixedBatch(Task):
 
 
 PINN_PROBLEMS = [k for k, cls in list_problems().items() if cls.kind not in ("ode", "operator")]
-CASES = [(k, "mlp") for k in PINN_PROBLEMS] + [("burgers", m) for m in list_models("pinn") if m != "mlp"]
+CASES = [(k, "mlp") for k in PINN_PROBLEMS] + [("burgers", m) for m in list_models("pinn") if m != "mlp"] + \
+    [("convection", "fourier_mlp"), ("allen_cahn", "modified_mlp")]  # exact periodic embeddings
 
 
 @cuda
