@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The PINN accuracy table on one GPU in about four minutes: rows run as parallel processes
-# (plain MLPs at their literature step counts, which the compiled Taylor-mode CUDA-graph step
-# affords; PIG and causal/balanced modified MLPs, which run eagerly, at a fraction of them).
+# The PINN accuracy table on one GPU in about four minutes: rows run as parallel processes, each
+# at its own fraction of the literature step count (plain MLPs and PIG run compiled Taylor-mode
+# jets in a captured step; modified MLPs, causal or balanced, autograd in a captured step).
 # Every row is appended to OUTDIR/rows.jsonl as it finishes; a group still running after
 # LIMIT seconds is stopped (its unfinished row is lost, the finished ones stay).
 # Usage: bash benchmarks/pinn/table_gpu.sh OUTDIR [LIMIT]   (PINN_ARGS: more run.py arguments)
