@@ -16,7 +16,8 @@ from bokeh.models import ColumnDataSource
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
 from lab.training.events import Snapshot, Step
-from lab.training.tasks.pinn import coarse_grid, residual_on_grid
+from lab.problems.base import coarse_grid
+from lab.training.tasks.pinn import residual_on_grid
 from widgets.app import LabApp, models_for
 from widgets.forms import settings_form
 from widgets.method_views import MethodView, ellipse_paths

@@ -13,7 +13,7 @@ model of the *attractor* must reproduce (Pathak et al. 2018; Gilpin 2021):
 * ``density_hellinger`` — Hellinger distance of the invariant densities of the rollout and
   the reference (:func:`lab.diagnostics.attractors.density_distance`), every evaluation;
 * ``lyapunov_learned`` / ``lyapunov_true`` — the largest Lyapunov exponent of the learned and
-  the true vector field by :func:`separation_exponent`, on the first evaluation and every
+  the true vector field by :func:`lab.diagnostics.attractors.separation_exponent`, on the first evaluation and every
   ``lyapunov_every``-th one after it; ``lyapunov_evaluation`` says on which evaluation the
   learned value was computed. (The tangent-space method of
   :func:`lab.diagnostics.attractors.lyapunov_spectrum` gives the whole spectrum but costs a
@@ -26,40 +26,10 @@ import math
 
 import torch
 
-from lab.diagnostics.attractors import density_distance
+from lab.diagnostics.attractors import density_distance, separation_exponent
 from lab.diagnostics.metrics import relative_l2
 from lab.models.neural_ode import trajectory_loss
-from lab.solvers.ode import rk4
 from lab.training.tasks import Task, register_task
-
-
-def separation_exponent(f, x0: torch.Tensor, dt: float, n_steps: int, *, renorm_every: int = 10,
-                        n_transient: int = 0, d0: float = 1e-8) -> torch.Tensor:
-    """Largest Lyapunov exponent ``(B,)`` by the two-trajectory method (Benettin, Galgani &
-    Strelcyn 1976).
-
-    A companion state starts ``d0`` away from each ``x0`` (along ``(1, ..., 1) / sqrt(d)``);
-    both are advanced by RK4 and every ``renorm_every`` steps the separation ``d`` is logged
-    as ``log(d / d0)`` and rescaled back to ``d0`` along its current direction, so
-    ``lambda_1 = sum log(d / d0) / (n_steps dt)``. For ``d0`` small enough to stay in the
-    linear regime this is Benettin's tangent method with a finite-difference tangent, at the
-    cost of plain integration (no Jacobian). Runs in ``x0``'s dtype: use float64.
-    """
-    x = x0.reshape(-1, x0.shape[-1])
-    B, d = x.shape
-    rhs = lambda t, y: f(y)  # noqa: E731 - autonomous field in rk4's (t, y) form
-    t = dt * torch.arange(renorm_every + 1, dtype=x.dtype, device=x.device)
-    y = torch.cat([x, x + d0 / math.sqrt(d)])
-    total = torch.zeros(B, dtype=x.dtype, device=x.device)
-    n_skip, n_keep = n_transient // renorm_every, max(n_steps // renorm_every, 1)
-    for i in range(n_skip + n_keep):
-        y = rk4(rhs, y, t)[-1]
-        sep = y[B:] - y[:B]
-        dist = sep.norm(dim=-1)
-        if i >= n_skip:
-            total += (dist / d0).log()
-        y = torch.cat([y[:B], y[:B] + sep * (d0 / dist)[:, None]])
-    return total / (n_keep * renorm_every * dt)
 
 
 @register_task

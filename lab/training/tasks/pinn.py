@@ -9,14 +9,13 @@ violated) and, for PIG, the Gaussians (:meth:`lab.models.pig.GaussianField.gauss
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from lab.autodiff import Fields
 from lab.diagnostics.metrics import relative_l2
 from lab.models.pig import GaussianField
+from lab.problems.base import coarse_grid
 from lab.training.balancing import MovingWeights, balanced, grad_norms, ntk_traces
 from lab.training.causal import CausalWeighting
 from lab.training.hard import HardConstraint
@@ -52,15 +51,6 @@ def residual_on_grid(problem, model, grid: dict[str, np.ndarray], *, device, dty
         out = torch.cat([problem.residual(Fields(model, pts[i:i + chunk], problem.axes)).detach()
                          for i in range(0, len(pts), chunk)])
     return out.double().cpu().numpy().reshape(mesh[0].shape + out.shape[1:])
-
-
-def coarse_grid(grid: dict[str, np.ndarray], max_points: int = RESIDUAL_POINTS) -> dict[str, np.ndarray]:
-    """Every ``s``-th point per axis (``s >= 2``), ``s`` the smallest keeping ``<= max_points``."""
-    n = math.prod(len(g) for g in grid.values())
-    s = max(2, math.ceil((n / max_points) ** (1 / len(grid))))
-    while math.prod(len(g[::s]) for g in grid.values()) > max_points:
-        s += 1
-    return {a: g[::s] for a, g in grid.items()}
 
 
 @register_task
@@ -163,7 +153,7 @@ class PINNTask(Task):
         pred = evaluate_on_grid(self.model, self.problem, self.grid, device=self.device, dtype=self.dtype)
         fields = {"prediction": pred, "reference": self.reference, "error": pred - self.reference}
         extras = {"gaussians": self.gaussian_field.gaussians()} if self.gaussian_field is not None else {}
-        coarse = coarse_grid(self.grid)
+        coarse = coarse_grid(self.grid, RESIDUAL_POINTS)
         r = residual_on_grid(self.problem, self.model, coarse, device=self.device, dtype=self.dtype)
         extras["residual"] = {"grid": coarse, "abs": np.abs(r)}
         return self.grid, fields, relative_l2(pred, self.reference), extras
