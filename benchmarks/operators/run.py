@@ -77,6 +77,11 @@ class _FixedBatch:
     def host_step_due(self, step):  # nothing to do on the host: every step replays
         return False
 
+    def eager_step(self, opt) -> None:
+        opt.zero_grad(set_to_none=True)
+        self.loss_terms(0)["mse"].backward()
+        opt.step()
+
 
 def time_steps(model, x, y, *, device, warmup: int, iters: int, mode: str) -> dict:
     """``mode``: ``"eager"`` (lab: fused Adam on CUDA), ``"graph"`` (captured) or ``"plain"``
@@ -93,9 +98,7 @@ def time_steps(model, x, y, *, device, warmup: int, iters: int, mode: str) -> di
         if captured is not None:
             captured.step(next(count), 1e-3)
             return
-        opt.zero_grad(set_to_none=True)
-        task.loss_terms(0)["mse"].backward()
-        opt.step()
+        task.eager_step(opt)
 
     for _ in range(warmup):
         step()
@@ -130,14 +133,8 @@ def kernel_table(model, x, y, device, top: int = 12) -> list[dict]:
     """The eager step's GPU kernels by total time: ``[{kernel, ms_per_step, calls_per_step}]``."""
     opt = graphs.adam(list(model.parameters()), 1e-3, device, capturable=False)
     task = _FixedBatch(model, x, y)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        task.loss_terms(0)["mse"].backward()
-        opt.step()
-
     steps = 5
-    _, kernels = profiled_kernels(step, device, steps)
+    _, kernels = profiled_kernels(lambda: task.eager_step(opt), device, steps)
     total: dict[str, list[float]] = {}
     for k in kernels:
         t = total.setdefault(k.name[:90], [0.0, 0])
@@ -283,9 +280,11 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
                  n(steps), target, note) for name, key, pkw, mkw, steps, target, note in PAPER]
     if quick:
         settings = [
-            ("burgers", "burgers_operator", dict(n_train=64, n_val=16, batch_size=16, resolution=64, solve_resolution=256),
+            ("burgers", "burgers_operator",
+             dict(n_train=64, n_val=16, batch_size=16, resolution=64, solve_resolution=256),
              dict(modes=12, width=24, n_layers=3, projection_channels=64), 200, None, "quick"),
-            ("darcy", "darcy_operator", dict(n_train=64, n_val=16, batch_size=16, resolution=15, solve_resolution=29),
+            ("darcy", "darcy_operator",
+             dict(n_train=64, n_val=16, batch_size=16, resolution=15, solve_resolution=29),
              dict(modes=6, width=16, n_layers=3, projection_channels=32), 200, None, "quick"),
         ]
 
@@ -302,7 +301,8 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
             steps = max(1, min(steps, int(60e3 * minutes / ms_step)))
         t0 = time.perf_counter()
         result, _, snaps = _train(problem, mkw, steps, device, 1.25 * 60 * minutes if minutes else None)
-        row = {"benchmark": "accuracy", "setting": name, "problem": key, "problem_params": pkw, "model": {"kind": "fno", **mkw},
+        row = {"benchmark": "accuracy", "setting": name, "problem": key, "problem_params": pkw,
+               "model": {"kind": "fno", **mkw},
                "steps": steps, "steps_done": result.step, "epochs": result.step * pkw["batch_size"] / pkw["n_train"],
                "status": result.status, "rel_l2": result.rel_l2, "paper_rel_l2": target,
                "trivial_rel_l2": snaps[-1].extras.get("trivial_rel_l2") if snaps else None,

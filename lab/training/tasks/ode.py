@@ -13,9 +13,9 @@ model of the *attractor* must reproduce (Pathak et al. 2018; Gilpin 2021):
 * ``density_hellinger`` — Hellinger distance of the invariant densities of the rollout and
   the reference (:func:`lab.diagnostics.attractors.density_distance`), every evaluation;
 * ``lyapunov_learned`` / ``lyapunov_true`` — the largest Lyapunov exponent of the learned and
-  the true vector field by :func:`lab.diagnostics.attractors.separation_exponent`, on the first evaluation and every
-  ``lyapunov_every``-th one after it; ``lyapunov_evaluation`` says on which evaluation the
-  learned value was computed. (The tangent-space method of
+  the true vector field by :func:`lab.diagnostics.attractors.separation_exponent`, on the
+  first evaluation and every ``lyapunov_every``-th one after it; ``lyapunov_evaluation`` says
+  on which evaluation the learned value was computed. (The tangent-space method of
   :func:`lab.diagnostics.attractors.lyapunov_spectrum` gives the whole spectrum but costs a
   ``jvp`` per stage, some fifty times more on a CPU: the Diagnostics view uses it on demand.)
 """
