@@ -146,7 +146,9 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     t = sub.add_parser("train", parents=[common], help="train a model on a problem")
     t.add_argument("--problem", default="burgers")
     t.add_argument("--model", default="mlp")
-    t.add_argument("--steps", type=int, default=None, help="Adam steps (overrides --set steps=)")
+    t.add_argument("--steps", type=int, default=None,
+                   help="Adam steps (overrides --set steps=); with --resume, steps beyond the "
+                        "checkpoint (default: finish the run's planned steps)")
     t.add_argument("--set", nargs="*", metavar="KEY=VALUE",
                    help="problem.<p>=…, model.<p>=…, or a training parameter")
     t.add_argument("--resume", default=None, help="continue a saved run (name or path)")

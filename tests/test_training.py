@@ -98,6 +98,38 @@ def test_resume_continues_from_the_checkpoint():
     assert result.step == 30 and result.run_dir == first.run_dir
 
 
+def _stopped_at(step, **overrides):
+    """A run stopped by its own sink right after ``step``."""
+    tr, events = _trainer(**overrides)
+    tr.subscribe(lambda e: tr.stop() if isinstance(e, Step) and e.step == step else None)
+    return tr.run()
+
+
+@pytest.mark.parametrize("schedule", ["exponential", "cosine"])
+def test_a_stopped_run_continued_to_its_plan_equals_the_uninterrupted_run(schedule):
+    """Stop at step 20 of 40, continue with ``steps=None``: the Adam moments and the schedule's
+    position come back from the checkpoint, so the weights equal those of one 40-step run
+    (float64, fixed collocation points). Restarting Adam from zero moments does not."""
+    cfg = dict(dtype="float64", resample_every=0, lr=1e-2, lr_schedule=schedule, lr_decay=0.5,
+               lr_decay_steps=10, snapshot_every=100, checkpoint_every=100)
+    whole, _ = _trainer(**cfg)
+    assert whole.run().step == 40
+    stopped = _stopped_at(20, **cfg)
+    assert stopped.status == "stopped" and stopped.step == 20
+    again = Trainer.resume(stopped.run_dir)
+    assert again.config.steps == 20
+    assert again.run().step == 40
+    ref = whole.model.state_dict()
+    assert all(torch.allclose(v, ref[k], rtol=1e-10, atol=1e-12) for k, v in again.model.state_dict().items())
+
+    cold = Trainer.resume(_stopped_at(20, **cfg).run_dir)
+    cold._optimizer_state = None  # what continuing without the saved moments would do
+    cold.run()
+    assert not all(torch.allclose(v, ref[k], rtol=1e-6) for k, v in cold.model.state_dict().items())
+    with pytest.raises(ValueError, match="planned Adam steps"):
+        Trainer.resume(whole.result.run_dir)
+
+
 def test_device_side_method_state_reaches_events_as_plain_numbers():
     """Balancing weights and causal weighting's state live on the device; Step events and the
     run's JSON carry them as plain numbers."""

@@ -32,8 +32,9 @@ class RunsView(pn.viewable.Viewer):
                                           show_index=False, height=360, layout="fit_data_stretch",
                                           sizing_mode="stretch_width",
                                           formatters={"rel_l2": {"type": "money", "precision": 5}})
-        self.more_steps = pn.widgets.IntInput(label="Continue for (steps)", value=1000, start=1,
-                                              width=160)
+        # 0 finishes a stopped run's planned steps where its schedule left off
+        self.more_steps = pn.widgets.IntInput(label="More steps (0: finish the plan)", value=0,
+                                              start=0, width=190)
         self.refresh_button = pn.widgets.Button(label="Refresh", color="light", width=90)
         self.open_button = pn.widgets.Button(label="Open", color="primary", width=90)
         self.continue_button = pn.widgets.Button(label="Continue training", color="success",
@@ -84,7 +85,7 @@ class RunsView(pn.viewable.Viewer):
         if name is None:
             return
         try:
-            trainer = Trainer.resume(name, steps=self.more_steps.value, runs_dir=self.runs_dir)
+            trainer = Trainer.resume(name, steps=self.more_steps.value or None, runs_dir=self.runs_dir)
         except (OSError, ValueError, KeyError) as err:
             if self.on_error is None:
                 raise

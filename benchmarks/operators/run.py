@@ -41,6 +41,7 @@ from benchmarks.timing import profiled_kernels  # noqa: E402
 from lab.device import describe, pick_device  # noqa: E402
 from lab.models.fno import FNO  # noqa: E402
 from lab.training import graphs  # noqa: E402
+from lab.training.runs import find_run  # noqa: E402
 
 #: (name, spatial shape, batch, modes, width)
 SHAPES = [("fno1d_1024", (1024,), 64, 16, 64), ("fno2d_64", (64, 64), 32, 16, 64),
@@ -206,19 +207,27 @@ PAPER = [
 ]
 
 
-def _train(problem, mkw, steps, device, limit=None, log_every=None, snapshot_every=None, cuda_graphs=True):
-    """FNO through the Trainer: ``(result, Step events, Snapshot events)``; ``limit`` in seconds."""
+def _train(problem, mkw, steps, device, limit=None, log_every=None, snapshot_every=None, cuda_graphs=True,
+           resume=None, runs_dir=None):
+    """FNO through the Trainer: ``(result, Step events, Snapshot events)``; ``limit`` in seconds.
+
+    ``resume``: a run (name or folder) to continue to the end of its planned steps instead."""
     from lab.models import get_model_config
     from lab.training.config import TrainConfig
     from lab.training.events import Snapshot, Step
     from lab.training.trainer import Trainer
 
-    cfg = TrainConfig(steps=steps, lr=1e-3, lr_schedule="cosine", snapshot_every=snapshot_every or max(steps // 5, 1),
-                      log_every=log_every or max(steps // 10, 1), checkpoint_every=max(steps, 1),
-                      device=device.type, cuda_graphs=cuda_graphs)
     events = []
-    trainer = Trainer(problem, get_model_config("fno", **mkw), cfg, runs_dir=tempfile.mkdtemp(),
-                      sinks=[events.append])
+    if resume:
+        trainer = Trainer.resume(resume, sinks=[events.append], runs_dir=runs_dir)
+    else:
+        cfg = TrainConfig(steps=steps, lr=1e-3, lr_schedule="cosine",
+                          snapshot_every=snapshot_every or max(steps // 5, 1),
+                          log_every=log_every or max(steps // 10, 1),
+                          checkpoint_every=max(steps // 10, 1) if runs_dir else max(steps, 1),
+                          device=device.type, cuda_graphs=cuda_graphs)
+        trainer = Trainer(problem, get_model_config("fno", **mkw), cfg, runs_dir=runs_dir or tempfile.mkdtemp(),
+                          sinks=[events.append])
     guard = threading.Timer(limit, trainer.stop) if limit else None
     if guard:
         guard.start()
@@ -270,7 +279,12 @@ def trainer_speed(device, emit, only=None) -> None:
     logging.getLogger("lab.training.graphs").removeHandler(fallbacks)
 
 
-def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, only=None) -> None:
+def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, only=None,
+             continue_in: Path | None = None) -> None:
+    """Train each setting and emit its row. ``continue_in``: a folder where each setting's
+    run carries on from call to call (for runs longer than one sitting): the run named in
+    ``<setting>.run`` there is continued, else started with the paper's steps; ``minutes``
+    then stops it (checkpointed) instead of shortening it."""
     from lab.problems import get_problem
 
     def n(v, lo=4):
@@ -295,14 +309,25 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
         t0 = time.perf_counter()
         problem.arrays(device=device)
         t_data = time.perf_counter() - t0
-        ms_step = None
-        if minutes:  # the step count that fits
+        ms_step, resume, limit = None, None, 1.25 * 60 * minutes if minutes else None
+        if continue_in is not None:
+            marker = continue_in / f"{name}.run"
+            resume = marker.read_text().strip() if marker.is_file() else None
+            limit = 60 * minutes if minutes else None
+            if resume and find_run(resume, continue_in).summary().get("status") == "completed":
+                print(f"{name}: run {resume} has finished its plan", file=sys.stderr)
+                continue
+        elif minutes:  # the step count that fits
             ms_step = _ms_per_step(problem, mkw, device)
             steps = max(1, min(steps, int(60e3 * minutes / ms_step)))
         t0 = time.perf_counter()
-        result, _, snaps = _train(problem, mkw, steps, device, 1.25 * 60 * minutes if minutes else None)
+        result, ev, snaps = _train(problem, mkw, steps, device, limit, resume=resume, runs_dir=continue_in)
+        if continue_in is not None:
+            (continue_in / f"{name}.run").write_text(Path(result.run_dir).name)
+            if len(ev) > 1:
+                ms_step = 1e3 * (ev[-1].elapsed - ev[0].elapsed) / (ev[-1].step - ev[0].step)
         row = {"benchmark": "accuracy", "setting": name, "problem": key, "problem_params": pkw,
-               "model": {"kind": "fno", **mkw},
+               "model": {"kind": "fno", **mkw}, "continued_from": resume,
                "steps": steps, "steps_done": result.step, "epochs": result.step * pkw["batch_size"] / pkw["n_train"],
                "status": result.status, "rel_l2": result.rel_l2, "paper_rel_l2": target,
                "trivial_rel_l2": snaps[-1].extras.get("trivial_rel_l2") if snaps else None,
@@ -326,6 +351,9 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of paper samples and steps")
     ap.add_argument("--minutes", type=float, default=None,
                     help="cap on each accuracy training run; fewer steps when the paper's do not fit")
+    ap.add_argument("--continue-in", type=Path, default=None,
+                    help="folder where each accuracy run continues from call to call (with --minutes: "
+                         "the time of this sitting)")
     ap.add_argument("--problems", default=None,
                     help="comma-separated subset of the accuracy (and Trainer-speed) settings: "
                          + ", ".join(p[0] for p in PAPER))
@@ -356,7 +384,7 @@ def main(argv=None) -> int:
     if args.trainer_speed:
         trainer_speed(device, emit, only)
     if not args.skip_accuracy:
-        accuracy(device, args.quick, args.scale, args.minutes, emit, only)
+        accuracy(device, args.quick, args.scale, args.minutes, emit, only, args.continue_in)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

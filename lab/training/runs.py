@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab.training.checkpoint import load_checkpoint, save_checkpoint
+from lab.training.checkpoint import load_checkpoint, optimizer_state, save_checkpoint
 
 CHECKPOINT = "checkpoint.safetensors"
 
@@ -86,11 +86,14 @@ class RunRecord:
                 break  # a line cut short by a kill: everything before it is good
         return rows
 
-    def save_checkpoint(self, model, metadata: dict) -> None:
-        save_checkpoint(self.path / CHECKPOINT, model, metadata)
+    def save_checkpoint(self, model, metadata: dict, optimizer=None) -> None:
+        save_checkpoint(self.path / CHECKPOINT, model, metadata, optimizer)
 
     def load_checkpoint(self):
         return load_checkpoint(self.path / CHECKPOINT)
+
+    def optimizer_state(self) -> dict:
+        return optimizer_state(self.path / CHECKPOINT)
 
     def finish(self, **summary) -> None:
         if self._metrics is not None:

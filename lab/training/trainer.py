@@ -49,7 +49,12 @@ class Trainer:
 
     def __init__(self, problem, model_config, train_config: TrainConfig | None = None, *,
                  sinks: Iterable[Callable[[Event], None]] = (), runs_dir=None,
-                 record: RunRecord | None = None, state_dict: dict | None = None, start_step: int = 0):
+                 record: RunRecord | None = None, state_dict: dict | None = None, start_step: int = 0,
+                 optimizer_state: dict | None = None, plan: tuple[int, int] | None = None):
+        """``state_dict``, ``optimizer_state``, ``start_step`` and ``plan`` come from a
+        checkpoint (:meth:`resume`): ``plan = (first step, Adam steps)`` of the learning-rate
+        schedule the Adam steps follow (default: a fresh schedule of ``config.steps`` from
+        ``start_step``)."""
         self.problem = problem
         self.model_config = model_config
         self.config = train_config or TrainConfig()
@@ -58,6 +63,9 @@ class Trainer:
         self._record = record
         self._state_dict = state_dict
         self._start_step = start_step
+        self._optimizer_state = optimizer_state
+        self._plan = plan or (start_step, self.config.steps)
+        self._adam: torch.optim.Optimizer | None = None
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -70,7 +78,13 @@ class Trainer:
     @classmethod
     def resume(cls, run: str, *, steps: int | None = None, lbfgs_steps: int | None = None,
                sinks=(), runs_dir=None) -> "Trainer":
-        """Continue a saved run from its checkpoint, in the same folder, for more steps."""
+        """Continue a saved run from its checkpoint, in the same folder.
+
+        ``steps=None`` finishes the run's planned Adam steps: a run stopped or cut off at step
+        ``s`` of ``N`` trains the remaining ``N - s`` with the learning rate where the schedule
+        left it and the saved Adam moments, so stopping and continuing costs nothing.
+        ``steps=n`` trains ``n`` more steps under a fresh schedule (the moments still carry over).
+        """
         from lab.models import get_model_config
         from lab.problems import get_problem
 
@@ -78,13 +92,22 @@ class Trainer:
         cfg = record.config()
         state, meta = record.load_checkpoint()
         train = TrainConfig.from_dict(cfg["train"])
-        if steps is not None:
+        start = int(meta.get("step", 0))
+        plan = None
+        if steps is None:
+            first, total = meta.get("plan", (0, train.steps))
+            train.steps, plan = max(first + total - start, 0), (int(first), int(total))
+            if train.steps == 0 and not (lbfgs_steps or train.lbfgs_steps):
+                raise ValueError(f"run {record.name} has done its {total} planned Adam steps; "
+                                 "give steps > 0 to train more")
+        else:
             train.steps = steps
         if lbfgs_steps is not None:
             train.lbfgs_steps = lbfgs_steps
         return cls(get_problem(cfg["problem"]["key"], **cfg["problem"]["params"]),
                    get_model_config(cfg["model"]["kind"], **cfg["model"]["params"]), train,
-                   sinks=sinks, record=record, state_dict=state, start_step=int(meta.get("step", 0)))
+                   sinks=sinks, record=record, state_dict=state, start_step=start,
+                   optimizer_state=record.optimizer_state(), plan=plan)
 
     # ---- control --------------------------------------------------------------------------
     def subscribe(self, sink: Callable[[Event], None]) -> None:
@@ -140,7 +163,8 @@ class Trainer:
         """Save if every parameter is finite; returns whether it saved."""
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             return False
-        self._record.save_checkpoint(self.model, {**self._config_dict(), "step": step, "rel_l2": rel_l2})
+        self._record.save_checkpoint(self.model, {**self._config_dict(), "step": step, "rel_l2": rel_l2,
+                                                  "plan": list(self._plan)}, self._adam)
         self._last_ckpt = step
         return True
 
@@ -238,7 +262,8 @@ class Trainer:
         if c.steps:
             # one captured CUDA graph per step where nothing needs the host (lab.training.graphs)
             blocked = graphs.blockers(task, c, task.device)
-            opt = graphs.adam(params, c.lr, task.device, capturable=not blocked)
+            opt = self._adam = graphs.adam(params, c.lr, task.device, capturable=not blocked)
+            self._restore_moments(opt)
             sched = self._schedule(opt)
             graph = None if blocked else graphs.CapturedAdam(task, opt, step)
             log.info("Adam steps run %s", "as a CUDA graph" if graph else f"eagerly ({'; '.join(blocked)})")
@@ -312,11 +337,28 @@ class Trainer:
             self._emit(Snapshot(step, grid, fields, rel, extras))
         return step, rel
 
+    def _restore_moments(self, opt) -> None:
+        """Load the checkpoint's Adam state into ``opt`` when it fits its parameters."""
+        saved = self._optimizer_state
+        if not saved:
+            return
+        shapes = [p.shape for group in opt.param_groups for p in group["params"]]
+        if sorted(saved) != list(range(len(shapes))) or any(
+                saved[i]["exp_avg"].shape != shape for i, shape in enumerate(shapes)):
+            log.warning("the checkpoint's Adam state does not fit the model; Adam starts afresh")
+            return
+        opt.load_state_dict({"state": saved, "param_groups": opt.state_dict()["param_groups"]})
+
     def _schedule(self, opt):
+        """The learning rate at step ``s`` of this session is the plan's at its step
+        ``s + start - first``, so a continued run picks the schedule up where it stopped."""
         c = self.config
+        first, total = self._plan
+        done = self._start_step - first
         if c.lr_schedule == "exponential":
-            return torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda s: c.lr_decay ** (s / c.lr_decay_steps))
-        if c.lr_schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(c.steps, 1))
-        return None
+            factor = lambda s: c.lr_decay ** ((s + done) / c.lr_decay_steps)  # noqa: E731
+        elif c.lr_schedule == "cosine":
+            factor = lambda s: 0.5 * (1 + math.cos(math.pi * min(s + done, total) / max(total, 1)))  # noqa: E731
+        else:
+            return None
+        return torch.optim.lr_scheduler.LambdaLR(opt, factor)
