@@ -49,6 +49,36 @@ def test_rollout_task_reports_error_per_step(tmp_path):
     assert snaps[-1].fields["prediction"].shape == (16, 16)
 
 
+NS_SMALL = dict(n_train=4, n_val=2, batch_size=2, resolution=16, solve_resolution=32, time_steps=6)
+
+
+def test_spacetime_ns_holds_the_rollout_frames_and_reports_each_frame(tmp_path):
+    """The FNO-3D setting reads the rollout setting's very data: the history frames repeated
+    along t as input, the next ``frames`` frames as the space-time output. Its snapshot draws
+    the last frame over (x, y) and gives the error of every frame."""
+    st = get_problem("ns2d_spacetime_operator", history=2, frames=4, **NS_SMALL)
+    traj = get_problem("ns2d_operator", history=2, **NS_SMALL).dataset("val")["trajectories"][:, :, 0]
+    val = st.dataset("val")
+    assert val["x"].shape == (2, 2, 16, 16, 4) and val["y"].shape == (2, 1, 16, 16, 4)
+    for r in range(4):
+        assert torch.equal(val["x"][..., r], traj[:, :2]) and torch.equal(val["y"][:, 0, ..., r], traj[:, 2 + r])
+    assert np.allclose(st.grid()["t"], [2, 3, 4, 5])
+    with pytest.raises(ValueError, match="history \\+ frames = 8 exceeds the 7 recorded frames"):
+        get_problem("ns2d_spacetime_operator", history=2, frames=6, **NS_SMALL)
+
+    snaps = []
+    result = Trainer(st, get_model_config("fno", modes=3, width=8, n_layers=2, projection_channels=8),
+                     TrainConfig(steps=2, snapshot_every=2, device="cpu"), runs_dir=tmp_path,
+                     sinks=[lambda e: snaps.append(e) if isinstance(e, Snapshot) else None]).run()
+    assert result.status == "completed", result.message
+    snap = snaps[-1]
+    assert list(snap.grid) == ["x", "y"] and snap.fields["prediction"].shape == (16, 16)
+    assert np.array_equal(snap.fields["reference"], traj[0, 5].double().numpy())  # frame 2 + 4 - 1
+    errors = snap.extras["rollout_error"]
+    assert len(errors) == 4 and 0 < min(errors)
+    assert "spectrum" in snap.extras  # the drawn frame lies on the periodic (x, y) box
+
+
 def test_burgers_residual_small_for_the_solution_and_second_order_in_time():
     errs, perturbed = [], []
     for frames in (11, 21, 41):

@@ -25,10 +25,10 @@ DARCY = dict(n_train=8, n_val=4, batch_size=4, resolution=9, solve_resolution=17
 KS = dict(n_train=4, n_val=2, batch_size=2, resolution=16, time_steps=6, eval_steps=4)
 
 
-def _train(tmp, key, params):
+def _train(tmp, key, params, **fno):
     events = []
     problem = get_problem(key, **params)
-    trainer = Trainer(problem, get_model_config("fno", **FNO), TrainConfig(**TRAIN), runs_dir=tmp,
+    trainer = Trainer(problem, get_model_config("fno", **{**FNO, **fno}), TrainConfig(**TRAIN), runs_dir=tmp,
                       sinks=[events.append])
     assert trainer.run().status == "completed"
     return problem, trainer, events
@@ -119,6 +119,21 @@ def test_rollout_error_spectra_and_1d_curves(ks):
     layout = operator_layout(snap, problem, [e for e in events if isinstance(e, Step)],
                              [e for e in events if isinstance(e, Snapshot)])
     assert len(layout) == 6
+
+
+def test_spacetime_map_draws_its_last_frame_and_the_error_per_frame(tmp_path):
+    """The FNO-3D setting (x, y, t): images over (x, y) of the last frame, one error per frame."""
+    problem, _, events = _train(tmp_path, "ns2d_spacetime_operator",
+                                dict(n_train=4, n_val=2, batch_size=2, resolution=16, solve_resolution=32,
+                                     time_steps=6, history=2, frames=4), modes=3)  # 4 frames: |f| < 3
+    view, root = _view(problem)
+    assert len(view.samples) == 4
+    view.show(events)
+    snap = view.snapshot
+    assert snap is not None and not view.alert.object
+    rollout = _sources(root, "rollout step")
+    assert rollout and len(rollout[0]["rollout step"]) == 4
+    np.testing.assert_allclose(rollout[0]["relative L2"], snap.extras["rollout_error"])
 
 
 def test_attach_follows_a_run_and_super_resolution_matches_the_backend(tmp_path):

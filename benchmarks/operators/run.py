@@ -197,6 +197,12 @@ PAPER = [
      25_000, 0.0128,
      "as ns_nu1e-3, but trained by one-step teacher forcing (40 times cheaper per Adam step than "
      "the paper's whole-rollout training); evaluated on the whole 40-step rollout"),
+    ("ns_nu1e-3_fno3d", "ns2d_spacetime_operator",
+     dict(n_train=1000, n_val=200, batch_size=10, resolution=64, solve_resolution=128, nu=1e-3, time_steps=50,
+          history=10, frames=40, solver_batch=1200),
+     dict(modes=8, width=20), 50_000, 0.0086,
+     "paper (FNO-3D): the same data as ns_nu1e-3 (solved at 128^2 here), 10 input frames repeated along t, "
+     "the 40 following frames predicted as one space-time field; batch 10, 500 epochs"),
     ("ns_nu1e-4", "ns2d_operator",
      dict(n_train=1000, n_val=200, batch_size=20, resolution=64, solve_resolution=128, nu=1e-4,
           time_steps=30, history=10, rollout_steps=20, eval_steps=20, solver_batch=1200),

@@ -40,6 +40,8 @@ class OperatorProblem(Problem):
 
     kind = "operator"
     rollout: ClassVar[bool] = False
+    #: a space-time map's time axis: its views draw the last frame and the error per frame
+    time_axis: ClassVar[str | None] = None
     #: channels per frame (rollout) or of the input/output (map)
     channels: ClassVar[tuple[int, int]] = (1, 1)
 
@@ -246,8 +248,29 @@ class RolloutProblem(OperatorProblem):
         return {"trajectories": traj}
 
 
+class _Vorticity(OperatorProblem):
+    """The forced 2D vorticity data of the FNO paper (:class:`NS2DData`), shared by its rollout
+    (FNO-2D) and space-time (FNO-3D) settings: the same parameters give the same cached data."""
+
+    outputs = ("w",)
+    periodic = ("x", "y")
+    source = "Li et al., Fourier Neural Operator for Parametric PDEs, ICLR 2021"
+
+    nu = param.Number(1e-3, bounds=(1e-6, 1.0), doc="Viscosity ν (paper: 1e-3, 1e-4, 1e-5)")
+    resolution = param.Integer(32, bounds=(8, 4096), doc="Grid (paper: 64)")
+    solve_resolution = param.Integer(64, bounds=(8, 4096), doc="Solver grid (paper: 256)")
+    time_steps = param.Integer(20, bounds=(2, 10_000), doc="Recorded frames after t = 0 (paper: 50)")
+    record_dt = param.Number(1.0, bounds=(1e-3, 100.0), doc="Time between frames")
+
+    def spec(self):
+        return NS2DData(n_samples=self.n_train + self.n_val, seed=self.seed,
+                        solver_batch=self.solver_batch, nu=self.nu,
+                        time_steps=self.time_steps, record_dt=self.record_dt, resolution=self.resolution,
+                        solve_resolution=self.solve_resolution)
+
+
 @register
-class NS2DOperator(RolloutProblem):
+class NS2DOperator(RolloutProblem, _Vorticity):
     """2D Navier–Stokes vorticity, advanced frame by frame (Li et al. 2021, sec. 5.3)."""
 
     key = "ns2d_operator"
@@ -256,16 +279,7 @@ class NS2DOperator(RolloutProblem):
              r"\ w(t_{k-h..k}) \mapsto w(t_{k+1})")
     description = ("Forced 2D turbulence on the unit torus; the operator advances the vorticity "
                    "by one recorded frame and is rolled out autoregressively.")
-    source = "Li et al., Fourier Neural Operator for Parametric PDEs, ICLR 2021"
     axes = ("x", "y")
-    outputs = ("w",)
-    periodic = ("x", "y")
-
-    nu = param.Number(1e-3, bounds=(1e-6, 1.0), doc="Viscosity ν (paper: 1e-3, 1e-4, 1e-5)")
-    resolution = param.Integer(32, bounds=(8, 4096), doc="Grid (paper: 64)")
-    solve_resolution = param.Integer(64, bounds=(8, 4096), doc="Solver grid (paper: 256)")
-    time_steps = param.Integer(20, bounds=(2, 10_000), doc="Recorded frames after t = 0 (paper: 50)")
-    record_dt = param.Number(1.0, bounds=(1e-3, 100.0), doc="Time between frames")
 
     def bounds(self):
         return {"x": (0.0, 1.0), "y": (0.0, 1.0)}
@@ -274,17 +288,61 @@ class NS2DOperator(RolloutProblem):
     def shape(self):
         return (self.resolution, self.resolution)
 
-    def spec(self):
-        return NS2DData(n_samples=self.n_train + self.n_val, seed=self.seed,
-                        solver_batch=self.solver_batch, nu=self.nu,
-                        time_steps=self.time_steps, record_dt=self.record_dt, resolution=self.resolution,
-                        solve_resolution=self.solve_resolution)
-
     def physics_losses(self, x, pred):
         w = torch.cat([x[:, -1:], pred[:, :, 0]], dim=1)  # last input frame + predictions
         r = pino.vorticity_residual(w, nu=self.nu, dt=self.record_dt,
                                     forcing=fno_forcing(self.resolution, device=x.device, dtype=x.dtype))
         return {"pde": r.pow(2).mean()}
+
+
+@register
+class NS2DSpaceTimeOperator(_Vorticity):
+    """``w(t_0 … t_{h-1}) -> w(x, y, t_h … t_{h+F-1})`` in one pass: the FNO-3D setting
+    (Li et al. 2021, sec. 5.3), a convolution in space and time instead of a rollout."""
+
+    key = "ns2d_spacetime_operator"
+    title = "Navier–Stokes 2D space-time (FNO 3D)"
+    latex = (r"w_t + u\cdot\nabla w = \nu\Delta w + f,"
+             r"\ \mathcal{G}: w(t_{0..h-1}) \mapsto w(x, y, t),\ t \in [t_h, t_{h+F-1}]")
+    description = ("The same forced 2D turbulence, with the future predicted as one space-time "
+                   "field: the history frames, repeated along t, are the input channels.")
+    axes = ("x", "y", "t")
+    time_axis = "t"
+
+    history = param.Integer(10, bounds=(1, 100), doc="Input frames (paper: 10)")
+    frames = param.Integer(10, bounds=(2, 10_000), doc="Predicted frames (paper: 40 for ν = 1e-3)")
+
+    @param.depends("history", "frames", "time_steps", watch=True, on_init=True)
+    def _check_frames(self):
+        if self.history + self.frames > self.time_steps + 1:
+            raise ValueError(f"history + frames = {self.history + self.frames} exceeds the "
+                             f"{self.time_steps + 1} recorded frames; raise time_steps or lower frames")
+
+    def bounds(self):
+        return {"x": (0.0, 1.0), "y": (0.0, 1.0),
+                "t": (self.history * self.record_dt, (self.history + self.frames - 1) * self.record_dt)}
+
+    @property
+    def shape(self):
+        return (self.resolution, self.resolution, self.frames)
+
+    @property
+    def in_channels(self) -> int:
+        return self.history
+
+    def _tensors(self, arrays):
+        w = arrays["w"]                                    # (N, T+1, n, n)
+        x = w[:, : self.history, :, :, None]               # (N, h, n, n, 1): constant along t
+        # the frames that follow as a space-time field (N, 1, n, n, F)
+        y = np.ascontiguousarray(np.moveaxis(w[:, self.history:self.history + self.frames], 1, -1)[:, None])
+        return {"x": x, "y": y}
+
+    def dataset(self, split, **kw):
+        """As :meth:`OperatorProblem.dataset`; the input is a view repeated along ``t``, so it
+        costs the history frames' memory, not ``frames`` times that (a batch gathers a copy)."""
+        out = super().dataset(split, **kw)
+        out["x"] = out["x"].expand(*out["x"].shape[:-1], self.frames)
+        return out
 
 
 @register

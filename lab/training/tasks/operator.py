@@ -155,27 +155,32 @@ class OperatorTask(Task):
         x, pred, y = self._val_predictions()
         rel = relative_l2(pred, y)
         extras: dict = {}
+        grid = p.grid()
         if p.rollout:
             extras["rollout_error"] = [relative_l2(pred[:, r], y[:, r]) for r in range(pred.shape[1])]
             persistence = x[:, -p.channels[0]:].unsqueeze(1).expand_as(y)
             extras["trivial_rel_l2"] = relative_l2(persistence, y)  # u(t_k+r) ~ u(t_k)
-            show_in, show_pred, show_true = x[0, -1], pred[0, -1, 0], y[0, -1, 0]
+            last_pred, last_true, show_in = pred[:, -1, 0], y[:, -1, 0], x[0, -1]
         else:
             mean = self.train["y"].mean(0, keepdim=True).expand_as(y)
             extras["trivial_rel_l2"] = relative_l2(mean, y)
-            show_in, show_pred, show_true = x[0, 0], pred[0, 0], y[0, 0]
-        if len(p.periodic) == len(p.axes):  # spectra need a periodic box
-            lengths = [hi - lo for lo, hi in p.bounds().values()]
-            fp = pred[:, -1, 0] if p.rollout else pred[:, 0]
-            ft = y[:, -1, 0] if p.rollout else y[:, 0]
-            k, e_pred = energy_spectrum(fp.double(), len(p.axes), lengths)
-            _, e_true = energy_spectrum(ft.double(), len(p.axes), lengths)
+            last_pred, last_true, show_in = pred[:, 0], y[:, 0], x[0, 0]
+            if p.time_axis:  # a space-time map: the error per frame, and the last frame drawn
+                frames = pred.shape[-1]
+                extras["rollout_error"] = [relative_l2(pred[..., r], y[..., r]) for r in range(frames)]
+                last_pred, last_true, show_in = last_pred[..., -1], last_true[..., -1], x[0, -1, ..., -1]
+                grid.pop(p.time_axis)
+        shown = tuple(grid)
+        if all(a in p.periodic for a in shown):  # spectra need a periodic box
+            lengths = [hi - lo for a, (lo, hi) in p.bounds().items() if a in shown]
+            k, e_pred = energy_spectrum(last_pred.double(), len(shown), lengths)
+            _, e_true = energy_spectrum(last_true.double(), len(shown), lengths)
             extras["spectrum"] = {"k": k.tolist(), "prediction": e_pred.mean(0).tolist(),
                                   "reference": e_true.mean(0).tolist()}
         fields = {k: v.detach().double().cpu().numpy() for k, v in
-                  {"input": show_in, "prediction": show_pred, "reference": show_true,
-                   "error": show_pred - show_true}.items()}
-        return p.grid(), fields, rel, extras
+                  {"input": show_in, "prediction": last_pred[0], "reference": last_true[0],
+                   "error": last_pred[0] - last_true[0]}.items()}
+        return grid, fields, rel, extras
 
 
 def super_resolution(model, problem, resolution: int, *, device=None, dtype=torch.float32) -> float:
