@@ -309,8 +309,10 @@ class NS2DSpaceTimeOperator(_Vorticity):
     axes = ("x", "y", "t")
     time_axis = "t"
 
-    history = param.Integer(10, bounds=(1, 100), doc="Input frames (paper: 10)")
-    frames = param.Integer(10, bounds=(2, 10_000), doc="Predicted frames (paper: 40 for ν = 1e-3)")
+    # the defaults give the default FNO (12 modes) enough frames along t: |f| < 12 needs 22
+    time_steps = param.Integer(24, bounds=(2, 10_000), doc="Recorded frames after t = 0 (paper: 50)")
+    history = param.Integer(2, bounds=(1, 100), doc="Input frames (paper: 10)")
+    frames = param.Integer(22, bounds=(2, 10_000), doc="Predicted frames (paper: 40 for ν = 1e-3)")
 
     @param.depends("history", "frames", "time_steps", watch=True, on_init=True)
     def _check_frames(self):
