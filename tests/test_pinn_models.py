@@ -43,6 +43,7 @@ SMALL = {
     "pig": dict(n_gaussians=40, chunk_size=16),
     "pig_full": dict(n_gaussians=40, chunk_size=16, full_covariance=True),
     "pig_topk": dict(n_gaussians=40, chunk_size=16, top_k=6),
+    "pig_channel": dict(n_gaussians=10, chunk_size=16, per_channel=True, scale_param="linear"),
 }
 
 
@@ -176,6 +177,33 @@ def test_pig_full_covariance_reduces_to_diagonal_at_zero_offdiagonal():
     assert (diag(X) - full(X)).abs().max() < 1e-13
 
 
+def test_pig_per_channel_equals_shared_gaussians_with_one_hot_features():
+    """The authors' construction (every channel its own Gaussians, a scalar weight each, σ
+    trained directly) is the shared one with k·N Gaussians whose features are weight × one-hot
+    channel and whose log-scales are log σ: same values and input derivatives."""
+    problem = PeriodicPair()
+    chan = build("pig", problem, n_gaussians=10, n_features=3, per_channel=True, scale_param="linear",
+                 init_scale=0.3, feature_std=0.01)
+    assert chan.means.shape == (30, 2) and chan.features.shape == (30, 1) and chan.log_scales is None
+    assert 0.002 < float(chan.features.std()) < 0.05
+    with torch.no_grad():  # distinct widths per Gaussian and axis
+        chan.scales.mul_(torch.exp(0.3 * torch.randn_like(chan.scales)))
+    shared = build("pig", problem, n_gaussians=30, n_features=3, init_scale=0.3)
+    onehot = torch.eye(3, dtype=torch.float64).repeat_interleave(10, 0)
+    shared.load_state_dict({**{k: v for k, v in chan.state_dict().items() if k not in ("scales", "features")},
+                            "log_scales": chan.scales.detach().log(), "features": chan.features.detach() * onehot})
+    X = points(problem, n=101)
+    fc, fs = Fields(chan, X, problem.axes), Fields(shared, X, problem.axes)
+    for d in ((), ("x",), ("t",), ("x", "x"), ("x", "t")):
+        assert (fc.d(*d) if d else fc()).sub(fs.d(*d) if d else fs()).abs().max() < 1e-12, d
+    g = chan.gaussians()
+    assert g["means"].shape == (30, 2) and abs(g["scales"] - shared.gaussians()["scales"]).max() < 1e-12
+    # the memory guard counts every channel's Gaussians
+    with pytest.raises(ValueError, match="per channel"):
+        get_model_config("pig", n_gaussians=60_000, n_features=4, per_channel=True,
+                         chunk_size=4096).build(problem)
+
+
 def test_pig_gaussians_in_problem_coordinates():
     problem = Plate()
     model = build("pig", problem, init_scale=0.2)
@@ -203,3 +231,23 @@ def test_unknown_option_is_refused():
         get_model_config("modified_mlp", embedding="wavelet")
     with pytest.raises(ValueError, match="unknown parameter"):
         get_model_config("pirate", depth=3)
+
+
+def test_trainable_time_period_embeds_t_as_cos_sin_and_is_trained():
+    """``time_omega > 0``: t enters as cos/sin(ω (t − t0)) with ω a parameter (jaxpi's time
+    period), so the network is periodic in t with period 2π/ω; 0 keeps t raw."""
+    import math
+    from lab import get_problem
+    from lab.models import get_model_config
+    p = get_problem("convection", beta=30.0)
+    torch.manual_seed(0)
+    m = get_model_config("modified_mlp", width=16, depth=2, embedding="none", time_omega=4.0).build(p).double()
+    omega = dict(m.named_parameters())["0.time_omega"]
+    assert omega.requires_grad and float(omega) == 4.0
+    X = torch.tensor([[0.3, 0.1], [1.2, 0.7]], dtype=torch.float64)
+    shifted = X + torch.tensor([0.0, 2 * math.pi / 4.0], dtype=torch.float64)
+    assert torch.allclose(m(X), m(shifted), atol=1e-12)
+    m(X).sum().backward()
+    assert omega.grad is not None and omega.grad.abs() > 0
+    plain = get_model_config("modified_mlp", width=16, depth=2, embedding="none").build(p)
+    assert not any("time_omega" in n for n, _ in plain.named_parameters())

@@ -211,7 +211,10 @@ class Periodic3(Problem):
 PIG_DERIVS = [("x",), ("y",), ("t",), ("x", "x"), ("x", "y"), ("y", "t"), ("t", "t"), ("x", "x", "y"),
               ("x", "y", "y", "t")]
 PIG = {"diagonal": {}, "full": dict(full_covariance=True), "top_k": dict(top_k=6, chunk_size=7),
-       "full_top_k": dict(full_covariance=True, top_k=6, chunk_size=7)}
+       "full_top_k": dict(full_covariance=True, top_k=6, chunk_size=7),
+       # the authors' construction: per-channel Gaussians, σ trained directly
+       "per_channel": dict(per_channel=True, n_features=3, scale_param="linear"),
+       "per_channel_top_k": dict(per_channel=True, n_features=3, scale_param="linear", top_k=6, chunk_size=7)}
 
 
 def pig_model(kw):
@@ -236,7 +239,8 @@ def test_pig_jets_equal_autograd_up_to_fourth_order(kw):
         assert float(ref.d(*d).detach().abs().max()) > 1e-3, d
 
 
-@pytest.mark.parametrize("kw", [PIG["top_k"], PIG["full_top_k"]], ids=["top_k", "full_top_k"])
+@pytest.mark.parametrize("kw", [PIG["top_k"], PIG["full_top_k"], PIG["per_channel"]],
+                         ids=["top_k", "full_top_k", "per_channel"])
 def test_pig_parameter_gradients_and_hessian_vector_products_equal_autograd(kw):
     problem, model, X = pig_model(kw)
     out = loss_grads_hvps(

@@ -46,6 +46,23 @@ CAUSAL = dict(causal=True, causal_chunks=32, causal_eps=[1e-2, 1e-1, 1.0, 10.0, 
 GRAD_NORM = dict(balancing="grad_norm", balance_every=1000, balance_momentum=0.9)
 MLP = ("mlp", dict(width=128, depth=4))
 MOD = dict(width=256, depth=4)
+# PIG as in the authors' code (Kang et al., ICLR 2025; github.com/NamGyuKang/Physics-Informed-
+# Gaussians, its *_pig.sh scripts): n_features=4 channels, each with its own Gaussians and scalar
+# weights ~ N(0, 0.01^2), σ trained directly, every Gaussian evaluated (no top_k), decoder
+# 4 -> 16 (tanh) -> 1; Adam at lr 1e-2 (diffusion 1e-3). Widths are in our [-1, 1] box (their
+# 3D code maps each axis to [0, grid_range]: σ 0.5 / 0.1 there is 0.5 / 0.1 here for
+# grid_range 2, and σ 0.1 at grid_range 1 is 0.2 here). The paper reports the best error seen
+# (every 10 steps) for the 3D cases; this table reports the final one.
+PIG_PAPER = dict(per_channel=True, n_features=4, hidden=16, depth=1, feature_std=0.01,
+                 scale_param="linear", top_k=0)
+# Helmholtz: helmholtz2d_pig.sh — 800 Gaussians per channel, σ0 0.1, 10k collocation and 4 x 10k
+# boundary points redrawn every step, loss = bc + 1e-4 pde, lr x0.9995 every step, 60k steps
+PIG_HELMHOLTZ = dict(lr=1e-2, lr_decay=0.9995, lr_decay_steps=1, n_pde=10_000, n_bc=40_000,
+                     resample_every=1, loss_weights={"pde": 1e-4})
+# 3D (Klein–Gordon, flow mixing, diffusion): nc^3 collocation, nc^2 initial and 4 nc^2 boundary
+# points redrawn every 100 steps, lr x0.9 every 2000 steps (continuous), equal loss weights but
+# 10 x residual for flow mixing; Klein–Gordon has no u_t(0) term in their loss
+PIG_3D = dict(lr=1e-2, lr_decay=0.9, lr_decay_steps=2000, resample_every=100)
 
 # (problem key, problem params, method name, (model kind, model params), train params, steps)
 PRESETS = [
@@ -55,8 +72,11 @@ PRESETS = [
     ("convection", dict(beta=30.0), "mlp", MLP, {}, 50_000),
     ("convection", dict(beta=30.0), "periodic_mlp",
      ("fourier_mlp", dict(width=128, depth=4, embedding="none")), {}, 50_000),
+    # jaxpi's advection recipe: trainable time period (essential: 7e-1 without, their ablation),
+    # IC balanced by gradient norms (without it the IC is under-weighted: u -> 0), fixed ε = 1
     ("convection", dict(beta=30.0), "causal_periodic_modified_mlp",
-     ("modified_mlp", dict(MOD, embedding="none")), dict(CAUSAL), 50_000),
+     ("modified_mlp", dict(MOD, embedding="none", time_omega=2 * math.pi)),
+     dict(CAUSAL, causal_eps=[1.0], **dict(GRAD_NORM, balance_every=100)), 50_000),
     ("burgers", {}, "mlp", ("mlp", dict(width=20, depth=8)), {}, 20_000),
     ("burgers", {}, "modified_mlp_grad_norm", ("modified_mlp", dict(width=128, depth=4, embedding="none")),
      dict(GRAD_NORM), 20_000),
@@ -67,13 +87,21 @@ PRESETS = [
     ("helmholtz2d", {}, "mlp", MLP, {}, 40_000),
     ("helmholtz2d", {}, "modified_mlp_grad_norm", ("modified_mlp", dict(width=128, depth=4, embedding="none")),
      dict(GRAD_NORM), 40_000),
-    ("helmholtz2d", {}, "pig", ("pig", dict(n_gaussians=2000, top_k=32)), {"lr": 1e-2}, 40_000),
-    ("helmholtz2d_high", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
+    ("helmholtz2d", {}, "pig", ("pig", dict(PIG_PAPER, n_gaussians=800, init_scale=0.1)), PIG_HELMHOLTZ,
+     60_000),
+    # (10, 10): no script in the authors' code; their Helmholtz setting with 4 x 1000 Gaussians
+    ("helmholtz2d_high", {}, "pig", ("pig", dict(PIG_PAPER, n_gaussians=1000, init_scale=0.1)),
+     PIG_HELMHOLTZ, 60_000),
     ("klein_gordon2d", {}, "mlp", MLP, {}, 40_000),
-    ("klein_gordon2d", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
-    ("flow_mixing2d", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
+    ("klein_gordon2d", {}, "pig", ("pig", dict(PIG_PAPER, n_gaussians=100, init_scale=0.5)),
+     dict(PIG_3D, n_pde=16**3, n_ic=16**2, n_bc=4 * 16**2, loss_weights={"ic_t": 0.0}), 50_000),
+    ("flow_mixing2d", {}, "pig", ("pig", dict(PIG_PAPER, n_gaussians=4000, init_scale=0.1,
+                                                     chunk_size=2048)),
+     dict(PIG_3D, n_pde=30**3, n_ic=30**2, n_bc=4 * 30**2, loss_weights={"pde": 10.0}), 50_000),
     ("nonlinear_diffusion2d", {}, "mlp", MLP, {}, 40_000),
-    ("nonlinear_diffusion2d", {}, "pig", ("pig", dict(n_gaussians=4000, top_k=32)), {"lr": 1e-2}, 40_000),
+    ("nonlinear_diffusion2d", {}, "pig", ("pig", dict(PIG_PAPER, n_gaussians=4000,
+                                                             init_scale=0.2, chunk_size=2048)),
+     dict(PIG_3D, lr=1e-3, n_pde=16**3, n_ic=16**2, n_bc=4 * 16**2), 100_000),
 ]
 
 
@@ -81,6 +109,8 @@ def run_preset(preset, args, device, runs_dir) -> dict:
     key, pparams, method, (kind, mparams), tparams, steps = preset
     steps = 20 if args.quick else max(1, int(steps * args.steps_scale))
     points = dict(n_pde=256, n_ic=64, n_bc=64) if args.quick else dict(n_pde=8192, n_ic=512, n_bc=512)
+    if args.quick:  # a smoke run keeps its few fixed points whatever the preset asks
+        tparams = {k: v for k, v in tparams.items() if k not in (*points, "resample_every")}
     train = TrainConfig(**{"steps": steps, "lr": 1e-3, "lr_decay": 0.9, "lr_decay_steps": 5000,
                            "resample_every": 0 if args.quick else 100, **points,
                            "device": str(device), "dtype": args.dtype, "seed": args.seed,

@@ -12,6 +12,12 @@ Cholesky factor ``Σ = L Lᵀ`` (``L`` lower triangular with positive diagonal `
 Coordinates are scaled to [-1, 1]^d; on a periodic axis the offset ``x − μ`` is wrapped to
 its nearest image, so the field is exactly periodic.
 
+The authors' code (github.com/NamGyuKang/Physics-Informed-Gaussians) builds ``φ`` per channel:
+each of the ``k`` channels owns its own ``N`` Gaussians with a scalar weight ``w ~ N(0, 0.01²)``
+and trains ``σ`` itself, ``φ_c(x) = Σ_i w_ci exp(−½ |(x − μ_ci)/σ_ci|²)``. That is the form
+above with ``k·N`` Gaussians whose features are ``w × one-hot(c)``: ``per_channel=True``,
+``feature_std=0.01``, ``scale_param="linear"`` (:class:`PIGConfig`).
+
 Memory: a dense evaluation holds ``(points × Gaussians × d)`` offsets, so points are processed
 in chunks of ``chunk_size``; ``top_k > 0`` keeps, for each point, only its ``k`` nearest
 Gaussians (found without gradients), which bounds the autograd graph by ``points × k`` rather
@@ -88,9 +94,13 @@ class GaussianField(nn.Module):
 
     def __init__(self, bounds: dict[str, tuple[float, float]], periodic: tuple[str, ...],
                  n_gaussians: int, n_features: int, init_scale: float, full_covariance: bool,
-                 hidden: int, depth: int, act: str, out_dim: int, chunk_size: int, top_k: int):
+                 hidden: int, depth: int, act: str, out_dim: int, chunk_size: int, top_k: int,
+                 per_channel: bool = False, feature_std: float = 1.0, scale_param: str = "log"):
         super().__init__()
         d = len(bounds)
+        # per channel: every feature channel owns n_gaussians Gaussians with one scalar weight
+        # (the authors' code), i.e. k·N Gaussians whose features are weight × one-hot(channel)
+        total = n_gaussians * n_features if per_channel else n_gaussians
         self.normalize = Normalize(bounds)
         self.periodic_idx = [i for i, a in enumerate(bounds) if a in periodic]
         self.register_buffer("period", torch.tensor([bounds[a][1] - bounds[a][0] for a in bounds
@@ -100,10 +110,21 @@ class GaussianField(nn.Module):
         self.register_buffer("_periodic", torch.tensor(self.periodic_idx, dtype=torch.long),
                              persistent=False)
         self.chunk_size, self.top_k = chunk_size, top_k
-        self.means = nn.Parameter(2 * torch.rand(n_gaussians, d) - 1)
-        self.log_scales = nn.Parameter(torch.full((n_gaussians, d), math.log(init_scale)))
-        self.offdiag = nn.Parameter(torch.zeros(n_gaussians, d, d)) if full_covariance else None
-        self.features = nn.Parameter(torch.randn(n_gaussians, n_features))
+        self.means = nn.Parameter(2 * torch.rand(total, d) - 1)
+        if scale_param == "log":
+            self.log_scales = nn.Parameter(torch.full((total, d), math.log(init_scale)))
+            self.scales = None
+        else:  # the standard deviations themselves (the authors' code): Adam moves σ by ~lr
+            self.log_scales = None
+            self.scales = nn.Parameter(torch.full((total, d), float(init_scale)))
+        self.offdiag = nn.Parameter(torch.zeros(total, d, d)) if full_covariance else None
+        if per_channel:
+            self.features = nn.Parameter(feature_std * torch.randn(total, 1))
+            self.register_buffer("_channel", torch.eye(n_features).repeat_interleave(n_gaussians, 0),
+                                 persistent=False)
+        else:
+            self.features = nn.Parameter(feature_std * torch.randn(total, n_features))
+            self._channel = None
         self.head = mlp([n_features] + [hidden] * depth + [out_dim], act)
 
     # ---- Gaussian geometry ----------------------------------------------------------------
@@ -121,11 +142,19 @@ class GaussianField(nn.Module):
             diff = diff.index_copy(-1, p, dp - pz * torch.round(dp / pz))
         return diff
 
+    def _sigma(self):
+        """Per-axis standard deviations (N, d) (the Cholesky diagonal with full covariance)."""
+        return torch.exp(self.log_scales) if self.scales is None else self.scales
+
+    def _features(self):
+        """Feature matrix (N, k): the trained features, or per channel weight × one-hot."""
+        return self.features if self._channel is None else self.features * self._channel
+
     def _whitener(self):
         """``L⁻¹`` (N, d, d) for full covariance, else ``1/scale`` (N, d)."""
         if self.offdiag is None:
-            return torch.exp(-self.log_scales)
-        L = torch.tril(self.offdiag, -1) + torch.diag_embed(torch.exp(self.log_scales))
+            return torch.exp(-self.log_scales) if self.scales is None else 1 / self.scales
+        L = torch.tril(self.offdiag, -1) + torch.diag_embed(self._sigma())
         eye = torch.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand_as(L)
         return torch.linalg.solve_triangular(L, eye, upper=False)
 
@@ -152,7 +181,7 @@ class GaussianField(nn.Module):
     def _encode(self, z, W):
         """``φ`` for one chunk of scaled points ``z`` (C, d)."""
         idx, r = self._whitened(z, W)
-        return _contract(torch.exp(-0.5 * r.pow(2).sum(-1)), _take(self.features, idx))
+        return _contract(torch.exp(-0.5 * r.pow(2).sum(-1)), _take(self._features(), idx))
 
     def forward(self, x):
         z, W = self.normalize(x), self._whitener()
@@ -182,7 +211,7 @@ class GaussianField(nn.Module):
         s = -0.5 * r.pow(2).sum(-1)                                              # (C, n)
         grad = -r * V if self.offdiag is None else -torch.einsum("...j,...ja->...a", r, V)
         return _contract(_activate(jet, "exp", _exponent_chunks(jet, s, grad, curv)),
-                         _take(self.features, idx))
+                         _take(self._features(), idx))
 
     def gaussians(self) -> dict[str, np.ndarray]:
         """Means and covariances in problem coordinates, for the live ellipse view.
@@ -192,10 +221,9 @@ class GaussianField(nn.Module):
         """
         with torch.no_grad():
             r = self.normalize.radius.to(self.means)
-            if self.offdiag is None:
-                L = torch.diag_embed(torch.exp(self.log_scales))
-            else:
-                L = torch.tril(self.offdiag, -1) + torch.diag_embed(torch.exp(self.log_scales))
+            L = torch.diag_embed(self._sigma())
+            if self.offdiag is not None:
+                L = L + torch.tril(self.offdiag, -1)
             L = r[:, None] * L                        # problem coordinates: x = c + r z
             cov = L @ L.transpose(-1, -2)
             means = self.normalize.center.to(self.means) + r * self.means
@@ -228,17 +256,31 @@ class PIGConfig(ModelConfig):
                                     doc="Largest memory one chunk may need (GiB, float64 estimate)")
     hard = param.Selector(default="none", objects=list(HARD_MODES),
                           doc="Impose the initial and/or Dirichlet boundary condition exactly")
+    per_channel = param.Boolean(
+        False, doc="Each of the n_features channels owns its own n_gaussians Gaussians with a "
+                   "scalar weight (n_features × n_gaussians Gaussians in all), as in the authors' "
+                   "code (Kang et al. 2025); off: N Gaussians share their position across a "
+                   "k-vector feature (the paper's equation)")
+    feature_std = param.Number(1.0, bounds=(1e-8, 10.0),
+                               doc="Standard deviation of the initial features (authors' code: 0.01)")
+    scale_param = param.Selector(
+        default="log", objects=["log", "linear"],
+        doc="How the widths are trained: 'log' (log σ, positive by construction) or 'linear' "
+            "(σ itself, as in the authors' code: Adam then moves σ by about lr per step)")
 
     def build(self, problem) -> nn.Module:
         dim = len(problem.axes)
-        need = memory_estimate_gb(self.chunk_size, self.n_gaussians, dim, self.top_k)
+        total = self.n_gaussians * (self.n_features if self.per_channel else 1)
+        need = memory_estimate_gb(self.chunk_size, total, dim, self.top_k)
         if need > self.memory_budget_gb:
             raise ValueError(
-                f"n_gaussians={self.n_gaussians} (top_k={self.top_k}) needs ~{need:.3g} GiB for "
+                f"n_gaussians={self.n_gaussians}{' per channel' if self.per_channel else ''} "
+                f"(top_k={self.top_k}) needs ~{need:.3g} GiB for "
                 f"chunk_size={self.chunk_size} points in {dim}D, above memory_budget_gb="
                 f"{self.memory_budget_gb}; lower chunk_size or set top_k")
         net = GaussianField(problem.bounds(), problem.periodic if self.periodic else (),
                             self.n_gaussians, self.n_features, self.init_scale,
                             self.full_covariance, self.hidden, self.depth, self.activation,
-                            len(problem.outputs), self.chunk_size, self.top_k)
+                            len(problem.outputs), self.chunk_size, self.top_k,
+                            self.per_channel, self.feature_std, self.scale_param)
         return hard_constrained(net, problem, self.hard)
