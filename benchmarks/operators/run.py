@@ -208,8 +208,8 @@ PAPER = [
           time_steps=30, history=10, rollout_steps=20, eval_steps=20, solver_batch=1200),
      dict(modes=12, width=20), 25_000, 0.1559,
      "paper (Table 1, N=1000 column): nu=1e-4, T=30, 256^2 subsampled to 64^2 (here: solved at "
-     "128^2); 10 input frames, trained and evaluated on the whole 20-step rollout. Issue #5's "
-     "0.0973 is the paper's N=10000 setting"),
+     "128^2); 10 input frames, trained and evaluated on the whole 20-step rollout. The paper's "
+     "0.0973 is its N=10000 setting"),
 ]
 
 
