@@ -89,14 +89,9 @@ def finer_resolutions(problem: Problem) -> list[int]:
     return out[:SR_FACTORS]
 
 
-def shown_axes(problem: Problem) -> tuple[str, ...]:
-    """The axes the sample plots draw: a space-time map's frames go to the error-per-frame plot."""
-    return tuple(a for a in problem.axes if a != getattr(problem, "time_axis", None))
-
-
 def _framed(problem: Problem) -> bool:
     """Whether the samples show a last frame (rollouts and space-time maps)."""
-    return bool(getattr(problem, "rollout", False) or getattr(problem, "time_axis", None))
+    return problem.rollout or problem.time_axis is not None
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +246,7 @@ def operator_layout(snapshot: Snapshot, problem: Problem, steps: Iterable[Step] 
     """All operator views of one snapshot as a static HoloViews layout (notebooks, reports)."""
     rows = [{"step": s.step, "data": s.losses["data"]} for s in steps if "data" in s.losses]
     scores = [(s.step, s.rel_l2, s.extras.get("trivial_rel_l2")) for s in snapshots]
-    elements = sample_elements(snapshot, shown_axes(problem), problem.bounds(),
+    elements = sample_elements(snapshot, problem.snapshot_axes, problem.bounds(),
                                rollout=_framed(problem), name=problem.outputs[0])
     n = len(elements)
     elements += [history_element(rows, scores), rollout_element(snapshot), spectrum_element(snapshot)]
@@ -327,7 +322,7 @@ class OperatorView(pn.viewable.Viewer):
             return
         self.caption.object = f"### Operator views · {problem.title}"
         self.snap_pipe = hv.streams.Pipe(data=None)
-        n = len(sample_elements(None, shown_axes(problem), problem.bounds()))
+        n = len(sample_elements(None, problem.snapshot_axes, problem.bounds()))
         self.samples.objects = [
             plot_pane(hv.DynamicMap(lambda data, i=i: self._sample(i, data), streams=[self.snap_pipe]),
                       sizing_mode="stretch_width") for i in range(n)]
@@ -429,7 +424,7 @@ class OperatorView(pn.viewable.Viewer):
             self.report_error("configure the view with an operator problem before showing snapshots")
             return False
         try:
-            check_snapshot(snapshot, shown_axes(self.problem))
+            check_snapshot(snapshot, self.problem.snapshot_axes)
         except ValueError as err:
             self.report_error(f"Cannot show this snapshot: {err}")
             return False
@@ -550,7 +545,7 @@ class OperatorView(pn.viewable.Viewer):
     # ---- drawing ------------------------------------------------------------------------
     def _sample(self, i: int, snapshot):
         p = self.problem
-        return sample_elements(snapshot, shown_axes(p), p.bounds(), rollout=_framed(p),
+        return sample_elements(snapshot, p.snapshot_axes, p.bounds(), rollout=_framed(p),
                                name=p.outputs[0])[i]
 
 

@@ -1,7 +1,7 @@
 """Darcy at the FNO paper's setting (s = 85): which training detail moves the error?
 
-Each variant trains the benchmark's FNO (12 modes, width 32, 25 000 Adam steps of batch 20)
-through the Trainer on the same data and seed and prints one JSON line: ``base`` is the
+Each variant trains the operator benchmark's Darcy FNO (its ``PAPER`` setting: 12 modes,
+width 32, 25 000 Adam steps of batch 20) through the Trainer on the same data and seed and prints one JSON line: ``base`` is the
 benchmark's set-up (cosine schedule); ``ynorm`` decodes the output by the training set's
 pointwise mean and standard deviation, as the paper's normaliser does; ``step`` halves the
 learning rate every 100 epochs (continuously) as the paper's StepLR does.
@@ -25,13 +25,15 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.operators.run import PAPER  # noqa: E402
 from lab.device import pick_device  # noqa: E402
 from lab.models.fno import FNOConfig  # noqa: E402
 from lab.problems import get_problem  # noqa: E402
 from lab.training import TrainConfig, Trainer  # noqa: E402
 from lab.training.events import Snapshot  # noqa: E402
 
-PAPER = dict(n_train=1000, n_val=100, batch_size=20, resolution=85, solve_resolution=169, max_gb=64.0)
+#: the operator benchmark's Darcy setting: problem parameters, model and Adam steps
+_, _, DARCY, MODEL, STEPS, _, _ = next(p for p in PAPER if p[0] == "darcy")
 
 
 class Decoded(nn.Module):
@@ -60,14 +62,14 @@ VARIANTS = {"base": (FNOConfig, {}), "ynorm": (NormalizedFNO, {}), "step": (FNOC
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variants", nargs="+", choices=list(VARIANTS))
-    ap.add_argument("--steps", type=int, default=25_000)
+    ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
     device = pick_device(args.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    problem = get_problem("darcy_operator", **PAPER)
+    problem = get_problem("darcy_operator", max_gb=64.0, **DARCY)
     problem.arrays(device=device)
     for name in args.variants:
         cls, schedule = VARIANTS[name]
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
                              "checkpoint_every": args.steps, "device": device.type, **schedule})
         curve = []
         t0 = time.perf_counter()
-        result = Trainer(problem, cls(modes=12, width=32), cfg, runs_dir=tempfile.mkdtemp(),
+        result = Trainer(problem, cls(**MODEL), cfg, runs_dir=tempfile.mkdtemp(),
                          sinks=[lambda e: curve.append((e.step, e.rel_l2)) if isinstance(e, Snapshot) else None]).run()
         print(json.dumps({"variant": name, "train": schedule, "status": result.status, "steps": result.step,
                           "rel_l2": result.rel_l2, "curve": curve, "seconds": time.perf_counter() - t0}), flush=True)

@@ -72,6 +72,12 @@ class OperatorProblem(Problem):
         return self.shape
 
     @property
+    def snapshot_axes(self) -> tuple[str, ...]:
+        """The axes a snapshot's fields lie on: all but :attr:`time_axis`, whose last frame
+        is drawn (the error of every frame goes to the per-step error plot)."""
+        return tuple(a for a in self.axes if a != self.time_axis)
+
+    @property
     def in_channels(self) -> int:
         return self.channels[0] * (self.history if self.rollout else 1)
 

@@ -155,7 +155,7 @@ class OperatorTask(Task):
         x, pred, y = self._val_predictions()
         rel = relative_l2(pred, y)
         extras: dict = {}
-        grid = p.grid()
+        grid = {a: g for a, g in p.grid().items() if a in p.snapshot_axes}
         if p.rollout:
             extras["rollout_error"] = [relative_l2(pred[:, r], y[:, r]) for r in range(pred.shape[1])]
             persistence = x[:, -p.channels[0]:].unsqueeze(1).expand_as(y)
@@ -169,7 +169,6 @@ class OperatorTask(Task):
                 frames = pred.shape[-1]
                 extras["rollout_error"] = [relative_l2(pred[..., r], y[..., r]) for r in range(frames)]
                 last_pred, last_true, show_in = last_pred[..., -1], last_true[..., -1], x[0, -1, ..., -1]
-                grid.pop(p.time_axis)
         shown = tuple(grid)
         if all(a in p.periodic for a in shown):  # spectra need a periodic box
             lengths = [hi - lo for a, (lo, hi) in p.bounds().items() if a in shown]
