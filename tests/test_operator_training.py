@@ -114,6 +114,19 @@ def test_darcy_residual_vanishes_on_the_discrete_solution():
     assert pino.boundary_values(u).abs().max() == 0
 
 
+def test_darcy_operator_data_follow_the_low_phase_and_field_modes():
+    """The paper's two data variants: its generation script's low phase 4 and a field with as
+    many cosine modes as the solver grid; the input channel maps both phases to -1 and +1."""
+    kw = dict(n_train=2, n_val=1, batch_size=2, resolution=17, solve_resolution=33)
+    base = get_problem("darcy_operator", **kw)
+    low4 = get_problem("darcy_operator", a_low=4.0, **kw)
+    fine = get_problem("darcy_operator", grf_modes=33, **kw)
+    assert set(np.unique(low4.arrays()["x"])) == {4.0, 12.0}
+    assert set(torch.unique(low4.dataset("train")["x"]).tolist()) == {-1.0, 1.0}
+    assert np.array_equal(base.arrays()["x"] == 12.0, low4.arrays()["x"] == 12.0)  # same field, other value
+    assert not np.array_equal(base.arrays()["x"], fine.arrays()["x"])
+
+
 def test_les_pino_demo_learns_from_the_residual_alone():
     out = pino.les_pino_demo(n_dns=12, n_les=8, dt=0.05, rollout=2, n_train=2, steps=40, modes=3, width=8)
     assert out["residual_after"] < 0.05 * out["residual_before"], out

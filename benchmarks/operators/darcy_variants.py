@@ -1,12 +1,15 @@
-"""Darcy at the FNO paper's setting (s = 85): which training detail moves the error?
+"""Darcy at the FNO paper's setting (s = 85): which training detail or data detail moves the error?
 
 Each variant trains the operator benchmark's Darcy FNO (its ``PAPER`` setting: 12 modes,
-width 32, 25 000 Adam steps of batch 20) through the Trainer on the same data and seed and prints one JSON line: ``base`` is the
-benchmark's set-up (cosine schedule); ``ynorm`` decodes the output by the training set's
-pointwise mean and standard deviation, as the paper's normaliser does; ``step`` halves the
-learning rate every 100 epochs (continuously) as the paper's StepLR does.
+width 32, 25 000 Adam steps of batch 20) through the Trainer on the same data and seed and
+prints one JSON line: ``base`` is the benchmark's set-up (cosine schedule); ``ynorm`` decodes
+the output by the training set's pointwise mean and standard deviation, as the paper's
+normaliser does; ``step`` halves the learning rate every 100 epochs (continuously) as the
+paper's StepLR does. ``--data`` changes how the data are made (``key=value`` parameters of
+``darcy_operator``), e.g. the paper's solver grid and field modes:
 
     python benchmarks/operators/darcy_variants.py base ynorm step    # GPU, about a minute each
+    python benchmarks/operators/darcy_variants.py base --data solve_resolution=421 grf_modes=421 a_low=4
 
 Results: ``benchmarks/results/darcy_variants_<device>.json``.
 """
@@ -64,13 +67,18 @@ def main(argv=None) -> int:
     ap.add_argument("variants", nargs="+", choices=list(VARIANTS))
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--data", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="darcy_operator parameters to change, e.g. solve_resolution=421")
     args = ap.parse_args(argv)
+    data = dict(DARCY, **{k: float(v) if "." in v else int(v) for k, v in (kv.split("=", 1) for kv in args.data)})
     device = pick_device(args.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    problem = get_problem("darcy_operator", max_gb=64.0, **DARCY)
+    problem = get_problem("darcy_operator", max_gb=64.0, **data)
+    t0 = time.perf_counter()
     problem.arrays(device=device)
+    data_seconds = time.perf_counter() - t0
     for name in args.variants:
         cls, schedule = VARIANTS[name]
         cfg = TrainConfig(**{"steps": args.steps, "lr": 1e-3, "lr_schedule": "cosine",
@@ -80,7 +88,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         result = Trainer(problem, cls(**MODEL), cfg, runs_dir=tempfile.mkdtemp(),
                          sinks=[lambda e: curve.append((e.step, e.rel_l2)) if isinstance(e, Snapshot) else None]).run()
-        print(json.dumps({"variant": name, "train": schedule, "status": result.status, "steps": result.step,
+        print(json.dumps({"variant": name, "data": data, "data_seconds": data_seconds, "train": schedule, "status": result.status, "steps": result.step,
                           "rel_l2": result.rel_l2, "curve": curve, "seconds": time.perf_counter() - t0}), flush=True)
     return 0
 

@@ -187,9 +187,10 @@ class DarcyData(DatasetSpec):
         return {"x": s, "y": s}
 
     def solver_bytes(self):
-        # sparse LU of one (s-2)^2 system: fill-in ~ 60 n log n nonzeros of 16 bytes, plus batch fields
+        # the larger of sparse LU (fill-in ~ 60 m log m nonzeros of 16 bytes for an m-node system)
+        # and the batched conjugate gradients (~16 float64 fields per sample)
         m = (self.solve_resolution - 2) ** 2
-        return int(16 * 60 * m * math.log2(max(m, 2))) + 3 * 8 * self.solver_batch * self.solve_resolution**2
+        return max(int(16 * 60 * m * math.log2(max(m, 2))), 16 * 8 * self.solver_batch * self.solve_resolution**2)
 
     def _generate(self, batch, generator, device):
         n = self.solve_resolution

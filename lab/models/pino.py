@@ -4,10 +4,10 @@ A neural operator's output ``u = G(a)`` on a grid is put into the PDE with grid 
 spectral on periodic axes, finite differences on bounded ones. The residuals *reuse the
 solvers' own equations* — the Burgers and Navier–Stokes right-hand sides come from
 :mod:`lab.solvers.etdrk4` / :mod:`lab.solvers.navier_stokes` (which take their wavenumbers
-from :mod:`lab.solvers.spectral`), and the Darcy residual is the conservative 5-point scheme of
-:func:`lab.solvers.elliptic.darcy_solve` — so the solver's own solution has (nearly) zero
-residual and a wrong field does not. Time derivatives between frames ``j`` and ``j+1`` use
-the implicit midpoint rule,
+from :mod:`lab.solvers.spectral`), and the Darcy residual is the conservative 5-point scheme
+that :func:`lab.solvers.elliptic.darcy_solve` solves (:func:`~lab.solvers.elliptic.darcy_operator`)
+— so the solver's own solution has (nearly) zero residual and a wrong field does not. Time
+derivatives between frames ``j`` and ``j+1`` use the implicit midpoint rule,
 
     r_{j+1/2} = (u_{j+1} - u_j) / dt - RHS((u_j + u_{j+1}) / 2),
 
@@ -26,7 +26,7 @@ import math
 
 import torch
 
-from lab.solvers import etdrk4, navier_stokes
+from lab.solvers import elliptic, etdrk4, navier_stokes
 
 
 def _midpoint(frames: torch.Tensor, dt: float, time_dim: int):
@@ -81,21 +81,11 @@ def divergence(u: torch.Tensor, length: float = 2 * math.pi) -> torch.Tensor:
 
 
 def darcy_residual(a: torch.Tensor, u: torch.Tensor, f: float = 1.0) -> torch.Tensor:
-    """``-div(a grad u) - f`` at the interior nodes of the uniform grid on ``[0, 1]^2``.
+    """``-div(a grad u) - f`` at the interior nodes: the scheme of :func:`lab.solvers.elliptic.darcy_operator`.
 
-    The conservative 5-point scheme of :func:`lab.solvers.elliptic.darcy_solve` (face
-    coefficients = harmonic means of the nodal ``a``), second order for smooth ``a``; ``a``
-    and ``u`` are ``(..., n, n)`` including boundary nodes; returns ``(..., n-2, n-2)``.
+    ``a`` and ``u`` are ``(..., n, n)`` including boundary nodes; returns ``(..., n-2, n-2)``.
     """
-    n = u.shape[-1]
-    h2 = (1.0 / (n - 1)) ** 2
-    c, uc = a[..., 1:-1, 1:-1], u[..., 1:-1, 1:-1]
-    flux = torch.zeros_like(uc)
-    for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-        nb = a[..., 1 + di:n - 1 + di, 1 + dj:n - 1 + dj]
-        un = u[..., 1 + di:n - 1 + di, 1 + dj:n - 1 + dj]
-        flux = flux + 2 * c * nb / (c + nb) * (uc - un)
-    return flux / h2 - f
+    return elliptic.darcy_operator(a, u) - f
 
 
 def boundary_values(u: torch.Tensor) -> torch.Tensor:

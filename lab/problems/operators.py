@@ -211,8 +211,10 @@ class DarcyOperator(OperatorProblem):
 
     resolution = param.Integer(29, bounds=(3, 2049), doc="Grid incl. boundary (paper: 85, 141, 211, 421)")
     solve_resolution = param.Integer(85, bounds=(5, 2049), doc="FD solver grid (paper: 421)")
-    #: the input channel is ``(a - mid) / half``: the two phases become -1 and +1
-    A_HIGH, A_LOW = 12.0, 3.0
+    grf_modes = param.Integer(64, bounds=(2, 2048), doc="Cosine modes per axis of the GRF (paper: the solver grid)")
+    a_low = param.Number(3.0, bounds=(0.1, 11.9), doc="Low permeability phase (paper text: 3, its data script: 4)")
+    #: the high phase; the input channel is ``(a - mid) / half``: the two phases become -1 and +1
+    A_HIGH = 12.0
 
     def bounds(self):
         return {"x": (0.0, 1.0), "y": (0.0, 1.0)}
@@ -224,14 +226,15 @@ class DarcyOperator(OperatorProblem):
     def spec(self):
         return DarcyData(n_samples=self.n_train + self.n_val, seed=self.seed,
                          solver_batch=self.solver_batch, resolution=self.resolution,
-                         solve_resolution=self.solve_resolution, a_high=self.A_HIGH, a_low=self.A_LOW)
+                         solve_resolution=self.solve_resolution, grf_modes=self.grf_modes,
+                         a_high=self.A_HIGH, a_low=self.a_low)
 
     def _tensors(self, arrays):
-        mid, half = (self.A_HIGH + self.A_LOW) / 2, (self.A_HIGH - self.A_LOW) / 2
+        mid, half = (self.A_HIGH + self.a_low) / 2, (self.A_HIGH - self.a_low) / 2
         return {"x": (arrays["x"] - mid) / half, "y": arrays["y"]}
 
     def physics_losses(self, x, pred):
-        mid, half = (self.A_HIGH + self.A_LOW) / 2, (self.A_HIGH - self.A_LOW) / 2
+        mid, half = (self.A_HIGH + self.a_low) / 2, (self.A_HIGH - self.a_low) / 2
         r = pino.darcy_residual(x[:, 0] * half + mid, pred[:, 0], 1.0)
         return {"pde": r.pow(2).mean(), "bc": pino.boundary_values(pred[:, 0]).pow(2).mean()}
 
