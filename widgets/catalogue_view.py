@@ -47,6 +47,7 @@ import param
 from lab.config import describe_bounds
 from lab.problems import Problem, list_problems
 from lab.problems.base import coarse_grid
+from lab.workers import finish_at_exit
 from widgets import render
 from widgets.problem_view import KIND_LABELS, ProblemView
 from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, plot_pane
@@ -241,6 +242,8 @@ class CatalogueView(pn.viewable.Viewer):
                                           args=(self._generation, problem, home))
             self._timer.daemon = True
             self._timer.start()
+            # at exit: a pending preview is dropped, a running one finished (lab.workers)
+            finish_at_exit(self._timer, self._timer.cancel)
         self.computing = True
         self.preview.loading = True
         self.status.object = f"Computing the reference of **{problem.title}** …"

@@ -27,6 +27,7 @@ from lab.training.config import TrainConfig
 from lab.training.events import Done, Event, Failed, Snapshot, Started, Step
 from lab.training.runs import RunRecord, find_run
 from lab.training.tasks import task_for
+from lab.workers import finish_at_exit
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,16 @@ class Trainer:
         self._sinks.append(sink)
 
     def start(self) -> threading.Thread:
-        """Train in a background thread; returns it (``join`` it to wait)."""
+        """Train in a background thread; returns it (``join`` it to wait).
+
+        A run still going when the program exits is stopped (its state checkpointed) and
+        joined first: see :mod:`lab.workers`.
+        """
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("this trainer is already running")
         self._thread = threading.Thread(target=self.run, name="sciml-lab-trainer", daemon=True)
         self._thread.start()
+        finish_at_exit(self._thread, self.stop)
         return self._thread
 
     def stop(self) -> None:

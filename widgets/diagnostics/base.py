@@ -24,6 +24,7 @@ import param
 import torch
 
 from lab.training.events import Snapshot
+from lab.workers import finish_at_exit
 
 
 @dataclass
@@ -154,6 +155,7 @@ class DiagnosticPanel(pn.viewable.Viewer):
             self._thread = threading.Thread(target=self._work, args=(self.source,),
                                             name=f"sciml-lab-{type(self).__name__}", daemon=True)
             self._thread.start()
+            finish_at_exit(self._thread)  # joined before exit: torch in a dying thread aborts
         else:
             self._work(self.source)
         return True
