@@ -14,8 +14,9 @@ burgers        ``x`` (N, 1, s), ``y`` (N, 1, s[, T])     Li et al. 2021: ``u_t +
                                                          ETDRK4 at s <= 8192, subsampled
 darcy          ``x`` = a, ``y`` = u, (N, 1, s, s)        ``-div(a grad u) = 1``, ``u = 0`` on the
                                                          boundary of [0, 1]^2, ``a`` in {12, 3}
-                                                         from a thresholded cosine GRF
-                                                         (alpha 2, tau 3); s = 85 or 421
+                                                         (the paper's data: {12, 4}) from a
+                                                         thresholded cosine GRF (alpha 2,
+                                                         tau 3); s = 85 or 421
 ns2d           ``w`` (N, T+1, s, s)                      vorticity NS on [0, 1)^2 with the FNO
                                                          forcing, ``w0 ~ GRF(2.5, 7)``,
                                                          nu = 1e-3 / 1e-4 / 1e-5
