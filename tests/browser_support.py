@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -109,6 +110,25 @@ def record_page_errors(page) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     return errors
+
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def record_off_host_requests(page, requests: list | None = None) -> list:
+    """Collect the page's requests to any host but this machine (Playwright ``Request``s) into
+    ``requests`` (a new list by default). The lab's users may be offline: there such a request
+    fails or hangs, and a script that never arrives can leave the views empty. ``data:`` and
+    ``blob:`` URLs are the page's own."""
+    requests = [] if requests is None else requests
+
+    def check(request) -> None:
+        url = urlsplit(request.url)
+        if url.scheme not in ("data", "blob", "about") and url.hostname not in LOCAL_HOSTS:
+            requests.append(request)
+
+    page.on("request", check)
+    return requests
 
 
 def launch(pw):

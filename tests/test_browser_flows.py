@@ -4,7 +4,8 @@ One ``sciml-lab serve`` (a subprocess with its own home, cache and runs folder) 
 flow; each flow opens its own page (its own session), types tiny sizes into the generated
 settings forms, and asserts on what the page shows: the alert's text, the BokehJS data sources
 that feed the plots (they must receive points while a model trains), painted canvases (2D ones
-read back, vtk.js's WebGL ones from the page's pixels). Each flow leaves a screenshot in
+read back, vtk.js's WebGL ones from the page's pixels), and that the page fetched nothing from
+another host (the lab's users may be offline). Each flow leaves a screenshot in
 ``docs/screenshots/<flow>.png`` (the README shows them). Nothing asserts on time: every wait is a
 hang guard only, since the CI box has two shared cores.
 """
@@ -14,8 +15,9 @@ import io
 import re
 
 import pytest
-from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium, record_page_errors,
-                             screenshot, served_lab, settings_input, type_setting)
+from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium,
+                             record_off_host_requests, record_page_errors, screenshot, served_lab,
+                             settings_input, type_setting)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -47,13 +49,20 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, lab_url):
+def off_host() -> list:
+    """The requests the flow's page sent to another host (filled in by ``page``)."""
+    return []
+
+
+@pytest.fixture
+def page(browser, lab_url, off_host):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
     context = browser.new_context(viewport={"width": 1440, "height": 1200})
     page = context.new_page()
     errors = record_page_errors(page)
+    record_off_host_requests(page, off_host)
     page.set_default_timeout(WAIT_MS)
     page.goto(lab_url)
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
@@ -63,6 +72,7 @@ def page(browser, lab_url):
         stop.click(force=True)  # the run may end (disabling Stop) between the check and the click
     context.close()
     assert not errors, errors  # the page stayed in step with the server
+    assert not off_host, [r.url for r in off_host]  # every file came from the lab's server
 
 
 #: whether an image source holds the 7 x 7 loss-landscape grid (the flow's resolution)
@@ -118,6 +128,13 @@ def _train_and_see_losses(page, points: int, probe: str = LOSS_POINTS) -> None:
     """
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function(f"({probe})() >= {points}")
+
+
+def test_the_page_fetches_nothing_from_another_host(page, off_host):
+    """Offline (or behind a firewall) a font or script from a CDN fails or hangs the page:
+    Panel's Fast design links Google Fonts unless the app's design leaves it out."""
+    page.wait_for_load_state("load")
+    assert not off_host, [r.url for r in off_host]
 
 
 def test_bad_input_is_named_then_a_pinn_trains_and_its_loss_landscape_is_drawn(page):

@@ -5,7 +5,10 @@ its own settings (autosave off, so running the tour never rewrites the file in t
 and Debian's Chromium drives it. The tour must run to its last cell without an error output,
 and its ipywidgets playground must answer a click on *Train* (the status moves on by one press of
 steps and the plot is redrawn). The second test
-opens the app through jupyter-server-proxy (``/sciml-lab/``), as Binder's launcher tile does.
+opens the app through jupyter-server-proxy (``/sciml-lab/``), as Binder's launcher tile does. The
+third displays ``LabApp`` in a notebook cell, set up as ``widgets`` documents it, and needs it to
+render with no script from another host (the lab's users may be offline). Jupyter's root is a
+scratch folder holding that notebook and a link to ``notebooks/``, so the repository gains no file.
 """
 from __future__ import annotations
 
@@ -17,13 +20,16 @@ import shutil
 import sys
 
 import pytest
-from browser_support import (ROOT, WAIT_MS, free_port, launch, needs_chromium, running,
-                             screenshot)
+from browser_support import (ROOT, WAIT_MS, free_port, launch, needs_chromium,
+                             record_off_host_requests, running, screenshot)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 TOUR = ROOT / "notebooks" / "00_tour.ipynb"
 STDERR = "[data-mime-type='application/vnd.jupyter.stderr']"
+#: the app inline, as the ``widgets`` docstring shows it
+APP_INLINE = "app_inline.ipynb"
+APP_INLINE_CELL = "from widgets import LabApp, extension\n\nextension()\nLabApp()"
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +38,20 @@ def jupyter(tmp_path_factory):
     settings = tmp / "settings" / "@jupyterlab" / "docmanager-extension"
     settings.mkdir(parents=True)
     (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+    root = tmp / "root"
+    root.mkdir()
+    (root / "notebooks").symlink_to(ROOT / "notebooks", target_is_directory=True)
+    (root / APP_INLINE).write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                   "source": APP_INLINE_CELL}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
     port = free_port()
     exe = shutil.which("jupyter-lab")
     cmd = ([exe] if exe else [sys.executable, "-m", "jupyterlab"]) + [
         "--no-browser", f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
-        f"--notebook-dir={ROOT / 'notebooks'}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
+        f"--notebook-dir={root}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}"] + (["--allow-root"] if os.geteuid() == 0 else [])
     env = {"SCIML_LAB_FAST": "1", "OMP_NUM_THREADS": "1", "SCIML_LAB_HOME": str(tmp / "home"),
            "SCIML_LAB_CACHE": str(tmp / "cache"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}
@@ -61,7 +76,7 @@ def test_tour_runs_in_jupyterlab_and_its_widgets_respond(jupyter, browser):
     before = hashlib.sha256(TOUR.read_bytes()).hexdigest()
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.set_default_timeout(WAIT_MS)
-    page.goto(f"{jupyter}/lab/tree/{TOUR.name}")
+    page.goto(f"{jupyter}/lab/tree/notebooks/{TOUR.name}")
     expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible()
     expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle")  # the kernel is up
 
@@ -103,4 +118,31 @@ def test_app_opens_through_the_jupyter_server_proxy(jupyter, browser):
     train = page.get_by_role("button", name="Train", exact=True)
     expect(train).to_be_enabled()  # rendered: the websocket through the proxy is connected
     expect(page.get_by_role("combobox", name="Problem")).to_have_value("Burgers 1D")
+    page.close()
+
+
+def test_app_displayed_in_a_notebook_renders_without_a_cdn(jupyter, browser):
+    """Panel's notebook loader fetches BokehJS and Panel from a CDN by default, and one script
+    that never arrives leaves every Panel output empty; ``widgets.extension`` sends them with
+    the output instead."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.set_default_timeout(WAIT_MS)
+    off_host = record_off_host_requests(page)
+    page.goto(f"{jupyter}/lab/workspaces/app-inline/tree/{APP_INLINE}")  # not the tour's tabs
+    expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible()
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle")  # the kernel is up
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+    expect(page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")).to_contain_text("[1]")
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle")
+    errors = page.locator(f".jp-OutputArea-output{STDERR}").filter(has_text=re.compile("Error|Traceback"))
+    assert errors.count() == 0, errors.all_inner_texts()
+    scripts = [r.url for r in off_host if r.resource_type == "script"]
+    assert not scripts, scripts  # what stalls the loader; a stylesheet off-host fails alone
+
+    output = page.locator(".jp-OutputArea-output")
+    expect(output.get_by_role("button", name="Train", exact=True)).to_be_visible()
+    expect(output.get_by_role("combobox", name="Problem")).to_have_value("Burgers 1D")
     page.close()

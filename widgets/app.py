@@ -1,6 +1,6 @@
 """The whole lab in one view: pick a problem and a model, train, watch, stop, reopen runs.
 
-``LabApp()`` is a ``pn.viewable.Viewer`` (display it in JupyterLab after ``pn.extension``);
+``LabApp()`` is a ``pn.viewable.Viewer`` (display it in JupyterLab after :func:`extension`);
 ``serve()`` runs it as a web app with one ``LabApp`` per browser session, in a
 ``FastListTemplate`` with the controls in the sidebar. Every edit goes into the ``param``
 configs ``lab`` declares; an out-of-range value is refused with a message naming the
@@ -19,11 +19,12 @@ from widgets.forms import settings_form
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
-from widgets.theme import ACCENT
+from widgets.theme import ACCENT, OfflineFast
 from widgets.training_view import TrainingView
 
 #: a quick run on a laptop CPU (the backend's own defaults stay as they are)
 APP_TRAIN_DEFAULTS = dict(steps=2000, n_pde=1000, lbfgs_steps=0, snapshot_every=50, log_every=10)
+#: Panel extensions the views need: tables, equations, 3D fields (vtk.js)
 EXTENSIONS = ("tabulator", "katex", "vtk")
 #: model families that train on each problem kind (``ModelConfig.family``); other kinds: PINNs
 FAMILIES_FOR_KIND = {"operator": ("operator",), "ode": ("pinn", "ode")}
@@ -92,9 +93,11 @@ class LabApp(pn.viewable.Viewer):
                       sizing_mode="stretch_width")
 
     def template(self) -> pn.template.FastListTemplate:
-        """The app as a full page: controls in the sidebar, views in the main area."""
+        """The app as a full page: controls in the sidebar, views in the main area (the page
+        requests nothing off-host: see :class:`widgets.theme.OfflineFast`)."""
         return pn.template.FastListTemplate(title="sciml-lab", sidebar=self.sidebar, main=self.main,
-                                            accent=ACCENT, sidebar_width=360, theme_toggle=False)
+                                            accent=ACCENT, sidebar_width=360, theme_toggle=False,
+                                            design=OfflineFast)
 
     # ---- actions ------------------------------------------------------------------------
     def train(self) -> None:
@@ -177,6 +180,22 @@ class LabApp(pn.viewable.Viewer):
         self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
                                        f"(checkpoint) · relative L2 {snapshot.rel_l2:.3e}")
         self.tabs.active = 1  # Training
+
+
+def extension(inline: bool = True, **params) -> None:
+    """Load the views' JavaScript into a notebook; call it once before displaying ``LabApp()``.
+
+    Inline (the default) the kernel sends BokehJS, Panel and the extensions with the cell's
+    output, so the views render with no network (offline, a firewalled Binder); displaying the
+    app then takes longer, as Panel also inlines every view's stylesheet. From the CDN
+    (``inline=False``, ``pn.extension``'s default) one unreachable script stalls Panel's loader
+    and every Panel output of the notebook stays empty. vtk.js cannot be inlined: Panel's loader
+    template indents each file with Jinja's ``indent``, which splits lines as ``str.splitlines``
+    does, also at the U+0085 characters inside vtk.js's strings, and the whole loader becomes a
+    syntax error. So inline the 3D views (volumes, isosurfaces, attractors) stay blank;
+    ``inline=False`` loads vtk.js too. ``params`` go to ``pn.extension``.
+    """
+    pn.extension(*(e for e in EXTENSIONS if not (inline and e == "vtk")), inline=inline, **params)
 
 
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",
