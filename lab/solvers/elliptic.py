@@ -251,8 +251,8 @@ def _darcy_pcg(a: torch.Tensor, b: torch.Tensor, rtol: float) -> torch.Tensor:
     def precondition(r):  # (-lap_h)^{-1} r, the 5-point Laplacian with the same boundary
         return -helmholtz_dirichlet(r, 0.0, ndim=2, lengths=1.0, scheme="fd2")
 
-    def dot(x, y):
-        return (x * y).sum((-2, -1), keepdim=True)
+    def dot(x, y):  # per sample; never 0 as a divisor (a sample with b = 0 stays at x = 0)
+        return (x * y).sum((-2, -1), keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
 
     x = torch.zeros_like(b)
     r = b.clone()
@@ -260,7 +260,7 @@ def _darcy_pcg(a: torch.Tensor, b: torch.Tensor, rtol: float) -> torch.Tensor:
     p = z.clone()
     rz = dot(r, z)
     stop = rtol * b.flatten(1).norm(dim=1)
-    for it in range(maxiter):
+    for _ in range(maxiter):
         if bool((r.flatten(1).norm(dim=1) <= stop).all()):
             return x
         q = apply(p)
