@@ -122,9 +122,9 @@ def test_app_opens_through_the_jupyter_server_proxy(jupyter, browser):
 
 
 def test_app_displayed_in_a_notebook_renders_without_a_cdn(jupyter, browser):
-    """Panel's notebook loader fetches BokehJS and Panel from a CDN by default, and one script
-    that never arrives leaves every Panel output empty; ``widgets.extension`` sends them with
-    the output instead."""
+    """Panel's notebook loader fetches BokehJS, Panel and vtk.js from a CDN by default, and one
+    script that never arrives leaves every Panel output empty; ``widgets.extension`` sends them
+    with the output instead."""
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -145,4 +145,5 @@ def test_app_displayed_in_a_notebook_renders_without_a_cdn(jupyter, browser):
     output = page.locator(".jp-OutputArea-output")
     expect(output.get_by_role("button", name="Train", exact=True)).to_be_visible()
     expect(output.get_by_role("combobox", name="Problem")).to_have_value("Burgers 1D")
+    assert page.evaluate("() => typeof window.vtk") != "undefined"  # vtk.js came inline too (3D views)
     page.close()

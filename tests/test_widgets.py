@@ -166,3 +166,20 @@ def test_failures_reach_the_alert(tmp_path):
     view.drain()
     assert app.alert.visible and "non-finite at step 7" in app.alert.object
     assert "step 5" in view.status.object and not view.running and not app.train_button.disabled
+
+
+def test_inline_loader_indent_splits_at_newlines_only():
+    """Panel's inline notebook loader indents every script with Jinja's ``indent``; ours is the
+    same filter except that a U+0085 / U+2028 inside a script's string stays on its line (Jinja
+    split there and broke vtk.js, and with it the whole loader)."""
+    from jinja2.filters import do_indent
+    from markupsafe import Markup
+
+    from widgets.app import _indent
+
+    for text in ["a", "a\nb", "a\nb\n", "\na\n\nb", "", Markup("<p>\n</p>")]:
+        for kw in ({}, {"width": 6}, {"first": True}, {"blank": True}, {"width": "--", "blank": True}):
+            assert _indent(text, **kw) == do_indent(text, **kw) and type(_indent(text, **kw)) is type(text)
+    script = 'var s = "a\u0085b\u2028c";\nf(s);'
+    assert _indent(script, 6) == 'var s = "a\u0085b\u2028c";\n      f(s);'
+    assert do_indent(script, 6).count("\n") == 3  # what went wrong

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import panel as pn
 import param
+from markupsafe import Markup
 
 from lab.models import get_model_config, list_models
 from lab.training import Done, Failed, TrainConfig, Trainer
@@ -189,13 +190,35 @@ def extension(inline: bool = True, **params) -> None:
     output, so the views render with no network (offline, a firewalled Binder); displaying the
     app then takes longer, as Panel also inlines every view's stylesheet. From the CDN
     (``inline=False``, ``pn.extension``'s default) one unreachable script stalls Panel's loader
-    and every Panel output of the notebook stays empty. vtk.js cannot be inlined: Panel's loader
-    template indents each file with Jinja's ``indent``, which splits lines as ``str.splitlines``
-    does, also at the U+0085 characters inside vtk.js's strings, and the whole loader becomes a
-    syntax error. So inline the 3D views (volumes, isosurfaces, attractors) stay blank;
-    ``inline=False`` loads vtk.js too. ``params`` go to ``pn.extension``.
+    and every Panel output of the notebook stays empty. ``params`` go to ``pn.extension``.
     """
-    pn.extension(*(e for e in EXTENSIONS if not (inline and e == "vtk")), inline=inline, **params)
+    if inline:
+        _indent_at_newlines_only()
+    pn.extension(*EXTENSIONS, inline=inline, **params)
+
+
+def _indent(s, width=4, first=False, blank=False):
+    """Jinja's ``indent`` filter, splitting at ``\n`` only.
+
+    Jinja splits as ``str.splitlines`` does, also at U+0085 and U+2028 inside the string
+    literals of an inlined script (vtk.js has them): the pieces then get indented and the
+    literal is cut, so Panel's whole inline loader became a syntax error and nothing rendered.
+    """
+    pad = width if isinstance(width, str) else " " * width
+    lines = str(s).split("\n")
+    if blank:
+        text = ("\n" + pad).join(lines)
+    else:
+        text = lines[0] + "".join("\n" + (pad + line if line else line) for line in lines[1:])
+    text = pad + text if first else text
+    return Markup(text) if isinstance(s, Markup) else text  # markup stays markup, unescaped
+
+
+def _indent_at_newlines_only() -> None:
+    """Use :func:`_indent` in Panel's templates (their Jinja environment is module state)."""
+    from panel.io import resources
+
+    resources._env.filters["indent"] = _indent
 
 
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",
