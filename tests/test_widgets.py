@@ -175,7 +175,7 @@ def test_inline_loader_indent_splits_at_newlines_only():
     from jinja2.filters import do_indent
     from markupsafe import Markup
 
-    from widgets.app import _indent
+    from widgets.offline import _indent
 
     for text in ["a", "a\nb", "a\nb\n", "\na\n\nb", "", Markup("<p>\n</p>")]:
         for kw in ({}, {"width": 6}, {"first": True}, {"blank": True}, {"width": "--", "blank": True}):

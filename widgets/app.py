@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import panel as pn
 import param
-from markupsafe import Markup
 
 from lab.models import get_model_config, list_models
 from lab.training import Done, Failed, TrainConfig, Trainer
@@ -20,7 +19,8 @@ from widgets.forms import settings_form
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
-from widgets.theme import ACCENT, OfflineFast
+from widgets.offline import OfflineFast, indent_at_newlines_only
+from widgets.theme import ACCENT
 from widgets.training_view import TrainingView
 
 #: a quick run on a laptop CPU (the backend's own defaults stay as they are)
@@ -95,7 +95,7 @@ class LabApp(pn.viewable.Viewer):
 
     def template(self) -> pn.template.FastListTemplate:
         """The app as a full page: controls in the sidebar, views in the main area (the page
-        requests nothing off-host: see :class:`widgets.theme.OfflineFast`)."""
+        requests nothing off-host: see :class:`widgets.offline.OfflineFast`)."""
         return pn.template.FastListTemplate(title="sciml-lab", sidebar=self.sidebar, main=self.main,
                                             accent=ACCENT, sidebar_width=360, theme_toggle=False,
                                             design=OfflineFast)
@@ -193,32 +193,8 @@ def extension(inline: bool = True, **params) -> None:
     and every Panel output of the notebook stays empty. ``params`` go to ``pn.extension``.
     """
     if inline:
-        _indent_at_newlines_only()
+        indent_at_newlines_only()  # vtk.js survives being inlined
     pn.extension(*EXTENSIONS, inline=inline, **params)
-
-
-def _indent(s, width=4, first=False, blank=False):
-    """Jinja's ``indent`` filter, splitting at ``\n`` only.
-
-    Jinja splits as ``str.splitlines`` does, also at U+0085 and U+2028 inside the string
-    literals of an inlined script (vtk.js has them): the pieces then get indented and the
-    literal is cut, so Panel's whole inline loader became a syntax error and nothing rendered.
-    """
-    pad = width if isinstance(width, str) else " " * width
-    lines = str(s).split("\n")
-    if blank:
-        text = ("\n" + pad).join(lines)
-    else:
-        text = lines[0] + "".join("\n" + (pad + line if line else line) for line in lines[1:])
-    text = pad + text if first else text
-    return Markup(text) if isinstance(s, Markup) else text  # markup stays markup, unescaped
-
-
-def _indent_at_newlines_only() -> None:
-    """Use :func:`_indent` in Panel's templates (their Jinja environment is module state)."""
-    from panel.io import resources
-
-    resources._env.filters["indent"] = _indent
 
 
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import panel as pn
-from panel.theme import Fast
 
 #: sequential map for prediction and reference (one shared colour scale)
 FIELD_CMAP = "viridis"
@@ -32,21 +31,3 @@ def plot_pane(obj, **params):
     """
     return pn.pane.HoloViews(obj, linked_axes=False, **params)
 
-
-class OfflineFast(Fast):
-    """Panel's Fast design without its one off-host file, the Open Sans stylesheet of Google Fonts.
-
-    The lab is used offline (laptops, firewalled Binder): there the browser's request to
-    fonts.googleapis.com fails or hangs. Every other file of the design is served by Panel
-    itself; the text keeps the design's font stack (Open Sans where installed, else sans-serif).
-    """
-
-    #: Panel adds the design's ``font`` entries to every page it serves
-    _resources = {kind: files for kind, files in Fast._resources.items() if kind != "font"}
-
-    def resolve_resources(self, cdn="auto", extras=None, include_theme=True):
-        # Fast's own files are bundled under Fast's name, so they are resolved as Fast's
-        resources = Fast(theme=type(self.theme)).resolve_resources(cdn, extras, include_theme)
-        for name in Fast._resources.get("font", {}):
-            resources["css"].pop(name, None)
-        return resources

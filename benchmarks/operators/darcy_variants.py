@@ -62,6 +62,14 @@ STEP_LR = dict(lr_schedule="exponential", lr_decay=0.5, lr_decay_steps=5000)
 VARIANTS = {"base": (FNOConfig, {}), "ynorm": (NormalizedFNO, {}), "step": (FNOConfig, STEP_LR)}
 
 
+def _number(text: str) -> int | float:
+    """``"421"`` -> 421, ``"4"`` -> 4, ``"1e-3"`` / ``"4.0"`` -> float."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variants", nargs="+", choices=list(VARIANTS))
@@ -70,7 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", nargs="*", default=[], metavar="KEY=VALUE",
                     help="darcy_operator parameters to change, e.g. solve_resolution=421")
     args = ap.parse_args(argv)
-    data = dict(DARCY, **{k: float(v) if "." in v else int(v) for k, v in (kv.split("=", 1) for kv in args.data)})
+    data = dict(DARCY, **{k: _number(v) for k, v in (kv.split("=", 1) for kv in args.data)})
     device = pick_device(args.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
@@ -88,8 +96,9 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         result = Trainer(problem, cls(**MODEL), cfg, runs_dir=tempfile.mkdtemp(),
                          sinks=[lambda e: curve.append((e.step, e.rel_l2)) if isinstance(e, Snapshot) else None]).run()
-        print(json.dumps({"variant": name, "data": data, "data_seconds": data_seconds, "train": schedule, "status": result.status, "steps": result.step,
-                          "rel_l2": result.rel_l2, "curve": curve, "seconds": time.perf_counter() - t0}), flush=True)
+        print(json.dumps({"variant": name, "data": data, "data_seconds": data_seconds, "train": schedule,
+                          "status": result.status, "steps": result.step, "rel_l2": result.rel_l2, "curve": curve,
+                          "seconds": time.perf_counter() - t0}), flush=True)
     return 0
 
 
