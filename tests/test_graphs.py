@@ -48,23 +48,34 @@ def _losses(events):
 
 
 def test_host_controlled_features_keep_the_eager_loop():
-    task = SimpleNamespace(family="pinn")
+    task = SimpleNamespace(family="pinn", draw=lambda step: None)  # draws its batch ahead
     gpu, cpu = torch.device("cuda"), torch.device("cpu")
     assert graphs.blockers(task, TrainConfig(), gpu) == []
-    assert graphs.blockers(task, TrainConfig(resample_every=100, resampling="rad"), gpu) == []
+    for every in (1, 100):  # fresh points, even every step, are drawn between replays
+        assert graphs.blockers(task, TrainConfig(resample_every=every, resampling="rad"), gpu) == []
     for method in METHODS.values():  # their state stays on the device
         assert graphs.blockers(task, TrainConfig(**method), gpu) == []
-    cases = {"cuda_graphs": dict(cuda_graphs=False), "resample_every=1": dict(resample_every=1)}
-    for word, cfg in cases.items():
-        [reason] = graphs.blockers(task, TrainConfig(**cfg), gpu)
-        assert word in reason
+    [reason] = graphs.blockers(task, TrainConfig(cuda_graphs=False), gpu)
+    assert "cuda_graphs" in reason
     [reason] = graphs.blockers(task, TrainConfig(), cpu)
     assert "cpu" in reason
     [reason] = graphs.blockers(SimpleNamespace(family="ode"), TrainConfig(), gpu)
-    assert "ode" in reason
-    # a task that draws its batch ahead of the step (the operator task) may be captured
-    ahead = SimpleNamespace(family="operator", draw=lambda step: None)
-    assert graphs.blockers(ahead, TrainConfig(resample_every=1), gpu) == []
+    assert "ode" in reason and "inside every step" in reason
+
+
+def test_points_are_drawn_once_per_step(monkeypatch):
+    """Due steps redraw once however often the loss is evaluated (an L-BFGS line search
+    evaluates one step several times); the captured route's draw ahead of a step leaves
+    nothing for the step itself to draw."""
+    cfg = TrainConfig(**{**TINY, "resample_every": 2})
+    task, _ = _task_and_optimizer(cfg)
+    drawn = []
+    monkeypatch.setattr(task, "resample", lambda adaptive=False: drawn.append(adaptive))
+    for step in range(7):
+        task.draw(step)
+        for _ in range(3):
+            task.loss_terms(step)
+    assert len(drawn) == 3  # steps 2, 4 and 6
 
 
 def test_cpu_ignores_the_option_and_both_paths_use_the_shared_loss(monkeypatch):
@@ -211,9 +222,11 @@ def test_divergence_names_the_step_and_keeps_the_last_good_checkpoint_on_cpu():
 
 
 @cuda
-def test_graph_and_eager_losses_agree_on_cuda(caplog):
-    """40 steps with resampling every 10 and a learning rate that changes every step."""
-    kw = dict(device="cuda", width=64, depth=3, steps=40, n_pde=2048, resample_every=10,
+@pytest.mark.parametrize("every", [1, 10])
+def test_graph_and_eager_losses_agree_on_cuda(caplog, every):
+    """40 steps with resampling every step or every 10, and a learning rate that changes
+    every step."""
+    kw = dict(device="cuda", width=64, depth=3, steps=40, n_pde=2048, resample_every=every,
               lr_schedule="exponential", lr_decay=0.5, lr_decay_steps=10)
     with caplog.at_level(logging.INFO, logger="lab.training.trainer"):
         _, graph = _run(cuda_graphs=True, **kw)

@@ -27,7 +27,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -37,11 +36,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.sittings import carried_run, remember_run, run_within  # noqa: E402
 from benchmarks.timing import profiled_kernels  # noqa: E402
 from lab.device import describe, pick_device  # noqa: E402
 from lab.models.fno import FNO  # noqa: E402
 from lab.training import graphs  # noqa: E402
-from lab.training.runs import find_run  # noqa: E402
 
 #: (name, spatial shape, batch, modes, width)
 SHAPES = [("fno1d_1024", (1024,), 64, 16, 64), ("fno2d_64", (64, 64), 32, 16, 64),
@@ -238,12 +237,7 @@ def _train(problem, mkw, steps, device, limit=None, log_every=None, snapshot_eve
                           device=device.type, cuda_graphs=cuda_graphs)
         trainer = Trainer(problem, get_model_config("fno", **mkw), cfg, runs_dir=runs_dir or tempfile.mkdtemp(),
                           sinks=[events.append])
-    guard = threading.Timer(limit, trainer.stop) if limit else None
-    if guard:
-        guard.start()
-    result = trainer.run()
-    if guard:
-        guard.cancel()
+    result = run_within(trainer, limit)
     return result, [e for e in events if isinstance(e, Step)], [e for e in events if isinstance(e, Snapshot)]
 
 
@@ -321,10 +315,9 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
         t_data = time.perf_counter() - t0
         ms_step, resume, limit = None, None, 1.25 * 60 * minutes if minutes else None
         if continue_in is not None:
-            marker = continue_in / f"{name}.run"
-            resume = marker.read_text().strip() if marker.is_file() else None
+            resume, done = carried_run(continue_in, name)
             limit = 60 * minutes if minutes else None
-            if resume and find_run(resume, continue_in).summary().get("status") == "completed":
+            if done:
                 print(f"{name}: run {resume} has finished its plan", file=sys.stderr)
                 continue
         elif minutes:  # the step count that fits
@@ -333,7 +326,7 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
         t0 = time.perf_counter()
         result, ev, snaps = _train(problem, mkw, steps, device, limit, resume=resume, runs_dir=continue_in)
         if continue_in is not None:
-            (continue_in / f"{name}.run").write_text(Path(result.run_dir).name)
+            remember_run(continue_in, name, result.run_dir)
             if len(ev) > 1:
                 ms_step = 1e3 * (ev[-1].elapsed - ev[0].elapsed) / (ev[-1].step - ev[0].step)
         row = {"benchmark": "accuracy", "setting": name, "problem": key, "problem_params": pkw,

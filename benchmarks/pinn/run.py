@@ -39,7 +39,9 @@ from lab.device import describe, pick_device, resolve_dtype  # noqa: E402
 from lab.models import get_model_config  # noqa: E402
 from lab.problems import get_problem, list_problems  # noqa: E402
 from lab.training import Snapshot, Step, TrainConfig, Trainer, graphs  # noqa: E402
+from lab.training.runs import find_run  # noqa: E402
 from lab.training.tasks import Task  # noqa: E402
+from benchmarks.sittings import carried_run, remember_run, run_within  # noqa: E402
 from benchmarks.timing import peak_gb, profiled_kernels, reset_peak, sync  # noqa: E402
 
 CAUSAL = dict(causal=True, causal_chunks=32, causal_eps=[1e-2, 1e-1, 1.0, 10.0, 100.0], causal_delta=0.99)
@@ -121,20 +123,33 @@ def run_preset(preset, args, device, runs_dir) -> dict:
         mparams = dict(mparams, n_gaussians=min(mparams["n_gaussians"], 200))
     if args.quick and kind in ("mlp", "modified_mlp", "fourier_mlp"):
         mparams = dict(mparams, width=min(mparams["width"], 32))
-    problem = get_problem(key, **pparams)
+    name, resume = f"{key}.{method}", None
+    if args.continue_in:
+        resume, done = carried_run(args.continue_in, name)
+        if done:
+            return {"table": "accuracy", "problem": key, "method": method,
+                    "skipped": f"run {resume} has finished its plan"}
     reset_peak(device)
     sync(device)
     t0 = time.perf_counter()
     # Step events give the training throughput without set-up (reference); each Snapshot follows
     # the Step of its step, so the time between the two is its evaluation, left out of the rate.
-    # The validation errors along the run give the best one, which the PIG paper reports.
+    # The validation errors along the run (every sitting's) give the best one, which the PIG
+    # paper reports.
     events = []
-    result = Trainer(problem, get_model_config(kind, **mparams), train, runs_dir=runs_dir,
-                     sinks=[lambda e: events.append((e, time.perf_counter()))]).run()
+    sinks = [lambda e: events.append((e, time.perf_counter()))]
+    if resume:
+        trainer = Trainer.resume(resume, sinks=sinks, runs_dir=args.continue_in)
+    else:
+        trainer = Trainer(get_problem(key, **pparams), get_model_config(kind, **mparams), train,
+                          runs_dir=args.continue_in or runs_dir, sinks=sinks)
+    result = run_within(trainer, 60 * args.minutes if args.minutes else None)
     sync(device)
     wall = time.perf_counter() - t0
+    if args.continue_in:
+        remember_run(args.continue_in, name, result.run_dir)
     steps_seen = [e for e, _ in events if isinstance(e, Step)]
-    seen = [e.rel_l2 for e, _ in events if isinstance(e, Snapshot)]
+    seen = [row["rel_l2"] for row in find_run(result.run_dir).metrics() if row.get("rel_l2") is not None]
     evaluating = sum(t - t_prev for (prev, t_prev), (e, t) in zip(events, events[1:])
                      if isinstance(e, Snapshot) and isinstance(prev, Step) and prev.step == e.step
                      and steps_seen[0].step <= e.step < steps_seen[-1].step)
@@ -143,7 +158,7 @@ def run_preset(preset, args, device, runs_dir) -> dict:
     rate = (last.step - first.step) / span if span > 0 else None
     return {"table": "accuracy", "problem": key, "problem_params": pparams, "method": method,
             "model": kind, "model_params": mparams, "train_params": tparams, "steps": result.step,
-            "status": result.status, "message": result.message, "rel_l2": result.rel_l2,
+            "planned_steps": steps, "continued_from": resume, "status": result.status, "message": result.message, "rel_l2": result.rel_l2,
             "best_rel_l2": min(seen, default=None), "wall_s": round(wall, 3), "steps_per_s": None if rate is None else round(rate, 3),
             "peak_gpu_gb": peak_gb(device)}
 
@@ -374,10 +389,19 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--no-speed", action="store_true", help="Skip the steps/s micro-benchmark")
     ap.add_argument("--no-accuracy", action="store_true", help="Skip the (problem, method) table")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="Stop each accuracy run after this many minutes (checkpointed)")
+    ap.add_argument("--continue-in", type=Path, default=None,
+                    help="Folder where each accuracy run continues from call to call: the run named in "
+                         "<problem>.<method>.run there is continued to its plan, else started")
     ap.add_argument("--out", default=None, help="Output JSON (default benchmarks/results/pinn_<device>.json)")
     args = ap.parse_args(argv)
     if args.steps_scale <= 0:
         ap.error("--steps-scale must be > 0")
+    if args.minutes is not None and args.minutes <= 0:
+        ap.error("--minutes must be > 0")
+    if args.continue_in:
+        args.continue_in.mkdir(parents=True, exist_ok=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device or ("cpu" if args.quick else "auto"))

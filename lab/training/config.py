@@ -24,9 +24,9 @@ class TrainConfig(Config):
                             doc="Exponential schedule: factor applied every 'lr_decay_steps' steps")
     lr_decay_steps = param.Integer(1000, bounds=(1, 10_000_000), doc="Steps per exponential decay")
     cuda_graphs = param.Boolean(True, doc="On CUDA, capture each Adam step as one CUDA graph and replay it "
-                                "(several times faster for launch-bound PINNs and FNOs). Runs with a PINN's "
-                                "resample_every=1 or a neural-ODE task, and any run off CUDA, keep the "
-                                "eager loop; balancing steps run eagerly between replays")
+                                "(several times faster for launch-bound PINNs and FNOs). Runs of a neural-ODE task, "
+                                "and any run off CUDA, keep the eager loop; balancing steps run eagerly "
+                                "between replays")
     derivatives = param.Selector(
         default="auto", objects=["auto", "autograd", "taylor", "compiled"],
         doc="How the PDE residual's derivatives are computed. 'auto': on CUDA, Taylor-mode jets "

@@ -6,9 +6,10 @@ Adam — and at the sizes PINNs use, launching them costs more than running them
 (``torch.cuda.CUDAGraph``) records the kernels of one whole step, ``zero_grad → loss →
 backward → Adam``, and replays them with a single launch. It replays on fixed memory, so:
 
-* the batch lives in *static* tensors: a PINN's collocation points are resampled (uniform or
-  RAD) eagerly between replays, an operator task's mini-batch is drawn eagerly before every
-  replay (``task.draw``), and the new values are copied into the same storage;
+* the batch lives in *static* tensors: before every replay the task draws the batch of that
+  step on the host (``task.draw``: a PINN's fresh collocation points when resampling is due,
+  uniform or RAD, even every step; an operator task's mini-batch), and new values are copied
+  into the same storage;
 * what a training method changes over training lives in device tensors, updated in place:
   causal weighting's ε level advances inside the step, without a host read; balanced loss
   weights need the gradients of each term, so every ``balance_every`` steps the step runs
@@ -24,9 +25,8 @@ The captured step and the eager loop call the same :func:`weighted_loss`. The fi
 recipe for whole-network capture asks, so lazy initialisation stays out of the graph.
 
 Features that need the host inside every step cannot be captured and fall back to the eager
-loop automatically (:func:`blockers` names them): a PINN's ``resample_every=1`` (no step is
-left to capture on), tasks that prepare their batch inside the step (the neural-ODE task),
-and anything not on CUDA. A loss that cannot be captured — one that copies host
+loop automatically (:func:`blockers` names them): tasks that prepare their batch inside the
+step (the neural-ODE task), and anything not on CUDA. A loss that cannot be captured — one that copies host
 tensors to the device or reads a value back inside the step (e.g. problems that build
 coefficients or initial data on the CPU per call) — is found at capture: nothing has run
 then, so the runner logs the reason (``fallback``) and goes on eagerly, still without a host
@@ -60,16 +60,9 @@ def blockers(task, config, device: torch.device) -> list[str]:
         out.append("cuda_graphs=False")
     if device.type != "cuda":
         out.append(f"the device is {device.type}, not cuda")
-    if task.family != "pinn" and not _draws_ahead(task):
+    if not callable(getattr(task, "draw", None)):
         out.append(f"the {task.family!r} task prepares its batch on the host inside every step")
-    if task.family == "pinn" and config.resample_every == 1:
-        out.append("resample_every=1 redraws the points on the host every step")
     return out
-
-
-def _draws_ahead(task) -> bool:
-    """Whether ``task`` draws a fresh batch per step through ``draw(step)``, ahead of the step."""
-    return callable(getattr(task, "draw", None))
 
 
 def adam(params, lr: float, device: torch.device, *, capturable: bool) -> torch.optim.Adam:
@@ -93,7 +86,6 @@ class CapturedAdam:
     def __init__(self, task, optimizer: torch.optim.Adam, start: int, *, warmup: int = WARMUP_STEPS):
         self.task, self.opt = task, optimizer
         self.warmup_end = start + warmup
-        self._ahead = _draws_ahead(task)
         dev = task.device
         self._next = torch.full((), start, dtype=torch.int64, device=dev)   # step of the next body
         self._first_bad = torch.full((), -1, dtype=torch.int64, device=dev)
@@ -119,32 +111,12 @@ class CapturedAdam:
             self._next.add_(1)
         return total.detach(), {k: v.detach() for k, v in terms.items()}, weights
 
-    def _resample_due(self, step: int) -> bool:
-        # the rule of PINNTask.loss_terms, which resamples itself in eager steps; a task that
-        # draws ahead gets its batch from draw(step), so any step of it may be captured
-        every = self.task.config.resample_every
-        return not self._ahead and bool(every) and step > 0 and step % every == 0
-
-    def _host_step_due(self, step: int) -> bool:
-        # such a step must not be the captured one: its host work would be recorded as if it
-        # happened every step
-        return self._resample_due(step) or self.task.host_step_due(step)
-
-    def _new_batch(self, step: int) -> bool:
-        """Draw the batch of ``step`` on the host if it is a new one; whether it is."""
-        if self._ahead:
-            self.task.draw(step)
-        elif self._resample_due(step):
-            self.task.resample(adaptive=self.task.config.resampling == "rad")
-        else:
-            return False
-        return True
-
     def _adopt_batch(self) -> None:
         """Copy the task's batch into the graph's inputs, which the task then keeps using."""
-        for k, v in self._static.items():
-            v.copy_(self.task.batch[k])
-        self.task.batch = self._static
+        if self.task.batch is not self._static:  # else draw kept the batch the graph holds
+            for k, v in self._static.items():
+                v.copy_(self.task.batch[k])
+            self.task.batch = self._static
 
     def _eager(self, step: int):
         """Step ``step`` eagerly on the side stream; points it drew become the graph's inputs."""
@@ -178,16 +150,17 @@ class CapturedAdam:
             self._lr.fill_(lr)
             self._lr_value = lr
         if self.graph is None:
-            if step < self.warmup_end or self._host_step_due(step) or self.fallback:
+            # a host step must not be the captured one: its host work would replay every step
+            if step < self.warmup_end or self.task.host_step_due(step) or self.fallback:
                 return self._eager(step)
-            if self._ahead:
-                self.task.draw(step)  # the batch the captured step reads, drawn outside it
+            self.task.draw(step)  # the batch the captured step reads, drawn outside it
             self._capture(step)  # records the step without running it
             if self.graph is None:
                 return self._eager(step)
         elif self.task.host_step_due(step):
             return self._eager(step)
-        elif self._new_batch(step):
+        else:
+            self.task.draw(step)
             self._adopt_batch()
         self.graph.replay()
         return self._out

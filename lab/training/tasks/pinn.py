@@ -75,6 +75,7 @@ class PINNTask(Task):
         self.enforced = model.enforced if isinstance(model, HardConstraint) else ()
         self.gaussian_field = next((m for m in model.modules() if isinstance(m, GaussianField)), None)
         self.resample()
+        self._drawn_for: int | None = None  # the step draw() last prepared the batch of
 
     def resample(self, adaptive: bool = False) -> None:
         """Fresh points; ``adaptive`` draws the interior ones with RAD from the current residual."""
@@ -86,9 +87,21 @@ class PINNTask(Task):
                                            k=c.rad_k, c=c.rad_c, candidates=c.rad_candidates,
                                            device=self.device, dtype=self.dtype)
 
-    def loss_terms(self, step):
-        if self.config.resample_every and step and step % self.config.resample_every == 0:
+    def draw(self, step: int) -> None:
+        """Prepare the batch of ``step``: fresh points when resampling is due, once per step.
+
+        A captured step (:mod:`lab.training.graphs`) calls this outside the graph and copies
+        the points into the graph's inputs, so even ``resample_every=1`` replays; eager steps
+        call it from :meth:`loss_terms`, and an L-BFGS step evaluating its loss several times
+        keeps one batch.
+        """
+        every = self.config.resample_every
+        if every and step and step % every == 0 and step != self._drawn_for:
             self.resample(adaptive=self.config.resampling == "rad")
+        self._drawn_for = step
+
+    def loss_terms(self, step):
+        self.draw(step)
         # causal training weighs the residual per time chunk itself: skip the plain mean there
         batch = self.batch if self.causal is None else {k: v for k, v in self.batch.items() if k != "pde"}
         terms = self.problem.losses(self.model, batch, self.config.derivatives)
