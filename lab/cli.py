@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -38,17 +39,22 @@ def _parse_sets(pairs: list[str]) -> tuple[dict, dict, dict]:
     return problem, model, train
 
 
-def _progress_sink(total_steps: int):
-    """tqdm bar with the loss terms and the latest relative L2 in its postfix."""
+def _progress_sink(total_steps: int, preparing_every_s: float = 2.0):
+    """tqdm bar with the loss terms and the latest relative L2 in its postfix; a line on data
+    generation at most every ``preparing_every_s`` seconds, and when it is done."""
     from tqdm import tqdm
 
-    from lab.training.events import Done, Failed, Snapshot, Started, Step
+    from lab.training.events import Done, Failed, Preparing, Snapshot, Started, Step
 
     bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True)
-    state = {"rel": None, "post": {}}
+    state = {"rel": None, "post": {}, "said": -math.inf}
 
     def sink(ev):
-        if isinstance(ev, Started):
+        if isinstance(ev, Preparing):
+            if ev.done == ev.total or ev.elapsed - state["said"] >= preparing_every_s:
+                state["said"] = ev.elapsed
+                bar.write(f"{ev.text} ({ev.elapsed:.0f} s)")
+        elif isinstance(ev, Started):
             bar.n = ev.start_step
             bar.write(f"run {ev.run_id} on {ev.device}, {ev.n_params} parameters")
         elif isinstance(ev, Step):

@@ -89,3 +89,85 @@ def test_spectral_truncation_is_exact_for_resolved_modes():
     g = spectral_truncate(f, (8, 8))
     xc = x[::2]
     assert torch.allclose(g, torch.sin(2 * xc)[:, None] * torch.cos(3 * xc)[None, :], atol=1e-13)
+
+
+# ---- resumable generation -------------------------------------------------------------------
+RESUMABLE = dict(n_samples=7, solve_resolution=64, resolution=32, solver_batch=2, t_end=0.2)  # chunks 2, 2, 2, 1
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    return BurgersData(**RESUMABLE).generate()
+
+
+@pytest.fixture
+def solves(monkeypatch):
+    """Batch size of every ``_generate`` call; the call numbered ``solves.fail_at`` raises instead."""
+    calls = []
+    solve = BurgersData._generate
+
+    def counted(self, batch, generator, device):
+        calls.append(batch)
+        if len(calls) == getattr(counted, "fail_at", None):
+            raise _Interrupted
+        return solve(self, batch, generator, device)
+
+    monkeypatch.setattr(BurgersData, "_generate", counted)
+    counted.calls = calls
+    return counted
+
+
+def test_an_interrupted_generation_resumes_to_the_same_arrays(tmp_path, uninterrupted, solves):
+    spec = BurgersData(**RESUMABLE)
+    parts_dir = tmp_path / f"{cache.key_for(spec)}.parts"
+    solves.fail_at = 3  # killed while solving the third chunk
+    with pytest.raises(_Interrupted):
+        cache.load_or_generate(spec, directory=tmp_path)
+    assert sorted(p.name for p in parts_dir.iterdir()) == ["part-0.npz", "part-1.npz"]
+    assert cache.load(spec, tmp_path) is None
+
+    solves.fail_at, seen = None, []
+    data = cache.load_or_generate(spec, directory=tmp_path, progress=lambda *a: seen.append(a))
+    assert solves.calls[3:] == [2, 1]  # only the two missing chunks were solved again
+    assert seen == [(4, 7), (6, 7), (7, 7)]  # once for the reused chunks, then per chunk
+    assert all(np.array_equal(data[k], uninterrupted[k]) for k in uninterrupted)
+    assert not parts_dir.exists()
+    assert all(np.array_equal(cache.load(spec, tmp_path)[k], data[k]) for k in data)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "non-finite", "wrong dtype"])
+def test_a_damaged_part_is_regenerated_with_every_part_after_it(tmp_path, uninterrupted, solves, damage):
+    spec = BurgersData(**RESUMABLE)
+
+    def stop_at(samples):
+        def progress(done, total):
+            if done >= samples:
+                raise _Interrupted
+        return progress
+
+    with pytest.raises(_Interrupted):  # a progress callback may end the generation: a Stop
+        spec.generate(parts_dir=tmp_path, progress=stop_at(6))
+    assert len(solves.calls) == 3 and len(list(tmp_path.glob("part-*.npz"))) == 3
+    part = tmp_path / "part-1.npz"
+    if damage == "truncated":
+        raw = part.read_bytes()
+        part.write_bytes(raw[: len(raw) // 2])
+    else:
+        with np.load(part) as z:
+            saved = dict(z)
+        if damage == "non-finite":
+            saved["y"][0, 0, 3] = np.nan
+        else:
+            saved["x"] = saved["x"].astype(np.float64)
+        np.savez(part, **saved)
+
+    with pytest.raises(_Interrupted):  # only part 0 is reused, and part 2 goes with part 1
+        spec.generate(parts_dir=tmp_path, progress=stop_at(2))
+    assert [p.name for p in tmp_path.glob("part-*.npz")] == ["part-0.npz"] and len(solves.calls) == 3
+    data = spec.generate(parts_dir=tmp_path)
+    assert solves.calls[3:] == [2, 2, 1]
+    assert all(np.array_equal(data[k], uninterrupted[k]) for k in uninterrupted)

@@ -10,7 +10,7 @@ from lab.models import get_model_config, pino
 from lab.problems import get_problem
 from lab.solvers.navier_stokes import fno_forcing
 from lab.training.config import TrainConfig
-from lab.training.events import Snapshot
+from lab.training.events import Done, Preparing, Snapshot, Started
 from lab.training.tasks.operator import super_resolution
 from lab.training.trainer import Trainer
 
@@ -135,3 +135,37 @@ def test_les_pino_demo_learns_from_the_residual_alone():
     assert out["rel_l2_les"][-1] < out["rel_l2_persistence"][-1], out
     assert all(math.isfinite(e) for e in out["rel_l2_pino"]), out
     assert len(out["spectrum"]["k"]) == len(out["spectrum"]["pino"])
+
+
+def test_data_generation_is_reported_before_training_and_stop_keeps_the_finished_chunks(tmp_path, monkeypatch):
+    """A fresh dataset emits Preparing events (samples done, rising to the total) before
+    Started; Stop during generation ends the run after the chunk in progress, and the run,
+    continued, generates only the chunks still missing."""
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path / "cache"))  # a dataset no test made before
+    problem = get_problem("darcy_operator", n_train=6, n_val=2, batch_size=2, resolution=9,
+                          solve_resolution=17, solver_batch=3)  # chunks of 3, 3 and 2 samples
+    model = get_model_config("fno", modes=3, width=8, n_layers=2, projection_channels=8)
+    train = TrainConfig(steps=2, snapshot_every=2, device="cpu")
+
+    events = []
+
+    def stop_after_two_chunks(ev):
+        events.append(ev)
+        if isinstance(ev, Preparing) and ev.done == 6:
+            trainer.stop()
+    trainer = Trainer(problem, model, train, runs_dir=tmp_path, sinks=[stop_after_two_chunks])
+    stopped = trainer.run()
+    assert stopped.status == "stopped" and stopped.step == 0
+    assert [(e.done, e.total) for e in events if isinstance(e, Preparing)] == [(3, 8), (6, 8)]
+    assert not any(isinstance(e, Started) for e in events) and isinstance(events[-1], Done)
+
+    events.clear()
+    result = Trainer.resume(stopped.run_dir, sinks=[events.append]).run()
+    assert result.status == "completed" and result.step == 2, result.message
+    kinds = [type(e) for e in events]
+    assert [(e.done, e.total) for e in events if isinstance(e, Preparing)] == [(6, 8), (8, 8)]
+    assert kinds.index(Started) == 2  # both Preparing events came first
+
+    events.clear()
+    Trainer(problem, model, train, runs_dir=tmp_path, sinks=[events.append]).run()
+    assert not any(isinstance(e, Preparing) for e in events)  # cached: nothing to prepare

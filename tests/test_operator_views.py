@@ -15,7 +15,7 @@ import pytest
 from bokeh.models import ColumnDataSource, LinearColorMapper
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
-from lab.training.events import Snapshot, Step
+from lab.training.events import Preparing, Snapshot, Step
 from lab.training.tasks.operator import super_resolution
 from widgets.operator_view import OperatorView, finer_resolutions, operator_layout
 
@@ -155,6 +155,25 @@ def test_attach_follows_a_run_and_super_resolution_matches_the_backend(tmp_path)
     np.testing.assert_allclose(points["resolution"], [9, 17])
     np.testing.assert_allclose(points["relative L2"], [view.rel_l2, expected], rtol=1e-6)
     assert "17" in view.sr_text.object and not view.alert.visible
+
+
+def test_data_generation_shows_in_the_caption_while_it_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path / "cache"))  # a fresh dataset
+    problem = get_problem("darcy_operator", **{**DARCY, "solver_batch": 5})  # 12 samples: 5, 10, 12
+    trainer = Trainer(problem, get_model_config("fno", **FNO), TrainConfig(**TRAIN), runs_dir=tmp_path)
+    view, _ = _view(problem)
+    view.attach(trainer)
+    captions = []
+
+    def poll(ev):  # what a periodic drain would show while the data are generated
+        if isinstance(ev, Preparing):
+            view.drain()
+            captions.append(view.caption.object)
+    trainer.subscribe(poll)
+    assert trainer.run().status == "completed"
+    assert [c.split(" · ")[-1] for c in captions] == [f"Generating data: {n} / 12 samples" for n in (5, 10, 12)]
+    view.drain()
+    assert "validation relative L2" in view.caption.object  # the snapshots take over
 
 
 def test_finer_resolutions_are_sub_grids_of_the_solver_grid():

@@ -14,9 +14,9 @@ import pytest
 from bokeh.models import ColumnDataSource, LinearColorMapper
 
 from lab import get_problem
-from lab.training import Failed, Mailbox
+from lab.training import Failed, Mailbox, Preparing
 from widgets.app import APP_TRAIN_DEFAULTS, LabApp
-from widgets.training_view import plot_axes
+from widgets.training_view import TrainingView, plot_axes
 
 TINY = dict(steps=30, n_pde=200, n_ic=64, n_bc=64, log_every=5, snapshot_every=10)
 
@@ -166,6 +166,19 @@ def test_failures_reach_the_alert(tmp_path):
     view.drain()
     assert app.alert.visible and "non-finite at step 7" in app.alert.object
     assert "step 5" in view.status.object and not view.running and not app.train_button.disabled
+
+
+def test_data_generation_shows_in_the_training_status():
+    view = TrainingView()
+    view._mailbox = Mailbox()
+
+    class _Generating:  # a trainer still preparing its data
+        is_running, step = True, 0
+    view.trainer = _Generating()
+    view._mailbox(Preparing("data", 2400, 10200, 61.0))
+    view._mailbox(Preparing("data", 4800, 10200, 122.0))  # the mailbox keeps the newest
+    view.drain()
+    assert view.status.object == "Generating data: 4800 / 10200 samples · 122 s"
 
 
 def test_inline_loader_indent_splits_at_newlines_only():

@@ -38,7 +38,7 @@ import param
 
 from lab.data.datasets import DatasetSpec
 from lab.problems import Problem
-from lab.training.events import Done, Event, Failed, Mailbox, Snapshot, Started, Step
+from lab.training.events import Done, Event, Failed, Mailbox, Preparing, Snapshot, Started, Step
 from lab.training.tasks.operator import super_resolution
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot_pane
 from widgets.training_view import plot_axes
@@ -390,16 +390,19 @@ class OperatorView(pn.viewable.Viewer):
             self.scores[score[0]] = score
         if tapped and self.visible:
             self.score_pipe.send([self.scores[s] for s in sorted(self.scores)])
-        events: list[Event] = [*(e for e in other if isinstance(e, Started)), *steps]
+        events: list[Event] = [*(e for e in other if isinstance(e, (Preparing, Started))), *steps]
         events += [snapshot] if snapshot is not None else []
         events += [e for e in other if isinstance(e, (Done, Failed))]
         self.show(events)  # sent when the periodic callback returns (see TrainingView.drain)
 
     def show(self, events: Iterable[Event]) -> None:
-        """Draw events in order: Step rows, Snapshots, and Done (which enables super-resolution)."""
+        """Draw events in order: data generation in the caption, Step rows, Snapshots, and Done
+        (which enables super-resolution)."""
         rows = []
         for ev in events:
-            if isinstance(ev, Step):
+            if isinstance(ev, Preparing) and self.visible:
+                self.caption.object = f"### Operator views · {self.problem.title} · {ev.text}"
+            elif isinstance(ev, Step):
                 if "data" in ev.losses:
                     rows.append({"step": ev.step, "data": ev.losses["data"]})
                 self.step = ev.step

@@ -27,7 +27,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from lab.training.events import Done, Failed, Mailbox, Snapshot, Started, Step
+from lab.training.events import Done, Failed, Mailbox, Preparing, Snapshot, Started, Step
 from widgets.method_views import MethodView
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot_pane
 
@@ -283,7 +283,9 @@ class TrainingView(pn.viewable.Viewer):
                                 "(an error before the first step; see the server log)", "", None))
         # Bokeh sends what a periodic callback changed, as one message, once it returns
         for ev in other:
-            if isinstance(ev, Started):
+            if isinstance(ev, Preparing):
+                self._on_preparing(ev)
+            elif isinstance(ev, Started):
                 self._on_started(ev)
         if steps:
             self._on_steps(steps)
@@ -305,6 +307,9 @@ class TrainingView(pn.viewable.Viewer):
         if flush or now - self._method_drawn >= self.method_every_s:
             self.methods.update(self._method_steps, self._method_snapshot)
             self._method_steps, self._method_snapshot, self._method_drawn = [], None, now
+
+    def _on_preparing(self, ev: Preparing) -> None:
+        self.status.object = f"{ev.text} · {ev.elapsed:.0f} s"
 
     def _on_started(self, ev: Started) -> None:
         self.status.object = (f"Training run `{ev.run_id}` on {ev.device} · "

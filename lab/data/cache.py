@@ -7,13 +7,18 @@ kind and parameters, so a changed parameter is a different entry. On load, a mis
 truncated, tampered or mismatching entry (JSON, zip, shapes, checksums or parameters) is
 *regenerated*, never used; writes go to temporary files that are moved into place
 atomically, data first, so a crash leaves no entry that passes the checks.
+
+Generation is resumable: each finished chunk of ``solver_batch`` samples is saved in
+``<key>.parts/`` with the generator's state after it (:mod:`lab.data.parts`), so a closed app,
+a killed job or a Stop loses at most the chunk in progress, and the next call continues from
+there to the same arrays; the folder is removed once the entry is stored.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
+import shutil
 import time
 import zipfile
 from collections.abc import Callable
@@ -23,6 +28,7 @@ import numpy as np
 import torch
 
 from lab.data.datasets import DatasetSpec
+from lab.data.parts import write_atomic
 
 #: bump when the generators change their output for unchanged parameters
 FORMAT_VERSION = 1
@@ -42,19 +48,6 @@ def key_for(spec: DatasetSpec) -> str:
 
 def sha256(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
-
-
-def _write_atomic(path: Path, write: Callable) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def load(spec: DatasetSpec, directory: Path | None = None) -> dict[str, np.ndarray] | None:
@@ -85,18 +78,25 @@ def store(spec: DatasetSpec, data: dict[str, np.ndarray], directory: Path | None
             "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype), "sha256": sha256(v)}
                        for k, v in data.items()},
             "torch": torch.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    _write_atomic(d / f"{key}.npz", lambda f: np.savez(f, **data))
-    _write_atomic(d / f"{key}.json", lambda f: f.write(json.dumps(meta, indent=2).encode()))
+    write_atomic(d / f"{key}.npz", lambda f: np.savez(f, **data))
+    write_atomic(d / f"{key}.json", lambda f: f.write(json.dumps(meta, indent=2).encode()))
     return d / f"{key}.npz"
 
 
-def load_or_generate(spec: DatasetSpec, *, max_gb: float = 2.0, device=None,
-                     directory: Path | None = None) -> dict[str, np.ndarray]:
-    """Cached arrays, or generate (after the size check against ``max_gb``), store and return them."""
-    data = load(spec, directory)
+def load_or_generate(spec: DatasetSpec, *, max_gb: float = 2.0, device=None, directory: Path | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    """Cached arrays, or generate (after the size check against ``max_gb``), store and return them.
+
+    Generating resumes from and saves to ``<key>.parts/``; ``progress(done, total)`` follows
+    it in samples (see :meth:`DatasetSpec.generate`) and is not called on a cache hit.
+    """
+    d = Path(directory) if directory else cache_dir()
+    data = load(spec, d)
     if data is not None:
         return data
     spec.check_size(max_gb)
-    data = spec.generate(device=device)
-    store(spec, data, directory)
+    parts_dir = d / f"{key_for(spec)}.parts"
+    data = spec.generate(device=device, progress=progress, parts_dir=parts_dir)
+    store(spec, data, d)
+    shutil.rmtree(parts_dir)
     return data

@@ -33,6 +33,8 @@ lets callers refuse a set that will not fit *before* generating it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -40,6 +42,7 @@ import param
 import torch
 
 from lab.config import Config
+from lab.data import parts
 from lab.solvers import elliptic, etdrk4, grf, navier_stokes
 
 STORAGE = {"float32": np.float32, "float64": np.float64}
@@ -82,23 +85,40 @@ class DatasetSpec(Config):
                              f"max_gb={max_gb}; lower n_samples, resolution or solver_batch, or raise max_gb")
 
     # ---- generation -----------------------------------------------------------------------
-    def generate(self, *, device=None) -> dict[str, np.ndarray]:
-        """All arrays, generated in chunks of ``solver_batch`` from one seeded generator."""
+    def generate(self, *, device=None, progress: Callable[[int, int], None] | None = None,
+                 parts_dir: Path | None = None) -> dict[str, np.ndarray]:
+        """All arrays, generated in chunks of ``solver_batch`` from one seeded generator.
+
+        ``progress(done, total)`` is called with the samples done after each chunk (once for
+        all chunks reused). With ``parts_dir`` (a folder for this spec alone) each chunk is
+        saved there when done and the chunks found there are reused (:mod:`lab.data.parts`):
+        an interrupted generation continues at its first missing chunk and ends with the same
+        arrays, bit for bit, as an uninterrupted one on the same device (every ``_generate``
+        draws its randomness from ``generator`` alone).
+        """
         gen = torch.Generator().manual_seed(self.seed)
-        chunks: dict[str, list[np.ndarray]] = {k: [] for k in self.fields}
-        done = 0
-        while done < self.n_samples:
-            b = min(self.solver_batch, self.n_samples - done)
+        n, dtype = self.n_samples, STORAGE[self.storage]
+        plan = [{k: (min(self.solver_batch, n - start), *s[1:]) for k, s in self.shapes().items()}
+                for start in range(0, n, self.solver_batch)]
+        chunks = parts.resume(parts_dir, plan, dtype, gen) if parts_dir is not None else []
+        done = sum(len(c[self.fields[0]]) for c in chunks)
+        if chunks and progress is not None:
+            progress(done, n)
+        for i in range(len(chunks), len(plan)):
+            b = plan[i][self.fields[0]][0]
             out = self._generate(b, gen, torch.device(device or "cpu"))
-            for k in self.fields:
-                arr = out[k].detach().to("cpu", torch.float64).numpy().astype(STORAGE[self.storage])
-                chunks[k].append(arr)
+            chunk = {k: out[k].detach().to("cpu", torch.float64).numpy().astype(dtype) for k in self.fields}
+            bad = [k for k, v in chunk.items() if not np.all(np.isfinite(v))]
+            if bad:
+                raise FloatingPointError(f"dataset {self.key!r} produced non-finite values in {bad} "
+                                         f"(samples {done} to {done + b - 1})")
+            if parts_dir is not None:
+                parts.save(parts_dir, i, chunk, gen)
+            chunks.append(chunk)
             done += b
-        data = {k: np.concatenate(v) for k, v in chunks.items()}
-        bad = [k for k, v in data.items() if not np.all(np.isfinite(v))]
-        if bad:
-            raise FloatingPointError(f"dataset {self.key!r} produced non-finite values in {bad}")
-        return data
+            if progress is not None:
+                progress(done, n)
+        return {k: np.concatenate([c[k] for c in chunks]) for k in self.fields}
 
     def _generate(self, batch: int, generator: torch.Generator, device) -> dict[str, torch.Tensor]:
         raise NotImplementedError

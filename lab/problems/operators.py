@@ -21,6 +21,7 @@ The pointwise PINN hooks (``residual``, ``sample``) raise: these problems need a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -89,17 +90,19 @@ class OperatorProblem(Problem):
     def spec(self) -> DatasetSpec:
         raise NotImplementedError
 
-    def arrays(self, device=None) -> dict[str, np.ndarray]:
-        """The whole dataset (train then validation samples), from the cache when possible."""
-        return load_or_generate(self.spec(), max_gb=self.max_gb, device=device)
+    def arrays(self, device=None, progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+        """The whole dataset (train then validation samples), from the cache when possible;
+        ``progress(done, total)`` follows a generation in samples."""
+        return load_or_generate(self.spec(), max_gb=self.max_gb, device=device, progress=progress)
 
-    def dataset(self, split: str, *, device=None, dtype=torch.float32) -> dict[str, torch.Tensor]:
+    def dataset(self, split: str, *, device=None, dtype=torch.float32,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, torch.Tensor]:
         """``{"x", "y"}`` (maps) or ``{"trajectories"}`` (rollouts) of the ``"train"``/``"val"`` split."""
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         part = slice(0, self.n_train) if split == "train" else slice(self.n_train, self.n_train + self.n_val)
         out = {k: torch.as_tensor(v[part], device=device, dtype=dtype)
-               for k, v in self._tensors(self.arrays()).items()}
+               for k, v in self._tensors(self.arrays(progress=progress)).items()}
         return out
 
     def _tensors(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -2,7 +2,8 @@
 
 The Trainer never knows who listens: a sink is any callable taking an event. Sinks run on
 the training thread, so they must be quick; :class:`Mailbox` is the sink for UIs — it keeps
-a bounded tail of steps and only the newest snapshot, and the UI drains it on its own clock.
+a bounded tail of steps and only the newest snapshot and preparation progress, and the UI
+drains it on its own clock.
 """
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Preparing:
+    """Work before training starts, e.g. an operator task's data being generated."""
+    what: str                       # "data"
+    done: int                       # samples generated so far (reused ones included)
+    total: int
+    elapsed: float                  # seconds since the run started
+
+    @property
+    def text(self) -> str:
+        return f"Generating {self.what}: {self.done} / {self.total} samples"
 
 
 @dataclass(frozen=True)
@@ -62,16 +76,18 @@ class Failed:
     checkpoint_step: int | None     # step of the last good checkpoint kept on disk
 
 
-Event = Started | Step | Snapshot | Done | Failed
+Event = Preparing | Started | Step | Snapshot | Done | Failed
 
 
 class Mailbox:
-    """Thread-safe sink: bounded step history, newest snapshot only, every terminal event."""
+    """Thread-safe sink: bounded step history, newest snapshot and preparation progress only,
+    every other event."""
 
     def __init__(self, max_steps: int = 2000):
         self._lock = threading.Lock()
         self._steps: collections.deque[Step] = collections.deque(maxlen=max_steps)
         self._snapshot: Snapshot | None = None
+        self._preparing: Preparing | None = None
         self._other: list[Event] = []
 
     def __call__(self, event: Event) -> None:
@@ -80,13 +96,17 @@ class Mailbox:
                 self._steps.append(event)
             elif isinstance(event, Snapshot):
                 self._snapshot = event
+            elif isinstance(event, Preparing):
+                self._preparing = event
             else:
                 self._other.append(event)
 
     def drain(self) -> tuple[list[Step], Snapshot | None, list[Event]]:
-        """Everything received since the last drain (steps, newest snapshot, other events)."""
+        """Everything received since the last drain: steps, the newest snapshot, and the other
+        events in order (the newest Preparing first: it precedes Started)."""
         with self._lock:
-            steps, snap, other = list(self._steps), self._snapshot, self._other
+            steps, snap = list(self._steps), self._snapshot
+            other = [self._preparing, *self._other] if self._preparing else self._other
             self._steps.clear()
-            self._snapshot, self._other = None, []
+            self._snapshot, self._preparing, self._other = None, None, []
         return steps, snap, other

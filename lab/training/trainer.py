@@ -9,6 +9,11 @@ folder gets the config, metrics and the last good checkpoint (see :mod:`lab.trai
 Failure policy: a non-finite loss or parameter stops the run with a :class:`Failed` event
 naming the step, and the checkpoint on disk is the last one written while everything was
 finite. Stop saves the current (finite) state, so nothing trained is lost.
+
+Before training, the task may prepare for long (an operator task generating its data): the
+Trainer emits :class:`Preparing` events meanwhile, Pause holds the preparation between two
+chunks of data, and Stop ends the run after the chunk in progress — the finished chunks stay
+on disk, and the next run of the same data continues from them (:mod:`lab.data.cache`).
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import torch
 from lab.device import describe, pick_device, resolve_dtype
 from lab.training import graphs
 from lab.training.config import TrainConfig
-from lab.training.events import Done, Event, Failed, Snapshot, Started, Step
+from lab.training.events import Done, Event, Failed, Preparing, Snapshot, Started, Step
 from lab.training.runs import RunRecord, find_run
 from lab.training.tasks import task_for
 from lab.workers import finish_at_exit
@@ -34,6 +39,10 @@ log = logging.getLogger(__name__)
 
 class Divergence(RuntimeError):
     """Raised inside the loop when a loss or parameter stops being finite."""
+
+
+class _StoppedPreparing(Exception):
+    """Raised from the progress callback when Stop is pressed while the task is being built."""
 
 
 @dataclass
@@ -128,7 +137,8 @@ class Trainer:
         return self._thread
 
     def stop(self) -> None:
-        """Ask the loop to stop at the next step; the current state is checkpointed."""
+        """Ask the loop to stop at the next step (while data are generated: after the chunk in
+        progress); the current state is checkpointed."""
         self._stop.set()
         self._running.set()
 
@@ -174,8 +184,10 @@ class Trainer:
         self._last_ckpt = step
         return True
 
-    def _setup(self):
-        """Device, model (seeded, restored), run folder and task; any error here is a Failed run."""
+    def _setup(self, t0: float):
+        """Device, model (seeded, restored), run folder and task; any error here is a Failed run.
+
+        The task is ``None`` when Stop was pressed while it was being built."""
         c = self.config
         device, dtype = pick_device(c.device), resolve_dtype(c.dtype)
         torch_state = torch.random.get_rng_state()
@@ -189,8 +201,19 @@ class Trainer:
             self.model.load_state_dict(self._state_dict)
         if self._record is None:
             self._record = RunRecord.create(self._config_dict(), self.runs_dir)
-        task = task_for(self.model_config.family)(self.problem, self.model, c, device=device, dtype=dtype,
-                                                  generator=torch.Generator().manual_seed(c.seed))
+
+        def preparing(done: int, total: int) -> None:
+            self._emit(Preparing("data", done, total, time.perf_counter() - t0))
+            self._running.wait()
+            if self._stop.is_set():
+                raise _StoppedPreparing
+
+        try:
+            task = task_for(self.model_config.family)(self.problem, self.model, c, device=device, dtype=dtype,
+                                                      generator=torch.Generator().manual_seed(c.seed),
+                                                      progress=preparing)
+        except _StoppedPreparing:
+            return device, None
         return device, task
 
     def run(self) -> Result:
@@ -201,13 +224,17 @@ class Trainer:
         self._last_ckpt: int | None = self._start_step if self._state_dict is not None else None
         run_dir = str(self._record.path) if self._record is not None else ""
         try:
-            device, task = self._setup()
+            device, task = self._setup(t0)
             run_dir = str(self._record.path)
-            self._emit(Started(self._record.name, run_dir, self._config_dict(), describe(device),
-                               sum(p.numel() for p in self.model.parameters()), self._start_step))
-            step, rel = self._train(task, t0)
+            if task is not None:
+                self._emit(Started(self._record.name, run_dir, self._config_dict(), describe(device),
+                                   sum(p.numel() for p in self.model.parameters()), self._start_step))
+                step, rel = self._train(task, t0)
             reason = "stopped" if self._stop.is_set() else "completed"
-            self._checkpoint(step, rel)
+            if task is not None or self._last_ckpt is None:
+                # a new run stopped while preparing saves its initial weights, so it can be continued;
+                # a continued one keeps its checkpoint, Adam's moments included
+                self._checkpoint(step, rel)
             self._record.finish(status=reason, step=step, rel_l2=rel,
                                 elapsed=time.perf_counter() - t0)
             self.result = Result(reason, step, rel, run_dir)

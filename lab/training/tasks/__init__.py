@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -16,14 +17,16 @@ _TASKS: dict[str, type["Task"]] = {}
 
 
 class Task:
-    """Base class. ``model`` is already on the task's device and dtype."""
+    """Base class. ``model`` is already on the task's device and dtype; ``progress(done, total)``
+    reports long work while the task is built (an operator task's data generation)."""
 
     family: str = ""
 
     def __init__(self, problem, model: torch.nn.Module, config, *, device, dtype,
-                 generator: torch.Generator):
+                 generator: torch.Generator, progress: Callable[[int, int], None] | None = None):
         self.problem, self.model, self.config = problem, model, config
         self.device, self.dtype, self.generator = device, dtype, generator
+        self.progress = progress
 
     def loss_terms(self, step: int) -> dict[str, torch.Tensor]:
         """Unweighted scalar loss terms at this step."""
