@@ -171,3 +171,21 @@ def test_a_damaged_part_is_regenerated_with_every_part_after_it(tmp_path, uninte
     data = spec.generate(parts_dir=tmp_path)
     assert solves.calls[3:] == [2, 2, 1]
     assert all(np.array_equal(data[k], uninterrupted[k]) for k in uninterrupted)
+
+
+def test_a_problem_generates_its_data_on_the_training_device(monkeypatch):
+    """Training on a GPU, the solver batches run there, not on the CPU: the split's device is
+    the one the generation gets (recorded here; ``meta`` tensors hold no data)."""
+    from lab.problems import get_problem, operators
+
+    seen, real = [], operators.load_or_generate
+
+    def recording(spec, **kw):
+        seen.append(kw["device"])
+        return real(spec, **{**kw, "device": None})
+
+    monkeypatch.setattr(operators, "load_or_generate", recording)
+    problem = get_problem("darcy_operator", n_train=4, n_val=2, batch_size=2, resolution=15,
+                          solve_resolution=29)
+    out = problem.dataset("train", device=torch.device("meta"))
+    assert seen == [torch.device("meta")] and out["x"].device.type == "meta"

@@ -97,12 +97,15 @@ class OperatorProblem(Problem):
 
     def dataset(self, split: str, *, device=None, dtype=torch.float32,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, torch.Tensor]:
-        """``{"x", "y"}`` (maps) or ``{"trajectories"}`` (rollouts) of the ``"train"``/``"val"`` split."""
+        """``{"x", "y"}`` (maps) or ``{"trajectories"}`` (rollouts) of the ``"train"``/``"val"`` split.
+
+        A set not yet cached is generated on ``device`` too: training on a GPU, its solver
+        calls batch many samples there instead of running on the CPU."""
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         part = slice(0, self.n_train) if split == "train" else slice(self.n_train, self.n_train + self.n_val)
         out = {k: torch.as_tensor(v[part], device=device, dtype=dtype)
-               for k, v in self._tensors(self.arrays(progress=progress)).items()}
+               for k, v in self._tensors(self.arrays(device=device, progress=progress)).items()}
         return out
 
     def _tensors(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
