@@ -117,7 +117,7 @@ def run_preset(preset, args, device, runs_dir) -> dict:
                            "resample_every": 0 if args.quick else 100, **points,
                            "device": str(device), "dtype": args.dtype, "seed": args.seed,
                            "derivatives": args.derivatives,
-                           "log_every": max(1, steps // 20), "snapshot_every": max(1, steps // 20),
+                           "log_every": max(1, min(steps // 20, 500)), "snapshot_every": max(1, steps // 20),
                            "checkpoint_every": 10 * steps, **tparams})
     if args.quick and kind == "pig":
         mparams = dict(mparams, n_gaussians=min(mparams["n_gaussians"], 200))
