@@ -3,6 +3,8 @@
     python benchmarks/pinn/run.py                 # full table on the default device
     python benchmarks/pinn/run.py --quick         # CPU smoke run: a few steps of everything
     python benchmarks/pinn/run.py --steps-scale 0.1 --only convection,burgers
+    python benchmarks/pinn/run.py --no-speed --only helmholtz2d --methods pig --continue-in DIR --minutes 8
+                                                  # a long row over sittings: call it again to go on
 
 Each row is printed as a JSON line and the whole run is written to
 ``benchmarks/results/pinn_<device>.json`` with device, date, torch version and dtype.
