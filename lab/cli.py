@@ -17,19 +17,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from lab.config import describe_bounds
+from lab.config import describe_bounds, parse_assignments
 
 
 def _parse_sets(pairs: list[str]) -> tuple[dict, dict, dict]:
     problem, model, train = {}, {}, {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ValueError(f"--set expects key=value, got {pair!r}")
-        key, raw = pair.split("=", 1)
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
+    for key, value in parse_assignments(pairs).items():
         if key.startswith("problem."):
             problem[key[8:]] = value
         elif key.startswith("model."):

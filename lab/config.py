@@ -7,6 +7,8 @@ unknown keyword is an error (``param`` only warns), and :meth:`Config.to_dict` /
 """
 from __future__ import annotations
 
+import json
+
 import param
 
 
@@ -39,6 +41,21 @@ def describe_bounds(p: param.Parameter) -> str:
         lo, hi = bounds
         return f"in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
     return ""
+
+
+def parse_assignments(pairs: list[str], option: str = "--set") -> dict:
+    """``["key=value", ...]`` from a command line as a dict; a value is read as JSON where it
+    parses (``421``, ``1e-3``, ``true``, ``[1, 2]``), else kept as text (``fourier``)."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"{option} expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
 
 
 class _Checked:

@@ -41,3 +41,15 @@ def test_the_backend_cli_never_imports_the_ui():
     assert out.stdout.strip().splitlines()[-1] == "[]"
     with pytest.raises(SystemExit):  # no serve subcommand without the UI layer
         main(["serve", "--no-show"])
+
+
+def test_key_value_assignments_read_numbers_as_numbers_and_name_a_bad_pair():
+    from lab.config import parse_assignments
+
+    got = parse_assignments(["solve_resolution=421", "a_low=4", "lr=1e-3", "causal=true",
+                             "embedding=fourier", "causal_eps=[1, 10]"])
+    assert got == {"solve_resolution": 421, "a_low": 4, "lr": 1e-3, "causal": True,
+                   "embedding": "fourier", "causal_eps": [1, 10]}
+    assert isinstance(got["solve_resolution"], int) and isinstance(got["lr"], float)
+    with pytest.raises(ValueError, match=r"--data expects key=value, got 'a_low'"):
+        parse_assignments(["a_low"], "--data")

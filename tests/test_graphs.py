@@ -48,7 +48,7 @@ def _losses(events):
 
 
 def test_host_controlled_features_keep_the_eager_loop():
-    task = SimpleNamespace(family="pinn", draw=lambda step: None)  # draws its batch ahead
+    task = SimpleNamespace(family="pinn", batch_inside_step=False)  # draws its batch ahead
     gpu, cpu = torch.device("cuda"), torch.device("cpu")
     assert graphs.blockers(task, TrainConfig(), gpu) == []
     for every in (1, 100):  # fresh points, even every step, are drawn between replays
@@ -59,7 +59,7 @@ def test_host_controlled_features_keep_the_eager_loop():
     assert "cuda_graphs" in reason
     [reason] = graphs.blockers(task, TrainConfig(), cpu)
     assert "cpu" in reason
-    [reason] = graphs.blockers(SimpleNamespace(family="ode"), TrainConfig(), gpu)
+    [reason] = graphs.blockers(SimpleNamespace(family="ode", batch_inside_step=True), TrainConfig(), gpu)
     assert "ode" in reason and "inside every step" in reason
 
 

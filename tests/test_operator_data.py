@@ -189,3 +189,22 @@ def test_a_problem_generates_its_data_on_the_training_device(monkeypatch):
                           solve_resolution=29)
     out = problem.dataset("train", device=torch.device("meta"))
     assert seen == [torch.device("meta")] and out["x"].device.type == "meta"
+
+
+def test_an_operator_task_reads_its_data_once(monkeypatch):
+    """Both splits come from one load of the cached set (loading checksums every array)."""
+    from lab.models import get_model_config
+    from lab.problems import get_problem, operators
+    from lab.training import TrainConfig
+    from lab.training.tasks import task_for
+
+    calls, real = [], operators.load_or_generate
+    monkeypatch.setattr(operators, "load_or_generate", lambda spec, **kw: calls.append(spec) or real(spec, **kw))
+    problem = get_problem("darcy_operator", n_train=4, n_val=2, batch_size=2, resolution=15, solve_resolution=29)
+    model = get_model_config("fno", modes=3, width=4, n_layers=1, projection_channels=4).build(problem)
+    task = task_for("operator")(problem, model, TrainConfig(), device=torch.device("cpu"), dtype=torch.float32,
+                                generator=torch.Generator().manual_seed(0))
+    assert len(calls) == 1
+    assert task.train["x"].shape[0] == 4 and task.val["x"].shape[0] == 2
+    with pytest.raises(ValueError, match="split must be 'train' or 'val', got 'test'"):
+        problem.dataset("test")

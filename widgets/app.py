@@ -16,10 +16,10 @@ from lab.training import Done, Failed, TrainConfig, Trainer
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
 from widgets.forms import settings_form
+from widgets.offline import OfflineFast, indent_at_newlines_only
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
-from widgets.offline import OfflineFast, indent_at_newlines_only
 from widgets.theme import ACCENT
 from widgets.training_view import TrainingView
 

@@ -13,9 +13,9 @@ from panel.theme import Fast
 class OfflineFast(Fast):
     """Panel's Fast design without its one off-host file, the Open Sans stylesheet of Google Fonts.
 
-    The lab is used offline (laptops, firewalled Binder): there the browser's request to
-    fonts.googleapis.com fails or hangs. Every other file of the design is served by Panel
-    itself; the text keeps the design's font stack (Open Sans where installed, else sans-serif).
+    Offline, the browser's request to fonts.googleapis.com fails or hangs. Every other file of
+    the design is served by Panel itself; the text keeps the design's font stack (Open Sans
+    where installed, else sans-serif).
     """
 
     #: Panel adds the design's ``font`` entries to every page it serves

@@ -30,4 +30,3 @@ def plot_pane(obj, **params):
     each plot zooms on its own.
     """
     return pn.pane.HoloViews(obj, linked_axes=False, **params)
-

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.operators.run import PAPER  # noqa: E402
+from lab.config import parse_assignments  # noqa: E402
 from lab.device import pick_device  # noqa: E402
 from lab.models.fno import FNOConfig  # noqa: E402
 from lab.problems import get_problem  # noqa: E402
@@ -62,14 +63,6 @@ STEP_LR = dict(lr_schedule="exponential", lr_decay=0.5, lr_decay_steps=5000)
 VARIANTS = {"base": (FNOConfig, {}), "ynorm": (NormalizedFNO, {}), "step": (FNOConfig, STEP_LR)}
 
 
-def _number(text: str) -> int | float:
-    """``"421"`` -> 421, ``"4"`` -> 4, ``"1e-3"`` / ``"4.0"`` -> float."""
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variants", nargs="+", choices=list(VARIANTS))
@@ -78,7 +71,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", nargs="*", default=[], metavar="KEY=VALUE",
                     help="darcy_operator parameters to change, e.g. solve_resolution=421")
     args = ap.parse_args(argv)
-    data = dict(DARCY, **{k: _number(v) for k, v in (kv.split("=", 1) for kv in args.data)})
+    data = dict(DARCY, **parse_assignments(args.data, "--data"))
     device = pick_device(args.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False

@@ -40,7 +40,8 @@ from benchmarks.sittings import carried_run, remember_run, run_within  # noqa: E
 from benchmarks.timing import profiled_kernels  # noqa: E402
 from lab.device import describe, pick_device  # noqa: E402
 from lab.models.fno import FNO  # noqa: E402
-from lab.training import graphs  # noqa: E402
+from lab.training import TrainConfig, graphs  # noqa: E402
+from lab.training.tasks import Task  # noqa: E402
 
 #: (name, spatial shape, batch, modes, width)
 SHAPES = [("fno1d_1024", (1024,), 64, 16, 64), ("fno2d_64", (64, 64), 32, 16, 64),
@@ -58,24 +59,18 @@ def _neuralop_fno(d, modes, width):
                        in_channels=1, out_channels=1, n_layers=4)
 
 
-class _FixedBatch:
+class _FixedBatch(Task):
     """The benchmark's step as a task of :mod:`lab.training.graphs`: one fixed batch, MSE loss."""
 
     family = "operator"
 
     def __init__(self, model, x, y):
-        self.model, self.batch, self.device = model, {"x": x, "y": y}, x.device
-        self.config = SimpleNamespace(resample_every=0)
-        self.problem = SimpleNamespace(key="throughput benchmark")
+        super().__init__(SimpleNamespace(key="throughput benchmark"), model, TrainConfig(), device=x.device,
+                         dtype=x.dtype, generator=None)
+        self.batch = {"x": x, "y": y}
 
     def loss_terms(self, step):
         return {"mse": (self.model(self.batch["x"]) - self.batch["y"]).pow(2).mean()}
-
-    def weights(self, terms, step):
-        return {k: 1.0 for k in terms}
-
-    def host_step_due(self, step):  # nothing to do on the host: every step replays
-        return False
 
     def eager_step(self, opt) -> None:
         opt.zero_grad(set_to_none=True)
@@ -222,7 +217,6 @@ def _train(problem, mkw, steps, device, limit=None, log_every=None, snapshot_eve
 
     ``resume``: a run (name or folder) to continue to the end of its planned steps instead."""
     from lab.models import get_model_config
-    from lab.training.config import TrainConfig
     from lab.training.events import Snapshot, Step
     from lab.training.trainer import Trainer
 

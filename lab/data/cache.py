@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lab.atomic import write_atomic
 from lab.data.datasets import DatasetSpec
-from lab.data.parts import write_atomic
 
 #: bump when the generators change their output for unchanged parameters
 FORMAT_VERSION = 1

@@ -9,31 +9,15 @@ after it, and those chunks are generated again.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from lab.atomic import write_atomic
+
 STATE = "generator_state"
-
-
-def write_atomic(path: Path, write: Callable) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place:
-    a crash or a kill mid-write leaves the previous file (or none), never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _path(directory: Path, index: int) -> Path:

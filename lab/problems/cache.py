@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from lab.atomic import write_atomic
 
 
 #: one lock per cache key (see ``cached``)
@@ -59,12 +60,7 @@ def store(key: str, arr: np.ndarray) -> None:
     d.mkdir(parents=True, exist_ok=True)
     for suffix, write in ((".npz", lambda f: np.savez(f, reference=arr)),
                           (".json", lambda f: f.write(json.dumps({"sha256": _digest(arr)}).encode()))):
-        fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, d / f"{key}{suffix}")
+        write_atomic(d / f"{key}{suffix}", write)
 
 
 def cached(problem: str, params: dict, grid: dict[str, np.ndarray],

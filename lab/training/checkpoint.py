@@ -8,13 +8,13 @@ short continues as if it had never stopped instead of restarting Adam from zero 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
+
+from lab.atomic import write_atomic
 
 
 #: key prefix of the optimiser's per-parameter state: ``@adam/<param index>/<name>``
@@ -25,8 +25,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, metadata: dict,
                     optimizer: torch.optim.Optimizer | None = None) -> None:
     """Write ``model.state_dict()``, ``metadata`` and ``optimizer``'s state to ``path`` atomically.
 
-    The file is written beside the target and moved into place with ``os.replace``: a crash
-    or a kill mid-write leaves the previous checkpoint intact.
+    A crash or a kill mid-write leaves the previous checkpoint intact (:mod:`lab.atomic`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,16 +35,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, metadata: dict,
             for name, v in state.items():
                 if torch.is_tensor(v):
                     tensors[f"{OPTIMIZER_PREFIX}{i}/{name}"] = v.detach().to("cpu").contiguous()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"sciml_lab": json.dumps(metadata)})
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(path, lambda f: f.write(save(tensors, metadata={"sciml_lab": json.dumps(metadata)})))
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

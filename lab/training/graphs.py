@@ -60,7 +60,7 @@ def blockers(task, config, device: torch.device) -> list[str]:
         out.append("cuda_graphs=False")
     if device.type != "cuda":
         out.append(f"the device is {device.type}, not cuda")
-    if task.family != "pinn" and not callable(getattr(task, "draw", None)):
+    if task.batch_inside_step:
         out.append(f"the {task.family!r} task prepares its batch on the host inside every step")
     return out
 
@@ -86,8 +86,6 @@ class CapturedAdam:
     def __init__(self, task, optimizer: torch.optim.Adam, start: int, *, warmup: int = WARMUP_STEPS):
         self.task, self.opt = task, optimizer
         self.warmup_end = start + warmup
-        # the batch of each step, drawn ahead of it; a task without ``draw`` keeps one batch
-        self._draw = getattr(task, "draw", lambda step: None)
         dev = task.device
         self._next = torch.full((), start, dtype=torch.int64, device=dev)   # step of the next body
         self._first_bad = torch.full((), -1, dtype=torch.int64, device=dev)
@@ -155,14 +153,14 @@ class CapturedAdam:
             # a host step must not be the captured one: its host work would replay every step
             if step < self.warmup_end or self.task.host_step_due(step) or self.fallback:
                 return self._eager(step)
-            self._draw(step)  # the batch the captured step reads, drawn outside it
+            self.task.draw(step)  # the batch the captured step reads, drawn outside it
             self._capture(step)  # records the step without running it
             if self.graph is None:
                 return self._eager(step)
         elif self.task.host_step_due(step):
             return self._eager(step)
         else:
-            self._draw(step)
+            self.task.draw(step)
             self._adopt_batch()
         self.graph.replay()
         return self._out

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 
+from lab.atomic import write_atomic
 from lab.training.checkpoint import load_checkpoint, optimizer_state, save_checkpoint
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -29,12 +29,7 @@ def default_runs_dir() -> Path:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: f.write(json.dumps(data, indent=2, default=str).encode()))
 
 
 class RunRecord:

@@ -21,12 +21,20 @@ class Task:
     reports long work while the task is built (an operator task's data generation)."""
 
     family: str = ""
+    #: whether the loss draws its own batch on the host inside every step: a replay of a
+    #: captured step would repeat the first batch, so such a task keeps the eager loop
+    batch_inside_step: bool = False
 
     def __init__(self, problem, model: torch.nn.Module, config, *, device, dtype,
                  generator: torch.Generator, progress: Callable[[int, int], None] | None = None):
         self.problem, self.model, self.config = problem, model, config
         self.device, self.dtype, self.generator = device, dtype, generator
         self.progress = progress
+
+    def draw(self, step: int) -> None:
+        """Prepare the batch of ``step`` in ``self.batch`` ahead of it (once per step); a
+        captured step copies it into the graph's inputs (:mod:`lab.training.graphs`). A task on
+        one fixed batch has nothing to draw."""
 
     def loss_terms(self, step: int) -> dict[str, torch.Tensor]:
         """Unweighted scalar loss terms at this step."""

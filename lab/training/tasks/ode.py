@@ -35,6 +35,7 @@ from lab.training.tasks import Task, register_task
 @register_task
 class ODETask(Task):
     family = "ode"
+    batch_inside_step = True  # the trajectory loss draws its windows in every call
 
     #: reference steps per training window, and windows per batch
     window: int = 10

@@ -74,8 +74,8 @@ class OperatorTask(Task):
         if getattr(problem, "kind", None) != "operator":
             raise ValueError(f"operator models need an operator problem; {problem.key!r} is of "
                              f"kind {problem.kind!r}")
-        self.train = problem.dataset("train", device=self.device, dtype=self.dtype, progress=self.progress)
-        self.val = problem.dataset("val", device=self.device, dtype=self.dtype)
+        data = problem.datasets(device=self.device, dtype=self.dtype, progress=self.progress)
+        self.train, self.val = data["train"], data["val"]
         self.periodic = tuple(a in problem.periodic for a in problem.axes)
         n = len(next(iter(self.train.values())))
         if problem.batch_size > n:
