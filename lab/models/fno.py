@@ -11,6 +11,9 @@ Non-periodic axes are zero-padded by ``domain_padding * n`` points after lifting
 before projection (the FFT otherwise wraps the two ends of the domain into each other).
 ``mixed_precision`` runs the pointwise layers under bfloat16 autocast; the spectral layers
 keep float32 FFTs (see the layer's docstring), which is where reduced precision is unsafe.
+``normalizer_shape`` adds the paper's pointwise output normaliser
+(:mod:`lab.models.layers.normalizer`) on that training grid; the operator task fits it to the
+training outputs.
 
 Model seam: :class:`FNOConfig` (``family = "operator"``) builds from an operator problem
 (:mod:`lab.problems.operators`), reading ``problem.in_channels``, ``problem.out_channels``,
@@ -27,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lab.models import ModelConfig, register_model
+from lab.models.layers.normalizer import OutputNormalizer
 from lab.models.layers.spectral_conv import FACTORIZATIONS, SpectralConv, check_modes
 
 
@@ -68,7 +72,8 @@ class FNO(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, modes: tuple[int, ...], *, width: int = 32,
                  n_layers: int = 4, projection_channels: int = 128, factorization: str = "dense",
                  rank: int = 16, positional_encoding: bool = True, periodic: tuple[bool, ...] | None = None,
-                 domain_padding: float = 0.0, mixed_precision: bool = False):
+                 domain_padding: float = 0.0, mixed_precision: bool = False,
+                 normalizer_shape: tuple[int, ...] | None = None):
         super().__init__()
         modes = tuple(int(m) for m in modes)
         d = len(modes)
@@ -79,11 +84,16 @@ class FNO(nn.Module):
             raise ValueError(f"domain_padding must be in [0, 1), got {domain_padding}")
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        if normalizer_shape is not None:
+            normalizer_shape = tuple(int(n) for n in normalizer_shape)
+            if len(normalizer_shape) != d:
+                raise ValueError(f"normalizer_shape has {len(normalizer_shape)} entries but modes has {d}")
         self.config = dict(in_channels=in_channels, out_channels=out_channels, modes=modes, width=width,
                            n_layers=n_layers, projection_channels=projection_channels,
                            factorization=factorization, rank=rank,
                            positional_encoding=positional_encoding, periodic=periodic,
-                           domain_padding=domain_padding, mixed_precision=mixed_precision)
+                           domain_padding=domain_padding, mixed_precision=mixed_precision,
+                           normalizer_shape=normalizer_shape)
         self.ndim, self.modes, self.periodic = d, modes, periodic
         self.positional_encoding, self.domain_padding = positional_encoding, domain_padding
         self.mixed_precision = mixed_precision
@@ -93,6 +103,8 @@ class FNO(nn.Module):
         self.skip = nn.ModuleList(Pointwise(width, width) for _ in range(n_layers))
         self.project = nn.Sequential(Pointwise(width, projection_channels), nn.GELU(),
                                      Pointwise(projection_channels, out_channels))
+        self.normalizer = (OutputNormalizer(out_channels, normalizer_shape, periodic)
+                           if normalizer_shape is not None else None)
 
     @classmethod
     def from_config(cls, config: dict) -> "FNO":
@@ -126,6 +138,8 @@ class FNO(nn.Module):
             if any(pads):
                 v = v[(Ellipsis, *[slice(0, n) for n in shape])]
             out = self.project(v)
+        if self.normalizer is not None:
+            out = self.normalizer(out)
         return out.transpose(0, 1).to(x.dtype).contiguous()
 
 
@@ -159,6 +173,8 @@ class FNOConfig(OperatorModelConfig):
     domain_padding = param.Number(0.125, bounds=(0.0, 0.5),
                                   doc="Zero padding of non-periodic axes, as a fraction of the grid")
     mixed_precision = param.Boolean(False, doc="bfloat16 autocast for pointwise layers (FFTs stay float32)")
+    normalize_output = param.Boolean(False, doc="Decode the output by the training set's pointwise mean and "
+                                                "standard deviation (the FNO paper's normaliser)")
 
     def build(self, problem) -> FNO:
         self.check_problem(problem, self.kind)
@@ -174,4 +190,5 @@ class FNOConfig(OperatorModelConfig):
                    factorization=self.factorization, rank=self.rank,
                    positional_encoding=self.positional_encoding,
                    periodic=tuple(a in problem.periodic for a in problem.axes),
-                   domain_padding=self.domain_padding, mixed_precision=self.mixed_precision)
+                   domain_padding=self.domain_padding, mixed_precision=self.mixed_precision,
+                   normalizer_shape=tuple(problem.shape) if self.normalize_output else None)

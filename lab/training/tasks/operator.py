@@ -7,6 +7,10 @@ PINO residual terms; the model is any ``family = "operator"`` network. Loss term
   averaged over the rollout steps for trajectory problems;
 * ``pde``, ``ic``, ``bc`` — PINO terms (:mod:`lab.models.pino`) when ``problem.physics``.
 
+A model with an output normaliser (the FNO's ``normalize_output``) has it fitted to the
+training outputs here, once the data are loaded; it decodes inside the model, so every term
+and metric stays in physical units.
+
 Weights come from ``TrainConfig.loss_weights`` (``{"data": 0}`` trains from physics alone).
 Rollout problems train autoregressively: ``rollout_steps`` applications of the model, each
 feeding its prediction back as the newest input frame (gradients flow through the whole
@@ -80,6 +84,9 @@ class OperatorTask(Task):
         n = len(next(iter(self.train.values())))
         if problem.batch_size > n:
             raise ValueError(f"batch_size={problem.batch_size} exceeds n_train={n}")
+        normalizer = getattr(model, "normalizer", None)
+        if normalizer is not None:  # the FNO paper's pointwise normaliser, from the training outputs
+            normalizer.fit(self.train["trajectories"][:, problem.history:] if problem.rollout else self.train["y"])
         #: the mini-batch ``{"x", "y"}`` last drawn, and the step :meth:`draw` drew it for
         self.batch: dict[str, torch.Tensor] = {}
         self._drawn_for: int | None = None
