@@ -390,10 +390,12 @@ def test_problems_with_precomputed_data_capture(key):
 
 
 class _SyncingBurgers(type(get_problem("burgers"))):
-    """Burgers whose residual reads a value back to the host: not capturable."""
+    """Burgers whose residual draws random numbers, then reads a value back to the host: not
+    capturable, and the failed capture has used the device's generator."""
 
     def residual(self, f):
         r = super().residual(f)
+        r = r + 0.0 * torch.rand_like(r)
         return r * 1.0 if float(r.detach().abs().max()) < 1e30 else r
 
 
@@ -415,3 +417,6 @@ def test_a_loss_that_syncs_falls_back_to_eager_with_the_same_losses(caplog):
         got = [float(runner.step(s, cfg.lr)[0]) for s in range(8)]
     assert runner.graph is None and runner.fallback and "runs eagerly" in caplog.text
     assert got == pytest.approx(want, rel=1e-4)
+    # the process goes on as before: default stream, and random draws on the device work
+    assert torch.cuda.current_stream() == torch.cuda.default_stream()
+    assert torch.rand(4, device=device).isfinite().all()

@@ -53,6 +53,20 @@ def weighted_loss(task, step: int):
     return total, terms, weights
 
 
+def _after_failed_capture(stream: torch.cuda.Stream, device: torch.device) -> None:
+    """Undo what a failed capture leaves behind in the process.
+
+    When ending a capture raises, ``torch.cuda.graph`` skips the rest of its exit: the capture
+    stream stays current, and the device's default generator stays in its capture state, so
+    every later random draw there fails ("Offset increment outside graph capture") — in the
+    next run of the app, too. The generator gets a fresh state with the same seed and offset."""
+    torch.cuda.set_stream(stream)
+    gen = torch.cuda.default_generators[device.index if device.index is not None else torch.cuda.current_device()]
+    fresh = torch.Generator(device=gen.device)
+    fresh.set_state(gen.get_state())
+    gen.graphsafe_set_state(fresh)
+
+
 def blockers(task, config, device: torch.device) -> list[str]:
     """Why the Adam step of ``task`` cannot run as a CUDA graph; empty when it can."""
     out = []
@@ -134,10 +148,12 @@ class CapturedAdam:
         self.opt.zero_grad(set_to_none=True)  # gradients are allocated from the graph's pool
         self.graph = torch.cuda.CUDAGraph()
         group["lr"] = self._lr
+        stream = torch.cuda.current_stream()
         try:
             with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
                 self._out = self._body(step)
         except RuntimeError as err:  # nothing ran: the steps go on eagerly, with the same numbers
+            _after_failed_capture(stream, self.task.device)
             self.graph, self._out, self.fallback = None, None, str(err).split("\n")[0]
             self.opt.zero_grad(set_to_none=True)
             log.warning("the Adam step of %s cannot be captured as a CUDA graph (%s); it runs "
