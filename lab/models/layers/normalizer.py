@@ -5,7 +5,8 @@ grid point over the training set (their ``UnitGaussianNormalizer``) and decode b
 relative L2 loss. Decoding inside the model keeps every loss, metric and physics term in
 physical units while the network fits an O(1) deviation from the training set's mean field:
 on Darcy it reached 0.017 after 5 000 Adam steps where the plain FNO had 0.066
-(``benchmarks/results/darcy_variants_NVIDIA_H200.json``).
+(``benchmarks/results/darcy_variants_NVIDIA_H200.json``), and with the paper's learning rate
+the FNO-3D on Navier–Stokes reached its published error (``benchmarks/operators/run.py``).
 
 The statistics are buffers on the training grid, saved with the weights. On another grid
 they are interpolated linearly, periodic axes wrapping around, so zero-shot
