@@ -8,6 +8,7 @@ import torch
 
 from lab.data import cache
 from lab.data.datasets import BurgersData, DarcyData, KSData, NS2DData, Turbulence3DData, spectral_truncate
+from lab.device import describe
 from lab.solvers import grf
 
 
@@ -99,6 +100,14 @@ class _Interrupted(Exception):
     pass
 
 
+def stop_at(samples):
+    """A progress callback that ends the generation once ``samples`` are done, as Stop does."""
+    def progress(done, total):
+        if done >= samples:
+            raise _Interrupted
+    return progress
+
+
 @pytest.fixture(scope="module")
 def uninterrupted():
     return BurgersData(**RESUMABLE).generate()
@@ -142,13 +151,6 @@ def test_an_interrupted_generation_resumes_to_the_same_arrays(tmp_path, uninterr
 @pytest.mark.parametrize("damage", ["truncated", "non-finite", "wrong dtype"])
 def test_a_damaged_part_is_regenerated_with_every_part_after_it(tmp_path, uninterrupted, solves, damage):
     spec = BurgersData(**RESUMABLE)
-
-    def stop_at(samples):
-        def progress(done, total):
-            if done >= samples:
-                raise _Interrupted
-        return progress
-
     with pytest.raises(_Interrupted):  # a progress callback may end the generation: a Stop
         spec.generate(parts_dir=tmp_path, progress=stop_at(6))
     assert len(solves.calls) == 3 and len(list(tmp_path.glob("part-*.npz"))) == 3
@@ -171,6 +173,30 @@ def test_a_damaged_part_is_regenerated_with_every_part_after_it(tmp_path, uninte
     data = spec.generate(parts_dir=tmp_path)
     assert solves.calls[3:] == [2, 2, 1]
     assert all(np.array_equal(data[k], uninterrupted[k]) for k in uninterrupted)
+
+
+def test_parts_another_device_solved_are_solved_again(tmp_path, uninterrupted, solves):
+    """A generation resumed on another device does not mix in its chunks: they would differ in
+    the last bits from this device's, and the set would match neither device's."""
+    spec = BurgersData(**RESUMABLE)
+    with pytest.raises(_Interrupted):
+        spec.generate(parts_dir=tmp_path, progress=stop_at(4))
+    part = tmp_path / "part-1.npz"
+    with np.load(part) as z:
+        saved = dict(z)
+    assert str(saved["device"]) == describe(torch.device("cpu"))
+    np.savez(part, **{**saved, "device": np.array("NVIDIA H200")})  # as if a GPU had solved chunk 1
+
+    data = spec.generate(parts_dir=tmp_path)
+    assert solves.calls == [2, 2, 2, 2, 1]  # chunk 0 reused; 1 (another device's) and after solved
+    assert all(np.array_equal(data[k], uninterrupted[k]) for k in uninterrupted)
+
+
+def test_a_stored_entry_names_the_device_that_solved_it(tmp_path):
+    spec = BurgersData(**{**RESUMABLE, "n_samples": 2})
+    cache.load_or_generate(spec, directory=tmp_path)
+    meta = json.loads((tmp_path / f"{cache.key_for(spec)}.json").read_text())
+    assert meta["device"] == describe(torch.device("cpu"))
 
 
 def test_a_problem_generates_its_data_on_the_training_device(monkeypatch):

@@ -2,7 +2,8 @@
 
 An entry ``<key>.npz`` (read with ``allow_pickle=False``) sits beside ``<key>.json``, which
 records the dataset kind, every generating parameter, the array shapes and dtypes, the
-SHA-256 of each array's bytes, the torch version and the creation date. The key hashes the
+SHA-256 of each array's bytes, the device that solved it, the torch version and the creation
+date. The key hashes the
 kind and parameters, so a changed parameter is a different entry. On load, a missing,
 truncated, tampered or mismatching entry (JSON, zip, shapes, checksums or parameters) is
 *regenerated*, never used; writes go to temporary files that are moved into place
@@ -29,6 +30,7 @@ import torch
 
 from lab.atomic import write_atomic
 from lab.data.datasets import DatasetSpec
+from lab.device import describe
 
 #: bump when the generators change their output for unchanged parameters
 FORMAT_VERSION = 1
@@ -70,14 +72,15 @@ def load(spec: DatasetSpec, directory: Path | None = None) -> dict[str, np.ndarr
     return data
 
 
-def store(spec: DatasetSpec, data: dict[str, np.ndarray], directory: Path | None = None) -> Path:
+def store(spec: DatasetSpec, data: dict[str, np.ndarray], directory: Path | None = None,
+          device: str | None = None) -> Path:
     d = Path(directory) if directory else cache_dir()
     d.mkdir(parents=True, exist_ok=True)
     key = key_for(spec)
     meta = {"dataset": spec.key, "params": spec.to_dict(), "version": FORMAT_VERSION,
             "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype), "sha256": sha256(v)}
                        for k, v in data.items()},
-            "torch": torch.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "device": device, "torch": torch.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     write_atomic(d / f"{key}.npz", lambda f: np.savez(f, **data))
     write_atomic(d / f"{key}.json", lambda f: f.write(json.dumps(meta, indent=2).encode()))
     return d / f"{key}.npz"
@@ -97,6 +100,6 @@ def load_or_generate(spec: DatasetSpec, *, max_gb: float = 2.0, device=None, dir
     spec.check_size(max_gb)
     parts_dir = d / f"{key_for(spec)}.parts"
     data = spec.generate(device=device, progress=progress, parts_dir=parts_dir)
-    store(spec, data, d)
+    store(spec, data, d, describe(torch.device(device or "cpu")))
     shutil.rmtree(parts_dir)
     return data

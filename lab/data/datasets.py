@@ -43,6 +43,7 @@ import torch
 
 from lab.config import Config
 from lab.data import parts
+from lab.device import describe
 from lab.solvers import elliptic, etdrk4, grf, navier_stokes
 
 STORAGE = {"float32": np.float32, "float64": np.float64}
@@ -94,26 +95,28 @@ class DatasetSpec(Config):
         saved there when done and the chunks found there are reused (:mod:`lab.data.parts`):
         an interrupted generation continues at its first missing chunk and ends with the same
         arrays, bit for bit, as an uninterrupted one on the same device (every ``_generate``
-        draws its randomness from ``generator`` alone).
+        draws its randomness from ``generator`` alone); chunks another device solved are
+        solved again.
         """
+        device = torch.device(device or "cpu")
         gen = torch.Generator().manual_seed(self.seed)
         n, dtype = self.n_samples, STORAGE[self.storage]
         plan = [{k: (min(self.solver_batch, n - start), *s[1:]) for k, s in self.shapes().items()}
                 for start in range(0, n, self.solver_batch)]
-        chunks = parts.resume(parts_dir, plan, dtype, gen) if parts_dir is not None else []
+        chunks = parts.resume(parts_dir, plan, dtype, gen, describe(device)) if parts_dir is not None else []
         done = sum(len(c[self.fields[0]]) for c in chunks)
         if chunks and progress is not None:
             progress(done, n)
         for i in range(len(chunks), len(plan)):
             b = plan[i][self.fields[0]][0]
-            out = self._generate(b, gen, torch.device(device or "cpu"))
+            out = self._generate(b, gen, device)
             chunk = {k: out[k].detach().to("cpu", torch.float64).numpy().astype(dtype) for k in self.fields}
             bad = [k for k, v in chunk.items() if not np.all(np.isfinite(v))]
             if bad:
                 raise FloatingPointError(f"dataset {self.key!r} produced non-finite values in {bad} "
                                          f"(samples {done} to {done + b - 1})")
             if parts_dir is not None:
-                parts.save(parts_dir, i, chunk, gen)
+                parts.save(parts_dir, i, chunk, gen, describe(device))
             chunks.append(chunk)
             done += b
             if progress is not None:

@@ -1,11 +1,14 @@
 """Finished chunks of a dataset being generated, kept on disk so an interrupted generation resumes.
 
-``part-<i>.npz`` (read with ``allow_pickle=False``) holds chunk ``i``'s arrays as stored and
-``generator_state``, the state of the dataset's generator after that chunk: restoring it
-draws exactly what an uninterrupted generation would draw next, so resuming changes no bit.
-Parts are written atomically, so one is whole or absent; a part that does not load, has
-the wrong fields, shape or dtype, or holds non-finite values is discarded with every part
-after it, and those chunks are generated again.
+``part-<i>.npz`` (read with ``allow_pickle=False``) holds chunk ``i``'s arrays as stored,
+``generator_state``, the state of the dataset's generator after that chunk, and ``device``,
+the device that solved it. Restoring the state draws exactly what an uninterrupted
+generation would draw next, so resuming on the same device changes no bit. Another device
+(the CPU against a GPU, or another GPU model) rounds differently, so its parts are not
+mixed in: they are generated again. Parts are written atomically, so one is whole or
+absent; a part that does not load, has the wrong fields, shape or dtype, holds non-finite
+values or comes from another device is discarded with every part after it, and those
+chunks are generated again.
 """
 from __future__ import annotations
 
@@ -18,25 +21,29 @@ import torch
 from lab.atomic import write_atomic
 
 STATE = "generator_state"
+DEVICE = "device"
 
 
 def _path(directory: Path, index: int) -> Path:
     return directory / f"part-{index}.npz"
 
 
-def save(directory: Path, index: int, arrays: dict[str, np.ndarray], generator: torch.Generator) -> None:
-    """Store chunk ``index`` and the state ``generator`` has after drawing it."""
+def save(directory: Path, index: int, arrays: dict[str, np.ndarray], generator: torch.Generator,
+         device: str) -> None:
+    """Store chunk ``index``, the state ``generator`` has after drawing it, and the ``device``
+    (as :func:`lab.device.describe` names it) that solved it."""
     directory.mkdir(parents=True, exist_ok=True)
     state = generator.get_state().numpy()
-    write_atomic(_path(directory, index), lambda f: np.savez(f, **arrays, **{STATE: state}))
+    write_atomic(_path(directory, index),
+                 lambda f: np.savez(f, **arrays, **{STATE: state, DEVICE: np.array(device)}))
 
 
-def _read(path: Path, shapes: dict[str, tuple[int, ...]], dtype: np.dtype,
-          state_shape: tuple[int, ...]) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+def _read(path: Path, shapes: dict[str, tuple[int, ...]], dtype: np.dtype, state_shape: tuple[int, ...],
+          device: str) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
     """The part's arrays and generator state, or ``None`` when it fails any check."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            if set(z.files) != {*shapes, STATE}:
+            if set(z.files) != {*shapes, STATE, DEVICE} or str(z[DEVICE]) != device:
                 return None
             arrays, state = {k: z[k] for k in shapes}, z[STATE]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
@@ -50,16 +57,16 @@ def _read(path: Path, shapes: dict[str, tuple[int, ...]], dtype: np.dtype,
 
 
 def resume(directory: Path, plan: list[dict[str, tuple[int, ...]]], dtype,
-           generator: torch.Generator) -> list[dict[str, np.ndarray]]:
-    """The valid chunks saved in ``directory``, consecutive from the first, with ``generator``
-    set to its state after the last of them; the parts after those are deleted.
+           generator: torch.Generator, device: str) -> list[dict[str, np.ndarray]]:
+    """The valid chunks ``device`` saved in ``directory``, consecutive from the first, with
+    ``generator`` set to its state after the last of them; the parts after those are deleted.
 
     ``plan[i]`` gives the shape of each array of chunk ``i``; ``dtype`` is the stored one.
     """
     chunks: list[dict[str, np.ndarray]] = []
     state_shape = tuple(generator.get_state().shape)
     for i, shapes in enumerate(plan):
-        part = _read(_path(directory, i), shapes, np.dtype(dtype), state_shape)
+        part = _read(_path(directory, i), shapes, np.dtype(dtype), state_shape, device)
         if part is None:
             break
         arrays, state = part
