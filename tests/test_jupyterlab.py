@@ -7,8 +7,9 @@ and its ipywidgets playground must answer a click on *Train* (the status moves o
 steps and the plot is redrawn). The second test
 opens the app through jupyter-server-proxy (``/sciml-lab/``), as Binder's launcher tile does. The
 third displays ``LabApp`` in a notebook cell, set up as ``widgets`` documents it, and needs it to
-render with no script from another host (the lab's users may be offline). Jupyter's root is a
-scratch folder holding that notebook and a link to ``notebooks/``, so the repository gains no file.
+render, and to change, with no file from another host (the lab's users may be offline).
+Jupyter's root is a scratch folder holding that notebook and a link to ``notebooks/``, so the
+repository gains no file.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import sys
 
 import pytest
 from browser_support import (ROOT, WAIT_MS, free_port, launch, needs_chromium,
-                             record_off_host_requests, running, screenshot)
+                             record_off_host_requests, running, screenshot, settings_input)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -146,4 +147,12 @@ def test_app_displayed_in_a_notebook_renders_without_a_cdn(jupyter, browser):
     expect(output.get_by_role("button", name="Train", exact=True)).to_be_visible()
     expect(output.get_by_role("combobox", name="Problem")).to_have_value("Burgers 1D")
     assert page.evaluate("() => typeof window.vtk") != "undefined"  # vtk.js came inline too (3D views)
+
+    # views changed after display (another problem, an opened card) link nothing off-host either:
+    # Panel's design hooks used to point their new models' stylesheets at its CDN
+    output.get_by_role("combobox", name="Problem").select_option(label="Heat 1D")
+    output.get_by_role("button", name="Training", exact=True).click()
+    settings_input(page, "Steps").wait_for()
+    page.wait_for_timeout(1000)  # stylesheets load after the models
+    assert not off_host, [(r.resource_type, r.url) for r in off_host]
     page.close()

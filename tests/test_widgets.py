@@ -196,3 +196,35 @@ def test_inline_loader_indent_splits_at_newlines_only():
     script = 'var s = "a\u0085b\u2028c";\nf(s);'
     assert _indent(script, 6) == 'var s = "a\u0085b\u2028c";\n      f(s);'
     assert do_indent(script, 6).count("\n") == 3  # what went wrong
+
+
+def test_views_changed_after_display_keep_panels_stylesheets_inline(monkeypatch):
+    """Displayed inline in a notebook, a view's later changes (new Markdown text, a changed
+    parameter, a pane added to a layout) must not point a model at Panel's CDN: offline the
+    browser's request fails, and it is one fetch per change."""
+    from bokeh.models import ImportedStyleSheet, UIElement
+    from panel.io.resources import CDN_DIST
+
+    from widgets.offline import inline_stylesheets_on_update
+
+    monkeypatch.setattr(pn.config, "inline", True)
+    monkeypatch.setattr(pn.extension, "_loaded", True)  # as after widgets.extension()
+    inline_stylesheets_on_update()
+    text, formula = pn.pane.Markdown("first"), pn.pane.LaTeX("$a$", renderer="katex")
+    column = pn.Column(text, formula)
+    column._repr_mimebundle_()  # as a notebook displays it (Panel inlines its sheets here)
+    root = column._models[next(iter(column._models))][0]
+
+    def off_host():
+        return [(type(m).__name__, s.url) for m in root.select({"type": UIElement})
+                for s in m.stylesheets if isinstance(s, ImportedStyleSheet) and s.url.startswith(CDN_DIST)]
+
+    assert off_host() == []
+    text.object = "second"  # the pane's model gets all its properties anew
+    assert off_host() == []
+    formula.param.trigger("stylesheets")  # a changed parameter's message
+    assert off_host() == []
+    column.append(pn.pane.Markdown("third"))  # the design's hooks on a new model
+    assert off_host() == []
+    sheets = [s for m in root.select({"type": UIElement}) for s in m.stylesheets]
+    assert len({id(s) for s in sheets}) < len(sheets)  # one sheet object per file, shared by the models

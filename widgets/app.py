@@ -16,7 +16,7 @@ from lab.training import Done, Failed, TrainConfig, Trainer
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
 from widgets.forms import settings_form
-from widgets.offline import OfflineFast, indent_at_newlines_only
+from widgets.offline import OfflineFast, indent_at_newlines_only, inline_stylesheets_on_update
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
@@ -194,6 +194,7 @@ def extension(inline: bool = True, **params) -> None:
     """
     if inline:
         indent_at_newlines_only()  # vtk.js survives being inlined
+        inline_stylesheets_on_update()  # and views changed later link no stylesheet off-host
     pn.extension(*EXTENSIONS, inline=inline, **params)
 
 

@@ -1,10 +1,14 @@
 """What lets the lab run with no network: nothing in a page or a notebook output comes off-host.
 
-The lab is used offline (laptops, firewalled Binder). Two Panel details fetched or broke things
-there: the Fast design links a Google Fonts stylesheet (:class:`OfflineFast` drops it), and the
-inline notebook loader cut vtk.js apart (:func:`indent_at_newlines_only` mends it).
+The lab is used offline (laptops, firewalled Binder). Three Panel details fetched or broke things
+there: the Fast design links a Google Fonts stylesheet (:class:`OfflineFast` drops it), the
+inline notebook loader cut vtk.js apart (:func:`indent_at_newlines_only` mends it), and a view
+changed after it was displayed in a notebook linked Panel's stylesheets from its CDN again
+(:func:`inline_stylesheets_on_update` keeps them inline).
 """
 from __future__ import annotations
+
+import weakref
 
 from markupsafe import Markup
 from panel.theme import Fast
@@ -52,3 +56,70 @@ def indent_at_newlines_only() -> None:
     from panel.io import resources
 
     resources._env.filters["indent"] = _indent
+
+
+
+def _inline(stylesheets: list, doc) -> list:
+    """``stylesheets`` with Panel's own CDN files as inline sheets, one object per file and
+    document (a sheet the browser already has is not sent again)."""
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.notebook import replace_inline_css
+
+    cache = _INLINED.setdefault(doc, {}) if doc is not None else {}
+    out = []
+    for sheet in stylesheets:
+        if isinstance(sheet, ImportedStyleSheet):
+            url = sheet.url
+            if url not in cache:
+                cache[url] = replace_inline_css(sheet)
+            sheet = cache[url]
+        out.append(sheet)
+    return out
+
+
+#: the inline sheets made for each document, by URL
+_INLINED = weakref.WeakKeyDictionary()
+
+
+def inline_stylesheets_on_update() -> None:
+    """Keep Panel's own stylesheets inline when a view displayed in a notebook changes.
+
+    Panel inlines them when an output is first rendered. Afterwards three paths set a model's
+    stylesheets to CDN links again, and the browser fetched loading.css, markdown.css, katex.css
+    and the theme from cdn.holoviz.org: a Markdown or LaTeX pane given new text (its model gets
+    all its properties anew), a component's changed parameters, and the design's hooks on the
+    models a changed layout adds. With ``config.inline`` (what :func:`extension` sets) all three
+    get inline sheets instead. Panel's classes are module state, so they are wrapped once.
+    """
+    from bokeh.models import UIElement
+    from panel.config import config
+    from panel.reactive import Reactive
+    from panel.viewable import Viewable
+
+    if getattr(Reactive._get_properties, "inlines_stylesheets", False):
+        return
+    get_properties, update_model, preprocess = Reactive._get_properties, Reactive._update_model, Viewable._preprocess
+
+    def _get_properties(self, doc):
+        props = get_properties(self, doc)
+        if config.inline and "stylesheets" in props:
+            props["stylesheets"] = _inline(props["stylesheets"], doc)
+        return props
+
+    def _update_model(self, events, msg, root, model, doc, comm):
+        if config.inline and "stylesheets" in msg:
+            msg["stylesheets"] = _inline(msg["stylesheets"], doc)
+        update_model(self, events, msg, root, model, doc, comm)
+
+    def _preprocess(self, root, changed=None, old_models=None):
+        preprocess(self, root, changed, old_models)  # runs the design's hooks
+        target, ref = changed if changed is not None else self, root.ref["id"]
+        if config.inline and ref in target._models:
+            for model in target._models[ref][0].select({"type": UIElement}):
+                sheets = _inline(model.stylesheets, model.document)
+                if any(a is not b for a, b in zip(sheets, model.stylesheets)):
+                    model.stylesheets = sheets
+
+    _get_properties.inlines_stylesheets = True
+    Reactive._get_properties, Reactive._update_model = _get_properties, _update_model
+    Viewable._preprocess = _preprocess
