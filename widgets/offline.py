@@ -58,6 +58,9 @@ def indent_at_newlines_only() -> None:
     resources._env.filters["indent"] = _indent
 
 
+#: the inline sheets made for each document, by URL
+_INLINED = weakref.WeakKeyDictionary()
+
 
 def _inline(stylesheets: list, doc) -> list:
     """``stylesheets`` with Panel's own CDN files as inline sheets, one object per file and
@@ -77,28 +80,22 @@ def _inline(stylesheets: list, doc) -> list:
     return out
 
 
-#: the inline sheets made for each document, by URL
-_INLINED = weakref.WeakKeyDictionary()
-
-
 def inline_stylesheets_on_update() -> None:
     """Keep Panel's own stylesheets inline when a view displayed in a notebook changes.
 
-    Panel inlines them when an output is first rendered. Afterwards three paths set a model's
-    stylesheets to CDN links again, and the browser fetched loading.css, markdown.css, katex.css
-    and the theme from cdn.holoviz.org: a Markdown or LaTeX pane given new text (its model gets
-    all its properties anew), a component's changed parameters, and the design's hooks on the
-    models a changed layout adds. With ``config.inline`` (what :func:`extension` sets) all three
-    get inline sheets instead. Panel's classes are module state, so they are wrapped once.
+    Panel inlines them when an output is first rendered. A model made or refreshed later takes
+    its properties from ``Reactive._get_properties``, which links them from cdn.holoviz.org:
+    a Markdown or LaTeX pane given new text, a pane added to a layout. Every problem switch of
+    the app then fetched loading.css, markdown.css, katex.css and the theme. With
+    ``config.inline`` (what :func:`extension` sets) that method gives inline sheets instead.
+    Panel's classes are module state, so the method is wrapped once.
     """
-    from bokeh.models import UIElement
     from panel.config import config
     from panel.reactive import Reactive
-    from panel.viewable import Viewable
 
-    if getattr(Reactive._get_properties, "inlines_stylesheets", False):
+    get_properties = Reactive._get_properties
+    if getattr(get_properties, "inlines_stylesheets", False):
         return
-    get_properties, update_model, preprocess = Reactive._get_properties, Reactive._update_model, Viewable._preprocess
 
     def _get_properties(self, doc):
         props = get_properties(self, doc)
@@ -106,20 +103,5 @@ def inline_stylesheets_on_update() -> None:
             props["stylesheets"] = _inline(props["stylesheets"], doc)
         return props
 
-    def _update_model(self, events, msg, root, model, doc, comm):
-        if config.inline and "stylesheets" in msg:
-            msg["stylesheets"] = _inline(msg["stylesheets"], doc)
-        update_model(self, events, msg, root, model, doc, comm)
-
-    def _preprocess(self, root, changed=None, old_models=None):
-        preprocess(self, root, changed, old_models)  # runs the design's hooks
-        target, ref = changed if changed is not None else self, root.ref["id"]
-        if config.inline and ref in target._models:
-            for model in target._models[ref][0].select({"type": UIElement}):
-                sheets = _inline(model.stylesheets, model.document)
-                if any(a is not b for a, b in zip(sheets, model.stylesheets)):
-                    model.stylesheets = sheets
-
     _get_properties.inlines_stylesheets = True
-    Reactive._get_properties, Reactive._update_model = _get_properties, _update_model
-    Viewable._preprocess = _preprocess
+    Reactive._get_properties = _get_properties

@@ -4,9 +4,9 @@ Each variant trains the operator benchmark's Darcy FNO (its ``PAPER`` setting: 1
 width 32, 25 000 Adam steps of batch 20) through the Trainer on the same data and seed and
 prints one JSON line: ``base`` is the benchmark's set-up (cosine schedule); ``ynorm`` decodes
 the output by the training set's pointwise mean and standard deviation, as the paper's
-normaliser does (the FNO's ``normalize_output``); ``step`` halves the learning rate every 100 epochs (continuously) as the
-paper's StepLR does. ``--data`` changes how the data are made (``key=value`` parameters of
-``darcy_operator``), e.g. the paper's solver grid and field modes:
+normaliser does (the FNO's ``normalize_output``); ``step`` halves the learning rate every 100
+epochs (continuously) as the paper's StepLR does. ``--data`` changes how the data are made
+(``key=value`` parameters of ``darcy_operator``), e.g. the paper's solver grid and field modes:
 
     python benchmarks/operators/darcy_variants.py base ynorm step    # GPU, about a minute each
     python benchmarks/operators/darcy_variants.py base --data solve_resolution=421 grf_modes=421 a_low=4

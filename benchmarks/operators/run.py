@@ -265,6 +265,12 @@ def _ms_per_step(problem, mkw, device, cuda_graphs=True) -> float:
     return 1e3 * (t[300] - t[100]) / 200
 
 
+def _steps_that_fit(problem, mkw, device, steps: int, minutes: float) -> tuple[int, float]:
+    """``steps``, cut to the Trainer steps that fit ``minutes``, and the measured ms per step."""
+    ms = _ms_per_step(problem, mkw, device)
+    return max(1, min(steps, int(60e3 * minutes / ms))), ms
+
+
 class _Fallbacks(logging.Handler):
     """Collects the warnings of Adam steps that could not be captured."""
 
@@ -335,10 +341,9 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
                 print(f"{name}: run {resume} has finished its plan", file=sys.stderr)
                 continue
             if resume is None and plan_minutes:
-                steps = max(1, min(steps, int(60e3 * plan_minutes / _ms_per_step(problem, mkw, device))))
-        elif minutes:  # the step count that fits
-            ms_step = _ms_per_step(problem, mkw, device)
-            steps = max(1, min(steps, int(60e3 * minutes / ms_step)))
+                steps, _ = _steps_that_fit(problem, mkw, device, steps, plan_minutes)
+        elif minutes:
+            steps, ms_step = _steps_that_fit(problem, mkw, device, steps, minutes)
         t0 = time.perf_counter()
         new_lr = lr or PEAK_LR.get(name, 1e-3)
         result, ev, snaps = _train(problem, mkw, steps, device, limit, resume=resume, runs_dir=continue_in, lr=new_lr)

@@ -3,8 +3,7 @@
 An entry ``<key>.npz`` (read with ``allow_pickle=False``) sits beside ``<key>.json``, which
 records the dataset kind, every generating parameter, the array shapes and dtypes, the
 SHA-256 of each array's bytes, the device that solved it, the torch version and the creation
-date. The key hashes the
-kind and parameters, so a changed parameter is a different entry. On load, a missing,
+date. The key hashes the kind and parameters, so a changed parameter is a different entry. On load, a missing,
 truncated, tampered or mismatching entry (JSON, zip, shapes, checksums or parameters) is
 *regenerated*, never used; writes go to temporary files that are moved into place
 atomically, data first, so a crash leaves no entry that passes the checks.

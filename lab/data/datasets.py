@@ -99,11 +99,11 @@ class DatasetSpec(Config):
         solved again.
         """
         device = torch.device(device or "cpu")
-        gen = torch.Generator().manual_seed(self.seed)
+        made_on, gen = describe(device), torch.Generator().manual_seed(self.seed)
         n, dtype = self.n_samples, STORAGE[self.storage]
         plan = [{k: (min(self.solver_batch, n - start), *s[1:]) for k, s in self.shapes().items()}
                 for start in range(0, n, self.solver_batch)]
-        chunks = parts.resume(parts_dir, plan, dtype, gen, describe(device)) if parts_dir is not None else []
+        chunks = parts.resume(parts_dir, plan, dtype, gen, made_on) if parts_dir is not None else []
         done = sum(len(c[self.fields[0]]) for c in chunks)
         if chunks and progress is not None:
             progress(done, n)
@@ -116,7 +116,7 @@ class DatasetSpec(Config):
                 raise FloatingPointError(f"dataset {self.key!r} produced non-finite values in {bad} "
                                          f"(samples {done} to {done + b - 1})")
             if parts_dir is not None:
-                parts.save(parts_dir, i, chunk, gen, describe(device))
+                parts.save(parts_dir, i, chunk, gen, made_on)
             chunks.append(chunk)
             done += b
             if progress is not None:
