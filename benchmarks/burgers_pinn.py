@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import torch
 
@@ -86,16 +86,22 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=5e-3, help="the error a seed must reach (summary)")
     ap.add_argument("--out", default=None, help="append the result lines to this JSON-lines file")
     args = ap.parse_args()
+    lines = []
+
+    def put(line: dict) -> None:  # each line as soon as it is known: a sweep cut short keeps its seeds
+        print(json.dumps(line), flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(json.dumps(line) + "\n")
+
     with ThreadPoolExecutor(args.parallel) as pool:
-        lines = list(pool.map(lambda s: train(args.recipe, args.steps, s, args.device, args.threads),
-                              range(args.seeds)))
+        runs = [pool.submit(train, args.recipe, args.steps, s, args.device, args.threads)
+                for s in range(args.seeds)]
+        for run in as_completed(runs):
+            lines.append(run.result())
+            put(lines[-1])
     if args.seeds > 1:
-        lines.append(summary(lines, args.target))
-    for line in lines:
-        print(json.dumps(line))
-    if args.out:
-        with open(args.out, "a") as f:
-            f.writelines(json.dumps(line) + "\n" for line in lines)
+        put(summary(lines, args.target))
 
 
 if __name__ == "__main__":
