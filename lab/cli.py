@@ -127,6 +127,17 @@ def cmd_problems(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from lab.io import export, field_set
+    from lab.training.saved import evaluate_run
+
+    problem, snap, _ = evaluate_run(args.name, args.runs_dir)
+    fs = field_set(problem, snap, run=args.name)
+    path = export(fs, args.out or f"{args.name.rstrip('/').split('/')[-1]}", args.format, time=args.time)
+    print(path)
+    return 0
+
+
 #: adds subcommands to the parser: ``(subparsers, common parent parser) -> None``
 AddCommands = Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]
 
@@ -163,6 +174,16 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     p = sub.add_parser("problems", parents=[common], help="list the problem catalogue")
     p.add_argument("-v", "--verbose", action="store_true", help="show parameters and ranges")
     p.set_defaults(func=cmd_problems)
+
+    from lab.io import FORMATS
+    e = sub.add_parser("export", parents=[common], help="write a saved run's fields to a file",
+                       description="Evaluate a saved run on its problem's grid and write prediction, "
+                                   "reference and error: " + "; ".join(f"{k}: {v[1]}" for k, v in FORMATS.items()))
+    e.add_argument("name", help="saved run (name or path)")
+    e.add_argument("--format", choices=sorted(FORMATS), default="nc")
+    e.add_argument("--out", default=None, help="output path (default: the run's name and the format's suffix)")
+    e.add_argument("--time", type=int, default=None, help="vti: the time index to write (default: the last)")
+    e.set_defaults(func=cmd_export)
     return ap
 
 
