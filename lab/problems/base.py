@@ -125,14 +125,19 @@ class Problem(Config):
                engine: str = "auto") -> dict[str, torch.Tensor]:
         """Mean-square loss per term, the residual's derivatives from ``engine`` (see
         :meth:`Fields.for_problem`). Causal training uses :meth:`residual` directly."""
+        return {k: r.pow(2).mean() for k, r in self.point_residuals(model, batch, engine).items()}
+
+    def point_residuals(self, model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                        engine: str = "auto") -> dict[str, torch.Tensor]:
+        """The residual at every point of each term (``pde``, ``ic``, ``bc`` present in
+        ``batch``): what :meth:`losses` averages, and what NTK diagnostics differentiate."""
         out = {}
         if "pde" in batch:
-            f = Fields.for_problem(self, model, batch["pde"], engine)
-            out["pde"] = self.residual(f).pow(2).mean()
+            out["pde"] = self.residual(Fields.for_problem(self, model, batch["pde"], engine))
         if "ic" in batch:
-            out["ic"] = (model(batch["ic"]) - self.initial_condition(batch["ic"])).pow(2).mean()
+            out["ic"] = model(batch["ic"]) - self.initial_condition(batch["ic"])
         if "bc" in batch:
-            out["bc"] = (model(batch["bc"]) - self.boundary_value(batch["bc"])).pow(2).mean()
+            out["bc"] = model(batch["bc"]) - self.boundary_value(batch["bc"])
         return out
 
     def on_device(self, name: str, build: Callable[[], torch.Tensor], device: torch.device) -> torch.Tensor:
