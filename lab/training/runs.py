@@ -287,7 +287,8 @@ class RunRecord:
         earlier result stays in the summary until this session finishes."""
         self.lock()
         self.truncate_metrics(step)
-        write_json_atomic(self.path / SUMMARY, {**(self._previous or {}), "status": "running"})
+        earlier = {k: v for k, v in (self._previous or {}).items() if k not in ("message", "failure")}
+        write_json_atomic(self.path / SUMMARY, {**earlier, "status": "running"})
 
     def truncate_metrics(self, step: int) -> None:
         """Keep only the rows up to ``step`` (damaged lines go too), as TensorBoard's ``purge_step``."""
@@ -316,8 +317,9 @@ class RunRecord:
                 return
             if summary.get("status") == "failed":
                 failure = {k: v for k, v in summary.items() if k != "status"}
-                summary = {**summary, **(self._previous or {}), "status": "failed",
-                           "message": summary.get("message"), "failure": failure}
+                earlier = self._previous if self._previous and self._previous["status"] != "running" else {}
+                summary = {**summary, **earlier, "status": "failed", "message": failure.get("message"),
+                           "failure": failure}
             write_json_atomic(self.path / SUMMARY, summary)
         finally:
             self._unlock()
