@@ -19,7 +19,7 @@ from lab import TrainConfig, Trainer, get_model_config, get_problem
 from lab.cli import main
 from lab.training.events import Step
 from lab.training.runs import list_runs
-from tests.test_signals import ROOT, start_training, wait_for_rows
+from training_process import ROOT, start_training, wait_for_rows
 
 TINY = dict(steps=4, n_pde=32, n_ic=8, n_bc=8, log_every=1, snapshot_every=1_000_000, device="cpu")
 
