@@ -18,7 +18,7 @@ import pytest
 from lab import TrainConfig, Trainer, get_model_config, get_problem
 from lab.cli import main
 from lab.training.events import Step
-from lab.training.runs import list_runs
+from lab.training.runs import RunRecord, list_runs
 from training_process import ROOT, start_training, wait_for_rows
 
 TINY = dict(steps=4, n_pde=32, n_ic=8, n_bc=8, log_every=1, snapshot_every=1_000_000, device="cpu")
@@ -73,6 +73,21 @@ def test_a_run_training_in_one_session_is_not_continued_from_another(tmp_path):
         first.join()
     assert first.result.status == "stopped"
     assert Trainer.resume(run.name, steps=1, runs_dir=runs_dir).run().status == "completed"
+
+
+@pytest.mark.fault("locks")
+def test_a_continuation_that_loses_the_race_for_the_lock_fails_and_leaves_the_run_alone(tmp_path):
+    """Two sessions may both pass Continue's check; the one that does not get the lock writes nothing."""
+    runs_dir = tmp_path / "runs"
+    run = _tiny_run(runs_dir)
+    late = Trainer.resume(run.name, steps=5, runs_dir=runs_dir)
+    first = RunRecord(run)
+    first.lock()  # the other session got there first
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    result = late.run()
+    assert result.status == "failed" and f"run {run.name} is being trained" in result.message
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    first.finish(**json.loads(before["summary.json"]))
 
 
 #: process A computes and, before storing, waits until process B has missed the cache (bounded)
