@@ -173,3 +173,20 @@ def test_two_processes_asking_for_the_same_data_generate_it_once_and_both_get_it
     assert (tmp_path / "computed").read_text() == "A\n"
     assert np.array_equal(np.load(tmp_path / "A.npy"), np.load(tmp_path / "B.npy"))
     assert not list(tmp_path.glob("datasets/*.parts"))  # the finished dataset's parts are gone
+
+
+@pytest.mark.fault("locks")
+def test_temporary_files_of_a_killed_reference_write_are_removed_when_it_is_computed_again(tmp_path, monkeypatch):
+    from lab.problems import cache
+
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    grid = {"x": np.linspace(0, 1, 3)}
+    key = cache.key_for("demo", {}, grid)
+    cache.cache_dir().mkdir(parents=True)
+    orphans = [cache.cache_dir() / f".{key}{suffix}.k1ll3d.tmp" for suffix in (".npz", ".json")]
+    for p in orphans:
+        p.write_bytes(b"half a file")
+    other = cache.cache_dir() / ".other-key.npz.w0rk1ng.tmp"  # another key's write in progress
+    other.write_bytes(b"being written")
+    assert np.array_equal(cache.cached("demo", {}, grid, lambda: np.arange(3.0)), np.arange(3.0))
+    assert not any(p.exists() for p in orphans) and other.exists()
