@@ -190,3 +190,35 @@ def test_temporary_files_of_a_killed_reference_write_are_removed_when_it_is_comp
     other.write_bytes(b"being written")
     assert np.array_equal(cache.cached("demo", {}, grid, lambda: np.arange(3.0)), np.arange(3.0))
     assert not any(p.exists() for p in orphans) and other.exists()
+
+
+@pytest.mark.fault("locks")
+def test_waiting_for_a_dataset_another_process_generates_follows_it_and_can_be_stopped(tmp_path):
+    from filelock import FileLock
+
+    from lab.data import cache
+    from lab.data.datasets import BurgersData
+
+    spec = BurgersData(n_samples=5, solve_resolution=64, resolution=32, solver_batch=2, t_end=0.2)
+    key, d = cache.key_for(spec), tmp_path / "datasets"
+    parts = d / f"{key}.parts"
+    parts.mkdir(parents=True)
+    for i in range(2):  # the other process's chunks, being written
+        (parts / f"part-{i}.npz").write_bytes(b"a chunk of the other process")
+    other = FileLock(d / f"{key}.lock")
+    other.acquire()  # the other process is generating
+
+    class Stopped(Exception):
+        pass
+
+    seen = []
+
+    def progress(done, total):  # the Trainer's Stop raises from its progress callback
+        seen.append((done, total))
+        raise Stopped
+    with pytest.raises(Stopped):
+        cache.load_or_generate(spec, directory=d, progress=progress)
+    other.release()
+    assert seen == [(4, 5)]
+    assert {p.name: p.read_bytes() for p in parts.iterdir()} == {  # left to their owner
+        f"part-{i}.npz": b"a chunk of the other process" for i in range(2)}

@@ -93,8 +93,8 @@ def load_or_generate(spec: DatasetSpec, *, max_gb: float = 2.0, device=None, dir
 
     Generating resumes from and saves to ``<key>.parts/``; ``progress(done, total)`` follows
     it in samples (see :meth:`DatasetSpec.generate`) and is not called on a cache hit. Two
-    processes asking for one dataset: one generates, the other waits (``progress(0, total)``
-    every second meanwhile) and reads the stored entry.
+    processes asking for one dataset: one generates, the other waits (following the first
+    one's chunks through ``progress`` every second) and reads the stored entry.
     """
     d = Path(directory) if directory else cache_dir()
     data = load(spec, d)
@@ -103,12 +103,17 @@ def load_or_generate(spec: DatasetSpec, *, max_gb: float = 2.0, device=None, dir
     spec.check_size(max_gb)
     d.mkdir(parents=True, exist_ok=True)
     key = key_for(spec)
-    waiting = (lambda: progress(0, spec.n_samples)) if progress else (lambda: None)
+    parts_dir = d / f"{key}.parts"
+
+    def waiting() -> None:  # another process generates it: follow its finished chunks
+        if progress is not None:
+            chunks = len(list(parts_dir.glob("part-*.npz")))
+            progress(min(chunks * spec.solver_batch, spec.n_samples), spec.n_samples)
+
     with _generating(d / f"{key}.lock", waiting):
         data = load(spec, d)  # another process may have made it while this one waited
         if data is not None:
             return data
-        parts_dir = d / f"{key}.parts"
         for name in (f"{key}.npz", f"{key}.json"):
             remove_orphans(d, name)
         if parts_dir.is_dir():
