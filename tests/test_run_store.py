@@ -225,3 +225,17 @@ def test_a_checkpoint_of_another_network_is_refused_on_open_naming_the_file(made
     save_checkpoint(run / "checkpoint.safetensors", other, {"step": 20})  # no config to compare with
     with pytest.raises(ValueError, match=r"checkpoint\.safetensors: does not fit the model config\.json"):
         evaluate_run(str(run))
+
+
+@pytest.mark.fault("run-store")
+def test_a_killed_run_lists_as_interrupted_at_its_checkpoint_and_continues_from_there(made, tmp_path):
+    runs_dir = tmp_path / "runs"
+    run = _copy(made, runs_dir, "20260101-000000-heat-mlp-killed")
+    # killed after its step-20 checkpoint: the summary still says what it said while training
+    (run / "summary.json").write_text(json.dumps({"status": "running", "step": 0, "rel_l2": None}))
+    [row] = list_runs(runs_dir)
+    assert (row["status"], row["step"]) == ("interrupted", 20) and "from step 20" in row["note"]
+    result = Trainer.resume(run.name, steps=2, runs_dir=runs_dir).run()
+    assert (result.status, result.step) == ("completed", 22)
+    [row] = list_runs(runs_dir)
+    assert (row["status"], row["step"]) == ("completed", 22)

@@ -45,4 +45,4 @@ def test_a_run_killed_with_sigkill_lists_as_interrupted_not_running(tmp_path):
     proc.kill()
     proc.communicate(timeout=600)
     [row] = list_runs(runs_dir)
-    assert row["status"] == "interrupted" and "continue it" in row["note"]
+    assert row["status"] == "interrupted" and "ended before its first checkpoint" in row["note"]

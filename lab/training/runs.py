@@ -189,18 +189,20 @@ class RunRecord:
             if (self.path / file).is_symlink():
                 raise self._damaged(file, "is a symbolic link; a run's files live in its folder")
 
-    def check(self) -> None:
-        """Raise :class:`RunDamaged` for the first damaged file of the folder."""
+    def check(self) -> dict | None:
+        """Raise :class:`RunDamaged` for the first damaged file of the folder; returns the
+        checkpoint's metadata (``None`` while there is no checkpoint)."""
         self._check_links()
         cfg, summary, meta = self.config(), self.summary(), self._checkpoint_metadata()
         if meta is None:
             if summary["status"] in ("completed", "stopped"):
                 raise self._damaged(CHECKPOINT, f"missing, though the run is {summary['status']}")
-            return
+            return None
         for part in ("problem", "model"):
             if part in meta and meta[part] != cfg[part]:
                 raise self._damaged(CHECKPOINT, f"was written for {part} {meta[part]}, but "
                                                 f"{CONFIG} has {cfg[part]}")
+        return meta
 
     def metrics(self) -> list[dict]:
         """The logged rows; a damaged line (cut short by a kill, or garbage) is skipped with a
@@ -336,14 +338,18 @@ class RunRecord:
                        created=cfg.get("created") if isinstance(cfg.get("created"), str) else None)
             s = self.summary()
             row.update(step=s["step"], rel_l2=s.get("rel_l2"))
-            self.check()
+            meta = self.check()
         except RunDamaged as err:
             row["note"] = f"{err.file}: {err.reason}"
             return row
         status = s["status"]
         if status == "running" and not self.trained_elsewhere():
             status = "interrupted"
-            row["note"] = "the process training it ended without finishing; continue it to go on"
+            if meta is None:
+                row["note"] = "the process training it ended before its first checkpoint"
+            else:  # what a continuation starts from
+                row["step"] = meta.get("step", row["step"])
+                row["note"] = f"the process training it ended; continue it from step {row['step']}"
         elif isinstance(s.get("message"), str):
             row["note"] = s["message"]
         row["status"] = status
