@@ -114,6 +114,7 @@ class Trainer:
             train.steps = steps
         if lbfgs_steps is not None:
             train.lbfgs_steps = lbfgs_steps
+        record.check_continuable()  # damaged, or trained elsewhere (one writer per run): refused
         return cls(get_problem(cfg["problem"]["key"], **cfg["problem"]["params"]),
                    get_model_config(cfg["model"]["kind"], **cfg["model"]["params"]), train,
                    sinks=sinks, record=record, state_dict=state, start_step=start,
@@ -201,6 +202,8 @@ class Trainer:
             self.model.load_state_dict(self._state_dict)
         if self._record is None:
             self._record = RunRecord.create(self._config_dict(), self.runs_dir)
+        else:  # continued: locked, rows after the checkpoint's step dropped, marked running
+            self._record.reopen(self._start_step)
 
         def preparing(done: int, total: int) -> None:
             self._emit(Preparing("data", done, total, time.perf_counter() - t0))
