@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from lab.atomic import write_atomic
-from lab.training.checkpoint import load_checkpoint, optimizer_state, save_checkpoint
+from lab.training.checkpoint import Checkpoint, load_checkpoint, optimizer_state, read_checkpoint, save_checkpoint
 
 CHECKPOINT = "checkpoint.safetensors"
 
@@ -81,8 +81,11 @@ class RunRecord:
                 break  # a line cut short by a kill: everything before it is good
         return rows
 
-    def save_checkpoint(self, model, metadata: dict, optimizer=None) -> None:
-        save_checkpoint(self.path / CHECKPOINT, model, metadata, optimizer)
+    def save_checkpoint(self, model, metadata: dict, optimizer=None, state: dict | None = None) -> None:
+        save_checkpoint(self.path / CHECKPOINT, model, metadata, optimizer, state)
+
+    def read_checkpoint(self) -> Checkpoint:
+        return read_checkpoint(self.path / CHECKPOINT)
 
     def load_checkpoint(self):
         return load_checkpoint(self.path / CHECKPOINT)

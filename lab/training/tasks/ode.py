@@ -67,6 +67,15 @@ class ODETask(Task):
     def loss_terms(self, step):
         return {"data": self.loss(self.model)}
 
+    def state_dict(self):
+        """The generator (it draws the windows) and how many evaluations were made (every
+        ``lyapunov_every``-th estimates the exponents)."""
+        return {**super().state_dict(), "evaluations": self._evaluations}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self._evaluations = state["evaluations"]
+
     def _largest_exponent(self, field) -> float:
         n = int(round(self.lyapunov_time / self.lyapunov_dt))
         with torch.no_grad():
