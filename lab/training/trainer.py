@@ -220,12 +220,8 @@ class Trainer:
         The task is ``None`` when Stop was pressed while it was being built."""
         c = self.config
         device, dtype = pick_device(c.device), resolve_dtype(c.dtype)
-        torch_state = torch.random.get_rng_state()
-        torch.manual_seed(c.seed)  # nn.Linear initialisation draws from the global generator
-        try:
-            self.model = self.model_config.build(self.problem)
-        finally:
-            torch.random.set_rng_state(torch_state)
+        # a generator of this run's own: runs built at once in other threads draw from theirs
+        self.model = self.model_config.build(self.problem, generator=torch.Generator().manual_seed(c.seed))
         self.model.to(device=device, dtype=dtype)
         if self._state_dict is not None:
             self.model.load_state_dict(self._state_dict)
