@@ -11,6 +11,7 @@ import torch
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
 from lab.training.events import Step
+from lab.problems.chaos import Lorenz63
 from lab.training.tasks.ode import ODETask
 
 BASE = dict(dtype="float64", device="cpu", lr=1e-2, lr_schedule="exponential", lr_decay=0.5,
@@ -47,14 +48,16 @@ def _run(case, tmp_path, stop_after=None):
 
 
 @pytest.fixture
-def short_lyapunov(monkeypatch):
-    """The neural ODE's snapshots estimate Lyapunov exponents; a short span keeps them cheap."""
+def cheap_ode_snapshots(monkeypatch):
+    """The neural ODE's snapshots roll out over the reference grid and estimate Lyapunov
+    exponents: a coarse grid and a short span keep them cheap."""
     monkeypatch.setattr(ODETask, "lyapunov_time", 0.5)
+    monkeypatch.setattr(Lorenz63, "grid_shape", (101,))
 
 
 @pytest.mark.fault("resume")
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_run_stopped_and_continued_equals_the_uninterrupted_run(case, tmp_path, short_lyapunov):
+def test_a_run_stopped_and_continued_equals_the_uninterrupted_run(case, tmp_path, cheap_ode_snapshots):
     whole, done = _run(case, tmp_path)
     assert done.status == "completed", done.message
     k = CASES[case][-1]

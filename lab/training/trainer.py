@@ -200,7 +200,8 @@ class Trainer:
             return False
         self._record.save_checkpoint(self.model, {**self._config_dict(), "step": step, "rel_l2": rel_l2,
                                                   "plan": list(self._plan)},
-                                     self._adam or self._optimizer_state, self._checkpoint_state())
+                                     self._adam if self._adam is not None else self._optimizer_state,
+                                     self._checkpoint_state())
         self._last_ckpt = step
         return True
 
@@ -241,7 +242,11 @@ class Trainer:
         except _StoppedPreparing:
             return device, None
         if "task" in self._loop_state:
-            task.load_state_dict(self._loop_state["task"])
+            try:
+                task.load_state_dict(self._loop_state["task"])
+            except (KeyError, TypeError, RuntimeError) as err:
+                raise ValueError(f"the checkpoint of run {self._record.name} holds training state that "
+                                 f"does not fit its config ({type(err).__name__}: {err})") from err
         self._task = task
         return device, task
 
