@@ -4,7 +4,6 @@ Sessions of one app server train in threads of one process: a run that seeded th
 generator before building its model would get other weights whenever another thread drew
 from it in between, and would shift the draws of everyone else.
 """
-import sys
 import threading
 
 import pytest
@@ -51,40 +50,33 @@ def _initial_weights(seed):
     return tr.model.state_dict()
 
 
-@pytest.fixture
-def eager_thread_switches():
-    """Threads switch every microsecond instead of every 5 ms, so they interleave inside a build."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(interval)
-
-
 @pytest.mark.fault("threads")
-def test_runs_built_at_once_in_threads_get_the_initial_weights_of_their_seed(eager_thread_switches):
-    """Two runs start together while a third thread keeps seeding and drawing from the global
-    generator: each run's weights are those it gets alone."""
+def test_runs_built_at_once_in_threads_get_the_initial_weights_of_their_seed(monkeypatch):
+    """Two runs with different seeds build their models in lockstep — every weight draw of one
+    waits for the other's — and each gets the weights it gets alone."""
     alone = {seed: _initial_weights(seed) for seed in (1, 2)}
-    got, done = {}, threading.Event()
+    together = threading.Barrier(2, timeout=60)
+    xavier = torch.nn.init.xavier_normal_
 
-    def noise():
-        for _ in range(1_000_000):  # bounded; ends when both runs are built
-            if done.is_set():
-                return
-            torch.manual_seed(7)
-            torch.rand(64)
+    def in_lockstep(tensor, *args, **kwargs):
+        together.wait()  # both runs are inside their builds here
+        return xavier(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.init, "xavier_normal_", in_lockstep)
+    got, errors = {}, []
 
     def run(seed):
-        got[seed] = _initial_weights(seed)
+        try:
+            got[seed] = _initial_weights(seed)
+        except Exception as err:  # reported below, in the test's thread
+            errors.append(err)
+            together.abort()
 
     threads = [threading.Thread(target=run, args=(s,)) for s in alone]
-    hammer = threading.Thread(target=noise)
-    hammer.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    done.set()
-    hammer.join()
+    assert not errors, errors
     for seed, ref in alone.items():
         assert all(torch.equal(got[seed][k], v) for k, v in ref.items()), f"seed {seed} got other weights"
