@@ -1,6 +1,7 @@
 """A damaged checkpoint is refused by name, and the run's result survives the refusal."""
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -74,3 +75,17 @@ def test_a_checkpoint_reads_back_what_was_saved(tmp_path):
     assert got["lbfgs"]["end"] == 12 and lb["n_iter"] == 3 and lb["t"] == 0.5
     assert [d.tolist() for d in lb["old_dirs"]] == [[1.0, 1.0], [0.0, 0.0]]
     assert lb["al"][0] is None and float(lb["al"][1]) == 1.0
+
+
+@pytest.mark.fault("checkpoint")
+def test_a_training_state_that_does_not_fit_the_run_fails_it_with_a_message(finished_run):
+    """A checkpoint whose task state lacks a field (written by hand, or by another version)
+    ends the continued run as failed, with a message naming the run, not a KeyError trace."""
+    path = finished_run.path / CHECKPOINT
+    ckpt = read_checkpoint(path)
+    del ckpt.state["task"]["drawn_for"]
+    same_weights = SimpleNamespace(state_dict=lambda: ckpt.weights)
+    save_checkpoint(path, same_weights, ckpt.metadata, ckpt.optimizer, ckpt.state)
+    result = Trainer.resume(str(finished_run.path), steps=2).run()
+    assert result.status == "failed"
+    assert finished_run.name in result.message and "does not fit" in result.message
