@@ -39,7 +39,7 @@ from filelock import FileLock, Timeout
 from safetensors import SafetensorError, safe_open
 
 from lab.atomic import remove_orphans, write_atomic
-from lab.training.checkpoint import load_checkpoint, optimizer_state, save_checkpoint
+from lab.training.checkpoint import Checkpoint, load_checkpoint, optimizer_state, read_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,9 @@ class RunRecord:
                         ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else ""))
         return rows
 
+    def read_checkpoint(self) -> Checkpoint:
+        return read_checkpoint(self.path / CHECKPOINT)
+
     def load_checkpoint(self):
         return load_checkpoint(self.path / CHECKPOINT)
 
@@ -305,8 +308,8 @@ class RunRecord:
             self._metrics = os.fdopen(fd, "a", buffering=1)
         self._metrics.write(json.dumps(row) + "\n")
 
-    def save_checkpoint(self, model, metadata: dict, optimizer=None) -> None:
-        save_checkpoint(self.path / CHECKPOINT, model, metadata, optimizer)
+    def save_checkpoint(self, model, metadata: dict, optimizer=None, state: dict | None = None) -> None:
+        save_checkpoint(self.path / CHECKPOINT, model, metadata, optimizer, state)
 
     def finish(self, **summary) -> None:
         """Write the summary and give the run's lock back. A failed continuation keeps the
