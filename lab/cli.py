@@ -13,9 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
 
 from lab.config import describe_bounds, parse_assignments
 
@@ -66,6 +71,28 @@ def _progress_sink(total_steps: int, preparing_every_s: float = 2.0):
     return sink
 
 
+@contextmanager
+def _stop_on_signals(trainer, received: list[int]):
+    """SIGINT (Ctrl-C) and SIGTERM stop ``trainer`` after the current step, so its state is
+    checkpointed and the run marked "stopped" (continue it with ``--resume``); a second
+    signal ends the process at once. Handlers are installed from the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        signal.signal(signum, signal.SIG_DFL)
+        trainer.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def cmd_train(args) -> int:
     from lab.models import get_model_config
     from lab.problems import get_problem
@@ -84,12 +111,21 @@ def cmd_train(args) -> int:
     if not args.quiet:
         trainer.subscribe(_progress_sink(trainer.step + c.steps + c.lbfgs_steps))
     t0 = time.perf_counter()
-    result = trainer.run()
+    received: list[int] = []
+    with _stop_on_signals(trainer, received):
+        result = trainer.run()
     out = {"status": result.status, "step": result.step, "rel_l2": result.rel_l2,
            "wall_s": round(time.perf_counter() - t0, 3), "run_dir": result.run_dir}
     if result.message:
         out["message"] = result.message
     print(json.dumps(out))
+    if received and result.status == "stopped":
+        name = Path(result.run_dir).name
+        where = f" --runs-dir {shlex.quote(args.runs_dir)}" if args.runs_dir else ""
+        print(f"sciml-lab: run {name} stopped at step {result.step} by "
+              f"{signal.Signals(received[0]).name} and saved; continue it with: "
+              f"sciml-lab train --resume {shlex.quote(name)}{where}", file=sys.stderr)
+        return 128 + received[0]
     return 0 if result.status != "failed" else 1
 
 
@@ -105,12 +141,17 @@ def cmd_runs(args) -> int:
             print("no saved runs")
         for r in rows:
             rel = f"{r['rel_l2']:.3e}" if isinstance(r["rel_l2"], float) else "-"
-            print(f"{r['name']:<48} {r['status']:<10} step {r['step']!s:>7}  relL2 {rel}")
+            note = f"  ({r['note']})" if r["status"] in ("damaged", "interrupted") else ""
+            print(f"{r['name']:<48} {r['status']:<11} step {r['step']!s:>7}  relL2 {rel}{note}")
         return 0
     if not args.name:
         raise ValueError("'runs show' needs a run name or path")
     rec = find_run(args.name, args.runs_dir)
-    print(json.dumps({"config": rec.config(), "summary": rec.summary(),
+    row = rec.row()
+    if row["status"] == "damaged":  # show what is readable, and why the rest is not
+        print(json.dumps({"name": rec.name, "status": "damaged", "damage": row["note"]}, indent=2))
+        return 1
+    print(json.dumps({"config": rec.config(), "summary": {**rec.summary(), "status": row["status"]},
                       "metrics_rows": len(rec.metrics())}, indent=2))
     return 0
 

@@ -48,8 +48,7 @@ def test_registered_and_built_from_the_problem(problem):
 
 
 def test_learns_a_linear_ode(problem):
-    torch.manual_seed(0)  # network init uses the global generator
-    model = NeuralODEConfig(width=32, depth=2).build(problem).double()
+    model = NeuralODEConfig(width=32, depth=2).build(problem, generator=torch.Generator().manual_seed(1)).double()
     loss_fn = trajectory_loss(problem, window=10, batch=64, generator=torch.Generator().manual_seed(1),
                               dtype=torch.float64)
     t = torch.as_tensor(problem.grid()["t"])
@@ -70,6 +69,7 @@ def test_learns_a_linear_ode(problem):
     # a 201-step free rollout over 1.6 periods, starting from the untrained field's error ~1
     assert initial > 0.5 and final < 0.05 * initial
     # the learned field is the linear one near the data: its Jacobian approximates A
+    # (measured max error 0.084 for this seed; 0.08-0.16 over init seeds 0-3)
     J = torch.autograd.functional.jacobian(lambda y: model.field(y), torch.tensor(X0) * 0.5)
     assert np.abs(J.numpy() - A).max() < 0.15
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
+from lab.problems import list_problems
 from lab.training.events import Snapshot, Step
 from lab.training.tasks.ode import ODETask
 
@@ -69,3 +70,19 @@ def test_a_pde_problem_is_refused():
     with pytest.raises(ValueError, match="axes"):
         ODETask(get_problem("burgers"), torch.nn.Linear(2, 1), TrainConfig(),
                 device=torch.device("cpu"), dtype=torch.float64, generator=torch.Generator())
+
+
+ODE_PROBLEMS = [k for k, cls in list_problems().items() if getattr(cls, "kind", None) == "ode"]
+
+
+@pytest.mark.parametrize("method", ["rk4", "dopri5"])
+@pytest.mark.parametrize("key", ODE_PROBLEMS)
+def test_every_ode_problem_trains_a_neural_ode_in_float32(key, method, monkeypatch):
+    """The default precision: the task's uniform-grid check and DOPRI5's tolerances follow the
+    dtype (a float64 tolerance refused every float32 time grid)."""
+    monkeypatch.setattr(ODETask, "lyapunov_time", 0.5)  # the snapshot's exponents, kept cheap
+    cfg = TrainConfig(steps=2, log_every=1, snapshot_every=2, dtype="float32", device="cpu")
+    result = Trainer(get_problem(key, t_end=1.0), get_model_config("neural_ode", width=8, depth=1, method=method),
+                     cfg).run()
+    assert result.status == "completed", result.message
+    assert math.isfinite(result.rel_l2)

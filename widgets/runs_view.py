@@ -2,7 +2,9 @@
 
 *Open* shows a run's logged loss history and the fields of its checkpoint against the
 reference; *Continue* resumes training from the checkpoint, in the same run folder, through
-:meth:`lab.Trainer.resume`.
+:meth:`lab.Trainer.resume`. A damaged run is listed with status "damaged" and the file and
+reason in the *note* column (a killed one as "interrupted"); opening or continuing it says
+why it cannot, and every other run works as before.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from lab.problems import Problem
 from lab.training import Snapshot, Trainer, list_runs
 from lab.training.saved import evaluate_run
 
-COLUMNS = ["name", "problem", "model", "status", "step", "rel_l2", "created"]
+COLUMNS = ["name", "problem", "model", "status", "step", "rel_l2", "created", "note"]
 
 
 class RunsView(pn.viewable.Viewer):
@@ -51,7 +53,14 @@ class RunsView(pn.viewable.Viewer):
         return self._layout
 
     def _frame(self) -> pd.DataFrame:
-        return pd.DataFrame(list_runs(self.runs_dir), columns=COLUMNS)
+        try:
+            rows = list_runs(self.runs_dir)
+        except OSError as err:  # an unreadable runs folder: say so, keep the view usable
+            if self.on_error is None:
+                raise
+            self.on_error(f"Cannot list the saved runs: {err}")
+            rows = []
+        return pd.DataFrame(rows, columns=COLUMNS)
 
     def refresh(self) -> None:
         self.table.value = self._frame()

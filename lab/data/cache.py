@@ -22,12 +22,14 @@ import shutil
 import time
 import zipfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 
-from lab.atomic import write_atomic
+from lab.atomic import remove_orphans, write_atomic
 from lab.data.datasets import DatasetSpec
 from lab.device import describe
 
@@ -90,15 +92,52 @@ def load_or_generate(spec: DatasetSpec, *, max_gb: float = 2.0, device=None, dir
     """Cached arrays, or generate (after the size check against ``max_gb``), store and return them.
 
     Generating resumes from and saves to ``<key>.parts/``; ``progress(done, total)`` follows
-    it in samples (see :meth:`DatasetSpec.generate`) and is not called on a cache hit.
+    it in samples (see :meth:`DatasetSpec.generate`) and is not called on a cache hit. Two
+    processes asking for one dataset: one generates, the other waits (following the first
+    one's chunks through ``progress`` every second) and reads the stored entry.
     """
     d = Path(directory) if directory else cache_dir()
     data = load(spec, d)
     if data is not None:
         return data
     spec.check_size(max_gb)
-    parts_dir = d / f"{key_for(spec)}.parts"
-    data = spec.generate(device=device, progress=progress, parts_dir=parts_dir)
-    store(spec, data, d, describe(torch.device(device or "cpu")))
-    shutil.rmtree(parts_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    key = key_for(spec)
+    parts_dir = d / f"{key}.parts"
+
+    def waiting() -> None:  # another process generates it: follow its finished chunks
+        if progress is not None:
+            chunks = len(list(parts_dir.glob("part-*.npz")))
+            progress(min(chunks * spec.solver_batch, spec.n_samples), spec.n_samples)
+
+    with _generating(d / f"{key}.lock", waiting):
+        data = load(spec, d)  # another process may have made it while this one waited
+        if data is not None:
+            return data
+        for name in (f"{key}.npz", f"{key}.json"):
+            remove_orphans(d, name)
+        if parts_dir.is_dir():
+            remove_orphans(parts_dir)
+        data = spec.generate(device=device, progress=progress, parts_dir=parts_dir)
+        store(spec, data, d, describe(torch.device(device or "cpu")))
+        if parts_dir.exists():
+            shutil.rmtree(parts_dir)
     return data
+
+
+@contextmanager
+def _generating(path: Path, waiting: Callable[[], None], poll_s: float = 1.0):
+    """Hold the OS file lock ``path`` of one dataset, so one process generates it and the others
+    wait and reuse it; ``waiting()`` is called every ``poll_s`` while another holds it (a Stop
+    raised from it ends the wait)."""
+    lock = FileLock(path)
+    while True:
+        try:
+            lock.acquire(timeout=poll_s)
+            break
+        except Timeout:
+            waiting()
+    try:
+        yield
+    finally:
+        lock.release()

@@ -75,5 +75,5 @@ def resume(directory: Path, plan: list[dict[str, tuple[int, ...]]], dtype,
     for path in directory.glob("part-*.npz"):
         index = path.stem.removeprefix("part-")
         if index.isdigit() and int(index) >= len(chunks):
-            path.unlink()
+            path.unlink(missing_ok=True)
     return chunks

@@ -1,7 +1,9 @@
 """Model catalogue: each model family declares a ``ModelConfig`` that builds its network.
 
 A config is the model's identity: checkpoints store ``kind`` + ``to_dict()`` so a saved run
-rebuilds the exact network. ``family`` tells the Trainer which task drives it
+rebuilds the exact network. Initial weights are drawn from the ``generator`` given to
+:meth:`ModelConfig.build` (the Trainer passes one seeded by the run's seed), never from torch's
+global generator, so runs built at once in several threads each get the weights of their seed. ``family`` tells the Trainer which task drives it
 (``"pinn"``: pointwise networks trained on a residual; ``"operator"``: function-to-function
 maps trained on datasets; ``"ode"``: vector-field models trained on trajectories).
 """
@@ -23,8 +25,9 @@ class ModelConfig(Config):
     family: ClassVar[str] = "pinn"
     title: ClassVar[str] = ""
 
-    def build(self, problem) -> torch.nn.Module:
-        """The network for ``problem`` (input/output sizes, domain bounds, periodic axes)."""
+    def build(self, problem, generator: torch.Generator | None = None) -> torch.nn.Module:
+        """The network for ``problem`` (input/output sizes, domain bounds, periodic axes), its
+        random initial values drawn from ``generator`` (``None``: torch's global generator)."""
         raise NotImplementedError
 
 

@@ -27,7 +27,7 @@ class DeepONet(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, sensor_shape: tuple[int, ...], *,
                  branch_width: int = 128, branch_depth: int = 3, trunk_width: int = 128,
                  trunk_depth: int = 3, basis: int = 64, activation: str = "gelu",
-                 periodic: tuple[bool, ...] | None = None):
+                 periodic: tuple[bool, ...] | None = None, generator: torch.Generator | None = None):
         super().__init__()
         sensor_shape = tuple(int(n) for n in sensor_shape)
         d = len(sensor_shape)
@@ -38,11 +38,11 @@ class DeepONet(nn.Module):
                            periodic=self.periodic)
         self.sensor_shape, self.out_channels, self.basis = sensor_shape, out_channels, basis
         m = in_channels * math.prod(sensor_shape)
-        self.branch = mlp([m] + [branch_width] * branch_depth + [basis * out_channels], activation)
+        self.branch = mlp([m] + [branch_width] * branch_depth + [basis * out_channels], activation, generator)
         # a periodic axis enters the trunk as (cos, sin): the output is then exactly periodic
         n_trunk = sum(2 if p else 1 for p in self.periodic)
         self.trunk = nn.Sequential(mlp([n_trunk] + [trunk_width] * trunk_depth + [basis * out_channels],
-                                       activation), make_activation(activation))
+                                       activation, generator), make_activation(activation))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def trunk_features(self, shape, *, device, dtype) -> torch.Tensor:
@@ -79,10 +79,10 @@ class DeepONetConfig(OperatorModelConfig):
     basis = param.Integer(64, bounds=(1, 4096), doc="Basis functions p per output channel")
     activation = param.Selector(default="gelu", objects=list(ACTIVATIONS), doc="Hidden activation")
 
-    def build(self, problem) -> DeepONet:
+    def build(self, problem, generator=None) -> DeepONet:
         self.check_problem(problem, self.kind)
         return DeepONet(problem.in_channels, problem.out_channels, tuple(problem.shape),
                         branch_width=self.branch_width, branch_depth=self.branch_depth,
                         trunk_width=self.trunk_width, trunk_depth=self.trunk_depth, basis=self.basis,
                         activation=self.activation,
-                        periodic=tuple(a in problem.periodic for a in problem.axes))
+                        periodic=tuple(a in problem.periodic for a in problem.axes), generator=generator)

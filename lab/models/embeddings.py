@@ -73,11 +73,11 @@ class PeriodicEmbedding(nn.Module):
 class FourierFeatures(nn.Module):
     """``[cos(2π B v), sin(2π B v)]`` with a fixed Gaussian matrix ``B`` (a buffer, not trained)."""
 
-    def __init__(self, in_dim: int, n_features: int, sigma: float):
+    def __init__(self, in_dim: int, n_features: int, sigma: float, generator: torch.Generator | None = None):
         super().__init__()
         if n_features < 1 or sigma <= 0:
             raise ValueError(f"need n_features >= 1 and sigma > 0, got {n_features}, {sigma}")
-        self.register_buffer("B", sigma * torch.randn(in_dim, n_features, dtype=torch.float64))
+        self.register_buffer("B", sigma * torch.randn(in_dim, n_features, dtype=torch.float64, generator=generator))
         self.out_dim = 2 * n_features
 
     def forward(self, v):
@@ -105,20 +105,20 @@ class EmbeddedConfig(ModelConfig):
     hard = param.Selector(default="none", objects=list(HARD_MODES),
                           doc="Impose the initial and/or Dirichlet boundary condition exactly")
 
-    def embed(self, problem) -> tuple[nn.Module, int]:
+    def embed(self, problem, generator=None) -> tuple[nn.Module, int]:
         """The input embedding for ``problem`` and its output width."""
         periodic = problem.periodic if self.periodic else ()
         first = PeriodicEmbedding(problem.bounds(), tuple(periodic), self.harmonics, self.time_omega)
         if self.embedding == "none":
             return first, first.out_dim
-        ff = FourierFeatures(first.out_dim, self.fourier_features, self.fourier_sigma)
+        ff = FourierFeatures(first.out_dim, self.fourier_features, self.fourier_sigma, generator)
         return nn.Sequential(first, ff), ff.out_dim
 
-    def core(self, problem, in_dim: int) -> nn.Module:
+    def core(self, problem, in_dim: int, generator: torch.Generator | None = None) -> nn.Module:
         """The network after the embedding, mapping ``in_dim`` features to the outputs."""
         raise NotImplementedError
 
-    def build(self, problem) -> nn.Module:
-        emb, dim = self.embed(problem)
-        net = nn.Sequential(emb, self.core(problem, dim))
+    def build(self, problem, generator=None) -> nn.Module:
+        emb, dim = self.embed(problem, generator)
+        net = nn.Sequential(emb, self.core(problem, dim, generator))
         return hard_constrained(net, problem, self.hard)

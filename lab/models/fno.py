@@ -40,13 +40,15 @@ class Pointwise(nn.Module):
     In this layout the map is one GEMM ``W @ x`` over all ``batch * N`` points, and so are both
     of its gradients (``W^T g`` and ``g x^T``, the latter one reduction over every point); in
     ``(batch, c, *s)`` the weight gradient needs both tensors transposed first, two copies of
-    the activation per layer. Initialised as :class:`torch.nn.Linear`.
+    the activation per layer. Initialised as :class:`torch.nn.Linear` (uniform in
+    ``±1/sqrt(c_in)``, Kaiming's bound for ``a = sqrt(5)``), drawn from ``generator``.
     """
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, generator: torch.Generator | None = None):
         super().__init__()
-        lin = nn.Linear(c_in, c_out)
-        self.weight, self.bias = nn.Parameter(lin.weight.detach()), nn.Parameter(lin.bias.detach())
+        bound = 1 / math.sqrt(c_in)
+        self.weight = nn.Parameter(torch.empty(c_out, c_in).uniform_(-bound, bound, generator=generator))
+        self.bias = nn.Parameter(torch.empty(c_out).uniform_(-bound, bound, generator=generator))
 
     def forward(self, x: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
         """``W x + b``; ``bias=False`` leaves ``b`` to the caller (the FNO's Fourier layers add it
@@ -73,7 +75,7 @@ class FNO(nn.Module):
                  n_layers: int = 4, projection_channels: int = 128, factorization: str = "dense",
                  rank: int = 16, positional_encoding: bool = True, periodic: tuple[bool, ...] | None = None,
                  domain_padding: float = 0.0, mixed_precision: bool = False,
-                 normalizer_shape: tuple[int, ...] | None = None):
+                 normalizer_shape: tuple[int, ...] | None = None, generator: torch.Generator | None = None):
         super().__init__()
         modes = tuple(int(m) for m in modes)
         d = len(modes)
@@ -97,12 +99,13 @@ class FNO(nn.Module):
         self.ndim, self.modes, self.periodic = d, modes, periodic
         self.positional_encoding, self.domain_padding = positional_encoding, domain_padding
         self.mixed_precision = mixed_precision
-        self.lift = Pointwise(in_channels + (d if positional_encoding else 0), width)
-        self.spectral = nn.ModuleList(SpectralConv(width, width, modes, factorization=factorization, rank=rank)
-                                      for _ in range(n_layers))
-        self.skip = nn.ModuleList(Pointwise(width, width) for _ in range(n_layers))
-        self.project = nn.Sequential(Pointwise(width, projection_channels), nn.GELU(),
-                                     Pointwise(projection_channels, out_channels))
+        g = generator
+        self.lift = Pointwise(in_channels + (d if positional_encoding else 0), width, g)
+        self.spectral = nn.ModuleList(SpectralConv(width, width, modes, factorization=factorization, rank=rank,
+                                                   generator=g) for _ in range(n_layers))
+        self.skip = nn.ModuleList(Pointwise(width, width, g) for _ in range(n_layers))
+        self.project = nn.Sequential(Pointwise(width, projection_channels, g), nn.GELU(),
+                                     Pointwise(projection_channels, out_channels, g))
         self.normalizer = (OutputNormalizer(out_channels, normalizer_shape, periodic)
                            if normalizer_shape is not None else None)
 
@@ -176,7 +179,7 @@ class FNOConfig(OperatorModelConfig):
     normalize_output = param.Boolean(False, doc="Decode the output by the training set's pointwise mean and "
                                                 "standard deviation (the FNO paper's normaliser)")
 
-    def build(self, problem) -> FNO:
+    def build(self, problem, generator=None) -> FNO:
         self.check_problem(problem, self.kind)
         d = len(problem.axes)
         modes = (self.modes,) * d
@@ -191,4 +194,5 @@ class FNOConfig(OperatorModelConfig):
                    positional_encoding=self.positional_encoding,
                    periodic=tuple(a in problem.periodic for a in problem.axes),
                    domain_padding=self.domain_padding, mixed_precision=self.mixed_precision,
-                   normalizer_shape=tuple(problem.shape) if self.normalize_output else None)
+                   normalizer_shape=tuple(problem.shape) if self.normalize_output else None,
+                   generator=generator)

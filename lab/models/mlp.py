@@ -4,6 +4,7 @@ from __future__ import annotations
 import param
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 from lab.models import ModelConfig, register_model
 
@@ -40,14 +41,20 @@ class Normalize(nn.Module):
         return (x - self.center.to(x.dtype)) / self.radius.to(x.dtype)
 
 
-def mlp(sizes: list[int], act: str) -> nn.Sequential:
-    """Linear layers with Xavier-normal weights (Glorot & Bengio 2010), the usual PINN init."""
+def linear(a: int, b: int, generator: torch.Generator | None = None) -> nn.Linear:
+    """``nn.Linear(a, b)`` with Xavier-normal weights (Glorot & Bengio 2010), the usual PINN
+    init, drawn from ``generator``, and zero biases."""
+    lin = skip_init(nn.Linear, a, b)  # torch's own init would draw from the global generator
+    nn.init.xavier_normal_(lin.weight, generator=generator)
+    nn.init.zeros_(lin.bias)
+    return lin
+
+
+def mlp(sizes: list[int], act: str, generator: torch.Generator | None = None) -> nn.Sequential:
+    """:func:`linear` layers with ``act`` between them."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        lin = nn.Linear(a, b)
-        nn.init.xavier_normal_(lin.weight)
-        nn.init.zeros_(lin.bias)
-        layers.append(lin)
+        layers.append(linear(a, b, generator))
         if i < len(sizes) - 2:
             layers.append(activation(act))
     return nn.Sequential(*layers)
@@ -64,6 +71,6 @@ class MLPConfig(ModelConfig):
     depth = param.Integer(3, bounds=(1, 64), doc="Number of hidden layers")
     activation = param.Selector(default="tanh", objects=list(ACTIVATIONS), doc="Hidden activation")
 
-    def build(self, problem) -> nn.Module:
+    def build(self, problem, generator=None) -> nn.Module:
         sizes = [len(problem.axes)] + [self.width] * self.depth + [len(problem.outputs)]
-        return nn.Sequential(Normalize(problem.bounds()), mlp(sizes, self.activation))
+        return nn.Sequential(Normalize(problem.bounds()), mlp(sizes, self.activation, generator))

@@ -16,23 +16,17 @@ from torch import nn
 
 from lab.models import register_model
 from lab.models.embeddings import EmbeddedConfig
-from lab.models.mlp import ACTIVATIONS, activation, mlp
-
-
-def _linear(a: int, b: int) -> nn.Linear:
-    lin = nn.Linear(a, b)
-    nn.init.xavier_normal_(lin.weight)
-    nn.init.zeros_(lin.bias)
-    return lin
+from lab.models.mlp import ACTIVATIONS, activation, linear, mlp
 
 
 class ModifiedMLP(nn.Module):
-    def __init__(self, in_dim: int, width: int, depth: int, out_dim: int, act: str):
+    def __init__(self, in_dim: int, width: int, depth: int, out_dim: int, act: str, generator=None):
         super().__init__()
-        self.encode_u, self.encode_v = _linear(in_dim, width), _linear(in_dim, width)
-        self.hidden = nn.ModuleList([_linear(in_dim, width)] +
-                                    [_linear(width, width) for _ in range(depth - 1)])
-        self.out = _linear(width, out_dim)
+        g = generator
+        self.encode_u, self.encode_v = linear(in_dim, width, g), linear(in_dim, width, g)
+        self.hidden = nn.ModuleList([linear(in_dim, width, g)] +
+                                    [linear(width, width, g) for _ in range(depth - 1)])
+        self.out = linear(width, out_dim, g)
         self.act = activation(act)
 
     def forward(self, x):
@@ -55,8 +49,8 @@ class FourierMLPConfig(EmbeddedConfig):
     depth = param.Integer(4, bounds=(1, 64), doc="Number of hidden layers")
     activation = param.Selector(default="tanh", objects=list(ACTIVATIONS), doc="Hidden activation")
 
-    def core(self, problem, in_dim):
-        return mlp([in_dim] + [self.width] * self.depth + [len(problem.outputs)], self.activation)
+    def core(self, problem, in_dim, generator=None):
+        return mlp([in_dim] + [self.width] * self.depth + [len(problem.outputs)], self.activation, generator)
 
 
 @register_model
@@ -70,5 +64,5 @@ class ModifiedMLPConfig(EmbeddedConfig):
     depth = param.Integer(4, bounds=(1, 64), doc="Number of gated hidden layers")
     activation = param.Selector(default="tanh", objects=list(ACTIVATIONS), doc="Hidden activation")
 
-    def core(self, problem, in_dim):
-        return ModifiedMLP(in_dim, self.width, self.depth, len(problem.outputs), self.activation)
+    def core(self, problem, in_dim, generator=None):
+        return ModifiedMLP(in_dim, self.width, self.depth, len(problem.outputs), self.activation, generator)

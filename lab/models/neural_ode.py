@@ -21,13 +21,24 @@ from lab.models.mlp import ACTIVATIONS, mlp
 from lab.solvers.ode import dopri5, rk4
 
 
+def tolerances(dtype: torch.dtype) -> tuple[float, float]:
+    """``(rtol, atol)`` of the adaptive integrator in ``dtype``: ``1e-6, 1e-8``, or 100 machine
+    epsilons where that is coarser (float32: ``1.2e-5, 1.2e-7``) — an error estimate cannot be
+    held below the rounding of the stages it is made of."""
+    rtol = max(1e-6, 100 * torch.finfo(dtype).eps)
+    return rtol, rtol / 100
+
+
 class NeuralODE(nn.Module):
-    """Autonomous MLP vector field; ``forward(y0, t)`` returns ``(len(t), *y0.shape)``."""
+    """Autonomous MLP vector field; ``forward(y0, t)`` returns ``(len(t), *y0.shape)``.
+
+    DOPRI5's ``rtol``/``atol`` default to :func:`tolerances` of the state's dtype."""
 
     def __init__(self, state_dim: int, width: int, depth: int, activation: str, method: str,
-                 rtol: float = 1e-6, atol: float = 1e-8):
+                 rtol: float | None = None, atol: float | None = None,
+                 generator: torch.Generator | None = None):
         super().__init__()
-        self.field = mlp([state_dim] + [width] * depth + [state_dim], activation)
+        self.field = mlp([state_dim] + [width] * depth + [state_dim], activation, generator)
         self.method, self.rtol, self.atol = method, rtol, atol
 
     def vector_field(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -36,7 +47,8 @@ class NeuralODE(nn.Module):
     def forward(self, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if self.method == "rk4":
             return rk4(self.vector_field, y0, t)
-        return dopri5(self.vector_field, y0, t, rtol=self.rtol, atol=self.atol)
+        rtol, atol = tolerances(y0.dtype)
+        return dopri5(self.vector_field, y0, t, rtol=self.rtol or rtol, atol=self.atol or atol)
 
 
 @register_model
@@ -53,8 +65,9 @@ class NeuralODEConfig(ModelConfig):
     method = param.Selector(default="rk4", objects=["rk4", "dopri5"],
                             doc="Integrator: fixed-step RK4 on the time grid, or adaptive DOPRI5")
 
-    def build(self, problem) -> NeuralODE:
-        return NeuralODE(len(problem.outputs), self.width, self.depth, self.activation, self.method)
+    def build(self, problem, generator=None) -> NeuralODE:
+        return NeuralODE(len(problem.outputs), self.width, self.depth, self.activation, self.method,
+                         generator=generator)
 
 
 def windowed_loss(t: torch.Tensor, states: torch.Tensor, *, window: int, batch: int,
@@ -74,7 +87,9 @@ def windowed_loss(t: torch.Tensor, states: torch.Tensor, *, window: int, batch: 
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     dt = t[1:] - t[:-1]
-    if not torch.allclose(dt, dt[0].expand_as(dt), rtol=1e-9, atol=0):
+    # a difference of two times rounded to t's dtype is off by up to eps·max|t| each
+    rounding = 4 * torch.finfo(t.dtype).eps * float(t.abs().max())
+    if not torch.allclose(dt, dt[0].expand_as(dt), rtol=0, atol=rounding):
         raise ValueError("windowed_loss needs a uniformly spaced time grid")
     tau = t[:window + 1] - t[0]
     offsets = torch.arange(window + 1, device=states.device)

@@ -95,7 +95,8 @@ class GaussianField(nn.Module):
     def __init__(self, bounds: dict[str, tuple[float, float]], periodic: tuple[str, ...],
                  n_gaussians: int, n_features: int, init_scale: float, full_covariance: bool,
                  hidden: int, depth: int, act: str, out_dim: int, chunk_size: int, top_k: int,
-                 per_channel: bool = False, feature_std: float = 1.0, scale_param: str = "log"):
+                 per_channel: bool = False, feature_std: float = 1.0, scale_param: str = "log",
+                 generator: torch.Generator | None = None):
         super().__init__()
         d = len(bounds)
         # per channel: every feature channel owns n_gaussians Gaussians with one scalar weight
@@ -110,7 +111,8 @@ class GaussianField(nn.Module):
         self.register_buffer("_periodic", torch.tensor(self.periodic_idx, dtype=torch.long),
                              persistent=False)
         self.chunk_size, self.top_k = chunk_size, top_k
-        self.means = nn.Parameter(2 * torch.rand(total, d) - 1)
+        g = generator
+        self.means = nn.Parameter(2 * torch.rand(total, d, generator=g) - 1)
         if scale_param == "log":
             self.log_scales = nn.Parameter(torch.full((total, d), math.log(init_scale)))
             self.scales = None
@@ -119,13 +121,13 @@ class GaussianField(nn.Module):
             self.scales = nn.Parameter(torch.full((total, d), float(init_scale)))
         self.offdiag = nn.Parameter(torch.zeros(total, d, d)) if full_covariance else None
         if per_channel:
-            self.features = nn.Parameter(feature_std * torch.randn(total, 1))
+            self.features = nn.Parameter(feature_std * torch.randn(total, 1, generator=g))
             self.register_buffer("_channel", torch.eye(n_features).repeat_interleave(n_gaussians, 0),
                                  persistent=False)
         else:
-            self.features = nn.Parameter(feature_std * torch.randn(total, n_features))
+            self.features = nn.Parameter(feature_std * torch.randn(total, n_features, generator=g))
             self._channel = None
-        self.head = mlp([n_features] + [hidden] * depth + [out_dim], act)
+        self.head = mlp([n_features] + [hidden] * depth + [out_dim], act, g)
 
     # ---- Gaussian geometry ----------------------------------------------------------------
     def _offsets(self, z, mu):
@@ -268,7 +270,7 @@ class PIGConfig(ModelConfig):
         doc="How the widths are trained: 'log' (log σ, positive by construction) or 'linear' "
             "(σ itself, as in the authors' code: Adam then moves σ by about lr per step)")
 
-    def build(self, problem) -> nn.Module:
+    def build(self, problem, generator=None) -> nn.Module:
         dim = len(problem.axes)
         total = self.n_gaussians * (self.n_features if self.per_channel else 1)
         need = memory_estimate_gb(self.chunk_size, total, dim, self.top_k)
@@ -282,5 +284,5 @@ class PIGConfig(ModelConfig):
                             self.n_gaussians, self.n_features, self.init_scale,
                             self.full_covariance, self.hidden, self.depth, self.activation,
                             len(problem.outputs), self.chunk_size, self.top_k,
-                            self.per_channel, self.feature_std, self.scale_param)
+                            self.per_channel, self.feature_std, self.scale_param, generator)
         return hard_constrained(net, problem, self.hard)

@@ -125,12 +125,8 @@ def les_pino_demo(*, n_dns: int = 32, n_les: int = 16, nu: float = 0.01, cs: flo
     les = navier_stokes.NavierStokes3D(n_les, nu=nu, cs=cs, device=device, dtype=torch.float64)
     frames = les.to_physical(les.to_spectral(frames)).to(dtype)
     train0, test = frames[:n_train, 0], frames[n_train]
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = FNO(3, 3, (modes,) * 3, width=width, n_layers=4, projection_channels=4 * width)
-    finally:
-        torch.random.set_rng_state(torch_state)
+    model = FNO(3, 3, (modes,) * 3, width=width, n_layers=4, projection_channels=4 * width,
+                generator=torch.Generator().manual_seed(seed))
     model.to(device=device, dtype=dtype)
 
     def step(u):

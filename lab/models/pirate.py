@@ -20,14 +20,14 @@ from torch import nn
 
 from lab.models import register_model
 from lab.models.embeddings import EmbeddedConfig
-from lab.models.mlp import ACTIVATIONS, activation
-from lab.models.modified_mlp import _linear
+from lab.models.mlp import ACTIVATIONS, activation, linear
 
 
 class PirateBlock(nn.Module):
-    def __init__(self, dim: int, width: int, act: str):
+    def __init__(self, dim: int, width: int, act: str, generator=None):
         super().__init__()
-        self.l1, self.l2, self.l3 = _linear(dim, width), _linear(width, width), _linear(width, dim)
+        g = generator
+        self.l1, self.l2, self.l3 = linear(dim, width, g), linear(width, width, g), linear(width, dim, g)
         self.alpha = nn.Parameter(torch.zeros(1))
         self.act = activation(act)
 
@@ -41,11 +41,12 @@ class PirateBlock(nn.Module):
 
 
 class PirateNet(nn.Module):
-    def __init__(self, in_dim: int, width: int, blocks: int, out_dim: int, act: str):
+    def __init__(self, in_dim: int, width: int, blocks: int, out_dim: int, act: str, generator=None):
         super().__init__()
-        self.encode_u, self.encode_v = _linear(in_dim, width), _linear(in_dim, width)
-        self.blocks = nn.ModuleList([PirateBlock(in_dim, width, act) for _ in range(blocks)])
-        self.out = _linear(in_dim, out_dim)
+        g = generator
+        self.encode_u, self.encode_v = linear(in_dim, width, g), linear(in_dim, width, g)
+        self.blocks = nn.ModuleList([PirateBlock(in_dim, width, act, g) for _ in range(blocks)])
+        self.out = linear(in_dim, out_dim, g)
         self.act = activation(act)
 
     def forward(self, x):
@@ -66,5 +67,5 @@ class PirateConfig(EmbeddedConfig):
     blocks = param.Integer(3, bounds=(1, 32), doc="Number of residual blocks (3 dense layers each)")
     activation = param.Selector(default="tanh", objects=list(ACTIVATIONS), doc="Hidden activation")
 
-    def core(self, problem, in_dim):
-        return PirateNet(in_dim, self.width, self.blocks, len(problem.outputs), self.activation)
+    def core(self, problem, in_dim, generator=None):
+        return PirateNet(in_dim, self.width, self.blocks, len(problem.outputs), self.activation, generator)

@@ -9,19 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from lab.atomic import write_atomic
+from filelock import FileLock
 
-
-#: one lock per cache key (see ``cached``)
-_LOCKS: dict[str, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
+from lab.atomic import remove_orphans, write_atomic
 
 
 def cache_dir() -> Path:
@@ -67,15 +63,21 @@ def cached(problem: str, params: dict, grid: dict[str, np.ndarray],
            compute: Callable[[], np.ndarray]) -> np.ndarray:
     """Return the cached reference or compute, store and return it.
 
-    One computation per key at a time: a second caller (the app's catalogue preview and a
-    diagnostics view asking for the same reference) waits for the first and reads its result.
+    One computation per key at a time, across threads and processes (an OS file lock per key):
+    a second caller (the app's catalogue preview and a diagnostics view, or two training jobs,
+    asking for the same reference) waits for the first and reads its result.
     """
     key = key_for(problem, params, grid)
-    with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(key, threading.Lock())
-    with lock:
+    arr = load(key)
+    if arr is not None:
+        return arr
+    d = cache_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    with FileLock(d / f"{key}.lock"):
         arr = load(key)
         if arr is None:
+            for suffix in (".npz", ".json"):
+                remove_orphans(d, f"{key}{suffix}")
             arr = np.asarray(compute())
             if not np.all(np.isfinite(arr)):
                 raise FloatingPointError(f"reference solver for {problem!r} produced non-finite values")

@@ -69,3 +69,11 @@ class MovingWeights:
         m = self.momentum
         for k, w in self.current(target).items():
             w.copy_(m * w + (1 - m) * target[k])
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.weights)
+
+    def load_state_dict(self, weights: dict[str, torch.Tensor]) -> None:
+        """Copy saved weights in, into the tensors a captured step reads."""
+        for k, w in self.current(weights).items():
+            w.copy_(weights[k])

@@ -91,3 +91,12 @@ class CausalWeighting:
         return {"causal_eps": self.eps, "causal_level": int(self.level),
                 "causal_weights": self.weights.tolist(),
                 "causal_chunk_losses": self.chunk_losses.tolist()}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The ε level and the last weights and chunk losses, as device tensors."""
+        return {"level": self.level, "weights": self.weights, "chunk_losses": self.chunk_losses}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy saved state in place, where a captured step reads it."""
+        for name, t in self.state_dict().items():
+            t.copy_(state[name])

@@ -12,7 +12,7 @@ import torch
 from lab.device import pick_device, resolve_dtype
 from lab.training.config import TrainConfig
 from lab.training.events import Snapshot
-from lab.training.runs import find_run
+from lab.training.runs import CHECKPOINT, CONFIG, RunDamaged, find_run
 from lab.training.tasks import task_for
 
 
@@ -34,6 +34,7 @@ def load_run(name: str, runs_dir=None, device: str = "auto") -> LoadedRun:
     from lab.problems import get_problem
 
     record = find_run(name, runs_dir)
+    record.check()  # a damaged folder is refused naming the file and why
     cfg = record.config()
     state, meta = record.load_checkpoint()
     problem = get_problem(cfg["problem"]["key"], **cfg["problem"]["params"])
@@ -41,7 +42,11 @@ def load_run(name: str, runs_dir=None, device: str = "auto") -> LoadedRun:
     train = TrainConfig.from_dict(cfg["train"])
     dev, dtype = pick_device(device), resolve_dtype(train.dtype)
     model = model_config.build(problem).to(device=dev, dtype=dtype)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:  # names and shapes from another model
+        raise RunDamaged(record.name, CHECKPOINT, f"does not fit the model {CONFIG} describes "
+                                                  f"({str(err).splitlines()[0]})") from None
     model.eval()
     return LoadedRun(record.name, problem, model_config, train, model, int(meta.get("step", 0)), dev, dtype)
 

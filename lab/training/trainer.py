@@ -60,11 +60,14 @@ class Trainer:
     def __init__(self, problem, model_config, train_config: TrainConfig | None = None, *,
                  sinks: Iterable[Callable[[Event], None]] = (), runs_dir=None,
                  record: RunRecord | None = None, state_dict: dict | None = None, start_step: int = 0,
-                 optimizer_state: dict | None = None, plan: tuple[int, int] | None = None):
-        """``state_dict``, ``optimizer_state``, ``start_step`` and ``plan`` come from a
-        checkpoint (:meth:`resume`): ``plan = (first step, Adam steps)`` of the learning-rate
-        schedule the Adam steps follow (default: a fresh schedule of ``config.steps`` from
-        ``start_step``)."""
+                 optimizer_state: dict | None = None, plan: tuple[int, int] | None = None,
+                 loop_state: dict | None = None):
+        """``state_dict``, ``optimizer_state``, ``start_step``, ``plan`` and ``loop_state`` come
+        from a checkpoint (:meth:`resume`): ``plan = (first step, Adam steps)`` of the
+        learning-rate schedule the Adam steps follow (default: a fresh schedule of
+        ``config.steps`` from ``start_step``); ``loop_state`` the task's state
+        (:meth:`lab.training.tasks.Task.state_dict`) and, for a run stopped during L-BFGS, the
+        optimiser's history and the step where that phase ends."""
         self.problem = problem
         self.model_config = model_config
         self.config = train_config or TrainConfig()
@@ -75,7 +78,11 @@ class Trainer:
         self._start_step = start_step
         self._optimizer_state = optimizer_state
         self._plan = plan or (start_step, self.config.steps)
+        self._loop_state = loop_state or {}
         self._adam: torch.optim.Optimizer | None = None
+        self._lbfgs: torch.optim.LBFGS | None = None
+        self._lbfgs_end: int | None = None
+        self._task = None
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -94,30 +101,43 @@ class Trainer:
         ``s`` of ``N`` trains the remaining ``N - s`` with the learning rate where the schedule
         left it and the saved Adam moments, so stopping and continuing costs nothing.
         ``steps=n`` trains ``n`` more steps under a fresh schedule (the moments still carry over).
+        A run stopped during L-BFGS continues its L-BFGS iterations, with their history, up to
+        the step where they were planned to end (``lbfgs_steps=n``: ``n`` more).
+
+        Everything else that shapes the rest of the run comes back too (the task's generator,
+        points, adapted weights, ...: :meth:`lab.training.tasks.Task.state_dict`), so on the
+        same device a stopped run continued to its plan ends with the weights of the
+        uninterrupted run. A damaged checkpoint raises ``ValueError`` before anything is written.
         """
         from lab.models import get_model_config
         from lab.problems import get_problem
 
         record = find_run(run, runs_dir)
         cfg = record.config()
-        state, meta = record.load_checkpoint()
+        ckpt = record.read_checkpoint()
+        meta = ckpt.metadata
         train = TrainConfig.from_dict(cfg["train"])
         start = int(meta.get("step", 0))
         plan = None
         if steps is None:
             first, total = meta.get("plan", (0, train.steps))
             train.steps, plan = max(first + total - start, 0), (int(first), int(total))
+            lbfgs_end = ckpt.state.get("lbfgs", {}).get("end")
+            if lbfgs_steps is None and lbfgs_end is not None:  # stopped during L-BFGS
+                train.lbfgs_steps = max(int(lbfgs_end) - start, 0)
             if train.steps == 0 and not (lbfgs_steps or train.lbfgs_steps):
-                raise ValueError(f"run {record.name} has done its {total} planned Adam steps; "
+                raise ValueError(f"run {record.name} has done its {total} planned Adam steps"
+                                 f"{' and its L-BFGS iterations' if lbfgs_end is not None else ''}; "
                                  "give steps > 0 to train more")
         else:
             train.steps = steps
         if lbfgs_steps is not None:
             train.lbfgs_steps = lbfgs_steps
+        record.check_continuable()  # damaged, or trained elsewhere (one writer per run): refused
         return cls(get_problem(cfg["problem"]["key"], **cfg["problem"]["params"]),
                    get_model_config(cfg["model"]["kind"], **cfg["model"]["params"]), train,
-                   sinks=sinks, record=record, state_dict=state, start_step=start,
-                   optimizer_state=record.optimizer_state(), plan=plan)
+                   sinks=sinks, record=record, state_dict=ckpt.weights, start_step=start,
+                   optimizer_state=ckpt.optimizer, plan=plan, loop_state=ckpt.state)
 
     # ---- control --------------------------------------------------------------------------
     def subscribe(self, sink: Callable[[Event], None]) -> None:
@@ -180,9 +200,21 @@ class Trainer:
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             return False
         self._record.save_checkpoint(self.model, {**self._config_dict(), "step": step, "rel_l2": rel_l2,
-                                                  "plan": list(self._plan)}, self._adam)
+                                                  "plan": list(self._plan)},
+                                     self._adam if self._adam is not None else self._optimizer_state,
+                                     self._checkpoint_state())
         self._last_ckpt = step
         return True
+
+    def _checkpoint_state(self) -> dict:
+        """The loop's state besides weights and Adam (see :meth:`__init__`'s ``loop_state``)."""
+        # what this session has not rebuilt yet is kept, but Adam steps make an L-BFGS history stale
+        state = {k: v for k, v in self._loop_state.items() if k == "task" or not self.config.steps}
+        if self._task is not None:
+            state["task"] = self._task.state_dict()
+        if self._lbfgs is not None:
+            state["lbfgs"] = {"end": self._lbfgs_end, "state": self._lbfgs.state_dict()["state"]}
+        return state
 
     def _setup(self, t0: float):
         """Device, model (seeded, restored), run folder and task; any error here is a Failed run.
@@ -190,17 +222,15 @@ class Trainer:
         The task is ``None`` when Stop was pressed while it was being built."""
         c = self.config
         device, dtype = pick_device(c.device), resolve_dtype(c.dtype)
-        torch_state = torch.random.get_rng_state()
-        torch.manual_seed(c.seed)  # nn.Linear initialisation draws from the global generator
-        try:
-            self.model = self.model_config.build(self.problem)
-        finally:
-            torch.random.set_rng_state(torch_state)
+        # a generator of this run's own: runs built at once in other threads draw from theirs
+        self.model = self.model_config.build(self.problem, generator=torch.Generator().manual_seed(c.seed))
         self.model.to(device=device, dtype=dtype)
         if self._state_dict is not None:
             self.model.load_state_dict(self._state_dict)
         if self._record is None:
             self._record = RunRecord.create(self._config_dict(), self.runs_dir)
+        else:  # continued: locked, rows after the checkpoint's step dropped, marked running
+            self._record.reopen(self._start_step)
 
         def preparing(done: int, total: int) -> None:
             self._emit(Preparing("data", done, total, time.perf_counter() - t0))
@@ -214,6 +244,13 @@ class Trainer:
                                                       progress=preparing)
         except _StoppedPreparing:
             return device, None
+        if "task" in self._loop_state:
+            try:
+                task.load_state_dict(self._loop_state["task"])
+            except (KeyError, TypeError, RuntimeError) as err:
+                raise ValueError(f"the checkpoint of run {self._record.name} holds training state that "
+                                 f"does not fit its config ({type(err).__name__}: {err})") from err
+        self._task = task
         return device, task
 
     def run(self) -> Result:
@@ -336,8 +373,12 @@ class Trainer:
             lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=c.log_every, history_size=50,
                                       tolerance_grad=1e-12, tolerance_change=1e-14,
                                       line_search_fn="strong_wolfe")
-            state = lbfgs.state[params[0]]
             end = step + c.lbfgs_steps
+            saved = self._loop_state.get("lbfgs")
+            if saved is not None and not c.steps:  # stopped during L-BFGS: its history goes on
+                lbfgs.load_state_dict({"state": saved["state"], "param_groups": lbfgs.state_dict()["param_groups"]})
+            self._lbfgs, self._lbfgs_end = lbfgs, end
+            state = lbfgs.state[params[0]]
             while step < end and not self._stop.is_set():
                 self._running.wait()
                 if self._stop.is_set():

@@ -64,7 +64,7 @@ class DiagnosticsView(pn.viewable.Viewer):
 
     # ---- sources ------------------------------------------------------------------------
     def refresh_runs(self) -> None:
-        names = [r["name"] for r in list_runs(self.runs_dir)]
+        names = [r["name"] for r in list_runs(self.runs_dir) if r["status"] != "damaged"]
         self.picker.options = ["reference", "live run", *names]
 
     def set_source(self, source: Source, *, refresh: bool = False) -> None:

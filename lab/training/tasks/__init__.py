@@ -51,6 +51,17 @@ class Task:
         (:class:`lab.training.graphs.CapturedAdam`)."""
         return False
 
+    def state_dict(self) -> dict[str, Any]:
+        """What besides the weights shapes the rest of training — the generator's state, and in
+        subclasses e.g. the current points or adapted weights — so that a run continued from a
+        checkpoint goes on exactly as the uninterrupted one: a tree of dicts and lists whose
+        leaves are tensors or JSON values (:mod:`lab.training.checkpoint` stores it)."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` gave, right after construction."""
+        self.generator.set_state(state["generator"])
+
     def extras(self) -> dict[str, Any]:
         """Method diagnostics attached to Step events (e.g. causal weights)."""
         return {}

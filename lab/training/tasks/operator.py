@@ -115,6 +115,15 @@ class OperatorTask(Task):
         x, y = self._batch()
         self.batch, self._drawn_for = {"x": x, "y": y}, step
 
+    def state_dict(self):
+        """The generator (it orders the mini-batches) and the batch drawn ahead, if any."""
+        return {**super().state_dict(), "drawn_for": self._drawn_for, "batch": dict(self.batch)}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self._drawn_for = state["drawn_for"]
+        self.batch = {k: v.to(device=self.device, dtype=self.dtype) for k, v in state["batch"].items()}
+
     def loss_terms(self, step):
         p = self.problem
         if self._drawn_for == step:

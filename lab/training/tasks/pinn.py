@@ -154,6 +154,29 @@ class PINNTask(Task):
             out[k] = r.reshape(-1)
         return out
 
+    def state_dict(self):
+        """Besides the generator: the points in use when they are redrawn during training
+        (fixed points are the seed's), the steps drawn and balanced last, and the balancing
+        and causal state."""
+        out = {**super().state_dict(), "drawn_for": self._drawn_for, "balanced_at": self._balanced_at}
+        if self.config.resample_every:
+            out["batch"] = dict(self.batch)
+        if self.balance is not None:
+            out["balance"] = self.balance.state_dict()
+        if self.causal is not None:
+            out["causal"] = self.causal.state_dict()
+        return out
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self._drawn_for, self._balanced_at = state["drawn_for"], state["balanced_at"]
+        if "batch" in state:
+            self.batch = {k: v.to(device=self.device, dtype=self.dtype) for k, v in state["batch"].items()}
+        if self.balance is not None:
+            self.balance.load_state_dict(state["balance"])
+        if self.causal is not None:
+            self.causal.load_state_dict(state["causal"])
+
     def extras(self):
         out = {}
         if self.causal is not None:
