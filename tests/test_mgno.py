@@ -66,3 +66,16 @@ def test_mgno_learns_the_darcy_operator_better_than_the_mean():
                      runs_dir=None).run()
     assert result.status == "completed", result.message
     assert result.rel_l2 < snaps[-1].extras["trivial_rel_l2"]  # better than the training mean
+
+
+def test_initial_weights_come_from_the_given_generator_only():
+    from lab.models import get_model_config
+    from lab.problems import get_problem
+
+    problem = get_problem("darcy_operator", resolution=9, n_train=4, n_val=2, batch_size=2)
+    cfg = get_model_config("mgno", width=4, n_layers=1, levels=2, projection_channels=4)
+    before = torch.random.get_rng_state()
+    a = cfg.build(problem, generator=torch.Generator().manual_seed(3))
+    b = cfg.build(problem, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))

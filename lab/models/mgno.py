@@ -22,10 +22,13 @@ Model seam as the FNO's: :class:`MgNOConfig` (``family = "operator"``) reads
 """
 from __future__ import annotations
 
+import math
+
 import param
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import skip_init
 
 from lab.models import register_model
 from lab.models.fno import OperatorModelConfig, Pointwise, coordinates
@@ -34,19 +37,30 @@ _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
 
+def _stencil(cls, channels: int, generator: torch.Generator | None, **kw) -> nn.Module:
+    """A bias-free 3-point-per-axis convolution initialised as torch does (uniform in
+    ``±1/sqrt(fan_in)``), drawn from ``generator`` rather than the global one."""
+    conv = skip_init(cls, channels, channels, 3, bias=False, **kw)
+    fan_in = conv.weight.shape[1] * math.prod(conv.weight.shape[2:])
+    with torch.no_grad():
+        conv.weight.uniform_(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
+    return conv
+
+
 class VCycle(nn.Module):
     """One learnt V-cycle ``f -> u ≈ A⁻¹ f`` on ``(batch, channels, *s)``, any grid size."""
 
-    def __init__(self, channels: int, ndim: int, levels: int, smoothing: int, periodic: tuple[bool, ...]):
+    def __init__(self, channels: int, ndim: int, levels: int, smoothing: int, periodic: tuple[bool, ...],
+                 generator: torch.Generator | None = None):
         super().__init__()
         mode = "circular" if all(periodic) else "zeros"
-        conv = lambda stride=1: _CONV[ndim](channels, channels, 3, stride=stride, padding=1,  # noqa: E731
-                                            padding_mode=mode, bias=False)
+        conv = lambda stride=1: _stencil(_CONV[ndim], channels, generator, stride=stride,  # noqa: E731
+                                         padding=1, padding_mode=mode)
         self.levels, self.smoothing = levels, smoothing
         self.A = nn.ModuleList(conv() for _ in range(levels))
         self.S = nn.ModuleList(conv() for _ in range(levels))
         self.R = nn.ModuleList(conv(stride=2) for _ in range(levels - 1))
-        self.P = nn.ModuleList(_CONV_T[ndim](channels, channels, 3, stride=2, padding=1, bias=False)
+        self.P = nn.ModuleList(_stencil(_CONV_T[ndim], channels, generator, stride=2, padding=1)
                                for _ in range(levels - 1))
 
     def forward(self, f: torch.Tensor, level: int = 0) -> torch.Tensor:
@@ -65,7 +79,8 @@ class MgNO(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, ndim: int, *, width: int = 32, n_layers: int = 4,
                  levels: int = 4, smoothing: int = 1, projection_channels: int = 128,
-                 positional_encoding: bool = True, periodic: tuple[bool, ...] | None = None):
+                 positional_encoding: bool = True, periodic: tuple[bool, ...] | None = None,
+                 generator: torch.Generator | None = None):
         super().__init__()
         if ndim not in _CONV:
             raise ValueError(f"MgNO works on 1 to 3 spatial axes, got {ndim}")
@@ -75,11 +90,12 @@ class MgNO(nn.Module):
                            projection_channels=projection_channels,
                            positional_encoding=positional_encoding, periodic=periodic)
         self.ndim, self.periodic, self.positional_encoding = ndim, periodic, positional_encoding
-        self.lift = Pointwise(in_channels + (ndim if positional_encoding else 0), width)
-        self.cycles = nn.ModuleList(VCycle(width, ndim, levels, smoothing, periodic) for _ in range(n_layers))
-        self.skip = nn.ModuleList(Pointwise(width, width) for _ in range(n_layers))
-        self.project = nn.Sequential(Pointwise(width, projection_channels), nn.GELU(),
-                                     Pointwise(projection_channels, out_channels))
+        g = generator
+        self.lift = Pointwise(in_channels + (ndim if positional_encoding else 0), width, g)
+        self.cycles = nn.ModuleList(VCycle(width, ndim, levels, smoothing, periodic, g) for _ in range(n_layers))
+        self.skip = nn.ModuleList(Pointwise(width, width, g) for _ in range(n_layers))
+        self.project = nn.Sequential(Pointwise(width, projection_channels, g), nn.GELU(),
+                                     Pointwise(projection_channels, out_channels, g))
 
     @classmethod
     def from_config(cls, config: dict) -> "MgNO":
@@ -115,10 +131,10 @@ class MgNOConfig(OperatorModelConfig):
     projection_channels = param.Integer(128, bounds=(1, 4096), doc="Hidden channels of the projection")
     positional_encoding = param.Boolean(True, doc="Append normalised coordinates to the input")
 
-    def build(self, problem) -> MgNO:
+    def build(self, problem, generator=None) -> MgNO:
         self.check_problem(problem, self.kind)
         return MgNO(problem.in_channels, problem.out_channels, len(problem.axes), width=self.width,
                     n_layers=self.n_layers, levels=self.levels, smoothing=self.smoothing,
                     projection_channels=self.projection_channels,
                     positional_encoding=self.positional_encoding,
-                    periodic=tuple(a in problem.periodic for a in problem.axes))
+                    periodic=tuple(a in problem.periodic for a in problem.axes), generator=generator)
