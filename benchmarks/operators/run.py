@@ -226,12 +226,17 @@ PAPER = [
 ]
 
 
+#: ``--model mgno``: the multigrid operator's settings per row (levels: the grid halves per level,
+#: 85 -> 43 -> 22 -> 11 -> 6 for Darcy); rows not listed use the default
+MGNO = {"darcy": dict(width=32, n_layers=4, levels=5), "default": dict(width=32, n_layers=4, levels=4)}
+
+
 #: peak learning rate of a row's cosine schedule where it is not 1e-3: the paper's FNO-3D script uses 2.5e-3
 PEAK_LR = {"ns_nu1e-3_fno3d_norm": 2.5e-3, "ns_nu1e-4_fno3d_n10000": 2.5e-3}
 
 
 def _train(problem, mkw, steps, device, limit=None, log_every=None, snapshot_every=None, cuda_graphs=True,
-           resume=None, runs_dir=None, lr=1e-3):
+           resume=None, runs_dir=None, lr=1e-3, kind="fno"):
     """FNO through the Trainer: ``(result, Step events, Snapshot events)``; ``limit`` in seconds.
 
     ``resume``: a run (name or folder) to continue to the end of its planned steps instead."""
@@ -248,26 +253,33 @@ def _train(problem, mkw, steps, device, limit=None, log_every=None, snapshot_eve
                           log_every=log_every or max(steps // 10, 1),
                           checkpoint_every=max(steps // 10, 1) if runs_dir else max(steps, 1),
                           device=device.type, cuda_graphs=cuda_graphs)
-        trainer = Trainer(problem, get_model_config("fno", **mkw), cfg, runs_dir=runs_dir or tempfile.mkdtemp(),
+        trainer = Trainer(problem, get_model_config(kind, **mkw), cfg, runs_dir=runs_dir or tempfile.mkdtemp(),
                           sinks=[events.append])
     result = run_within(trainer, limit)
     return result, [e for e in events if isinstance(e, Step)], [e for e in events if isinstance(e, Snapshot)]
 
 
-def _ms_per_step(problem, mkw, device, cuda_graphs=True) -> float:
+def _n_params(kind, mkw, problem) -> int:
+    from lab.models import get_model_config
+
+    return sum(p.numel() for p in get_model_config(kind, **mkw).build(problem).parameters())
+
+
+def _ms_per_step(problem, mkw, device, cuda_graphs=True, kind="fno") -> float:
     """Trainer milliseconds per Adam step: 200 steps timed after 100 of warm-up (and capture).
 
     Each logged step reads its losses back, so the times include all the GPU work before them;
     no validation falls inside the window (a 40-step rollout of the NS validation set costs
     more than 200 training steps)."""
-    _, ev, _ = _train(problem, mkw, 300, device, log_every=100, snapshot_every=300, cuda_graphs=cuda_graphs)
+    _, ev, _ = _train(problem, mkw, 300, device, log_every=100, snapshot_every=300, cuda_graphs=cuda_graphs,
+                      kind=kind)
     t = {e.step: e.elapsed for e in ev}
     return 1e3 * (t[300] - t[100]) / 200
 
 
-def _steps_that_fit(problem, mkw, device, steps: int, minutes: float) -> tuple[int, float]:
+def _steps_that_fit(problem, mkw, device, steps: int, minutes: float, kind="fno") -> tuple[int, float]:
     """``steps``, cut to the Trainer steps that fit ``minutes``, and the measured ms per step."""
-    ms = _ms_per_step(problem, mkw, device)
+    ms = _ms_per_step(problem, mkw, device, kind=kind)
     return max(1, min(steps, int(60e3 * minutes / ms))), ms
 
 
@@ -303,7 +315,8 @@ def trainer_speed(device, emit, only=None) -> None:
 
 
 def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, only=None,
-             continue_in: Path | None = None, lr: float | None = None, plan_minutes: float | None = None) -> None:
+             continue_in: Path | None = None, lr: float | None = None, plan_minutes: float | None = None,
+             kind: str = "fno") -> None:
     """Train each setting and emit its row. ``continue_in``: a folder where each setting's
     run carries on from call to call (for runs longer than one sitting): the run named in
     ``<setting>.run`` there is continued, else started with the paper's steps; ``minutes``
@@ -329,6 +342,8 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
     for name, key, pkw, mkw, steps, target, note in settings:
         if only and name not in only:
             continue
+        if kind == "mgno":
+            mkw = MGNO.get(name, MGNO["default"])
         problem = get_problem(key, max_gb=64.0, **pkw)
         t0 = time.perf_counter()
         problem.arrays(device=device)
@@ -341,12 +356,13 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
                 print(f"{name}: run {resume} has finished its plan", file=sys.stderr)
                 continue
             if resume is None and plan_minutes:
-                steps, _ = _steps_that_fit(problem, mkw, device, steps, plan_minutes)
+                steps, _ = _steps_that_fit(problem, mkw, device, steps, plan_minutes, kind)
         elif minutes:
-            steps, ms_step = _steps_that_fit(problem, mkw, device, steps, minutes)
+            steps, ms_step = _steps_that_fit(problem, mkw, device, steps, minutes, kind)
         t0 = time.perf_counter()
         new_lr = lr or PEAK_LR.get(name, 1e-3)
-        result, ev, snaps = _train(problem, mkw, steps, device, limit, resume=resume, runs_dir=continue_in, lr=new_lr)
+        result, ev, snaps = _train(problem, mkw, steps, device, limit, resume=resume, runs_dir=continue_in, lr=new_lr,
+                                   kind=kind)
         if resume:  # a continued run keeps its own rate and plan
             run_lr, steps = (find_run(resume, continue_in).config()["train"][k] for k in ("lr", "steps"))
         else:
@@ -356,7 +372,8 @@ def accuracy(device, quick: bool, scale: float, minutes: float | None, emit, onl
             if len(ev) > 1:
                 ms_step = 1e3 * (ev[-1].elapsed - ev[0].elapsed) / (ev[-1].step - ev[0].step)
         row = {"benchmark": "accuracy", "setting": name, "problem": key, "problem_params": pkw,
-               "model": {"kind": "fno", **mkw}, "continued_from": resume,
+               "model": {"kind": kind, **mkw}, "parameters": _n_params(kind, mkw, problem),
+               "continued_from": resume,
                "steps": steps, "steps_done": result.step, "epochs": result.step * pkw["batch_size"] / pkw["n_train"],
                "status": result.status, "rel_l2": result.rel_l2, "paper_rel_l2": target,
                "trivial_rel_l2": snaps[-1].extras.get("trivial_rel_l2") if snaps else None,
@@ -392,6 +409,8 @@ def main(argv=None) -> int:
     ap.add_argument("--problems", default=None,
                     help="comma-separated subset of the accuracy (and Trainer-speed) settings: "
                          + ", ".join(p[0] for p in PAPER))
+    ap.add_argument("--model", default="fno", choices=["fno", "mgno"],
+                    help="accuracy rows: the FNO (the paper's) or the multigrid operator MgNO at its settings (MGNO)")
     ap.add_argument("--out", default=None, help="output JSON (default benchmarks/results/operators_<device>.json)")
     args = ap.parse_args(argv)
     device = pick_device(args.device)
@@ -420,7 +439,7 @@ def main(argv=None) -> int:
         trainer_speed(device, emit, only)
     if not args.skip_accuracy:
         accuracy(device, args.quick, args.scale, args.minutes, emit, only, args.continue_in, args.lr,
-                 args.plan_minutes)
+                 args.plan_minutes, args.model)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
