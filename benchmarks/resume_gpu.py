@@ -51,17 +51,17 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     rows = []
+    dev = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     for case in matrix.CASES:
         try:
             rows.append(compare(case, args.device, args.dtype))
         except Exception as err:  # one case's failure is a row, not the end of the table
             rows.append({"case": case, "error": f"{type(err).__name__}: {err}"})
         print(json.dumps(rows[-1]), flush=True)
-    dev = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
-    out = {"benchmark": "exact_resume", "device": dev, "dtype": args.dtype, "torch": torch.__version__,
-           "date": datetime.date.today().isoformat(), "rows": rows}
-    if args.out:
-        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+        if args.out:  # after every case, so a run cut short keeps what it measured
+            Path(args.out).write_text(json.dumps(
+                {"benchmark": "exact_resume", "device": dev, "dtype": args.dtype, "torch": torch.__version__,
+                 "date": datetime.date.today().isoformat(), "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
