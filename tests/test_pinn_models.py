@@ -229,7 +229,7 @@ def test_pig_memory_budget_refusal_names_the_parameters():
 def test_unknown_option_is_refused():
     with pytest.raises(ValueError, match="embedding"):
         get_model_config("modified_mlp", embedding="wavelet")
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ValueError, match="unknown setting"):
         get_model_config("pirate", depth=3)
 
 
