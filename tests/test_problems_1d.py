@@ -211,7 +211,8 @@ def test_reaction_reference_matches_an_ode_solve():
     ("rossler", "c", -1.0), ("lorenz96", "N", 2), ("lorenz96", "t_end", 0.0),
 ])
 def test_invalid_parameters_raise_naming_the_parameter(key, name, value):
-    with pytest.raises(ValueError, match=name):
+    cls = list_problems()[key]
+    with pytest.raises(ValueError, match=rf"^{cls.param[name].label} must be"):  # the field as the app labels it
         get_problem(key, **{name: value})
 
 

@@ -71,7 +71,8 @@ def test_flow_mixing_at_the_vortex_centre_and_klein_gordon_initial_velocity():
     ("ns3d_isotropic", "cs", -0.1), ("gray_scott2d", "du", -1.0), ("heat3d", "kappa", 0.0),
 ])
 def test_bad_parameters_raise_naming_them(key, param, value):
-    with pytest.raises(ValueError, match=param):
+    cls = list_problems()[key]
+    with pytest.raises(ValueError, match=rf"^{cls.param[param].label} must be"):  # the field as the app labels it
         get_problem(key, **{param: value})
 
 
