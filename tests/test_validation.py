@@ -164,3 +164,14 @@ def test_an_unknown_setting_names_the_setting_and_the_allowed_ones(capsys, tmp_p
     err = capsys.readouterr().err
     assert "unknown setting 'viscosity' for Burgers 1D" in err and "nu" in err
     assert json.dumps(list_runs(tmp_path)) == "[]"
+
+
+@pytest.mark.bad_input("validation")
+def test_a_refusal_at_train_in_the_app_shows_the_message_and_saves_no_run(tmp_path):
+    from widgets.app import LabApp
+
+    app = LabApp(runs_dir=str(tmp_path))
+    app.train_config.loss_weights = {"ics": 10}  # a mapping of numbers: the form accepts it
+    app.train()
+    assert app.alert.visible and "'ics' is not a loss term" in app.alert.object
+    assert not app.training.running and list_runs(tmp_path) == []

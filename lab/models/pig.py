@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from lab.config import ConfigError, label
+from lab.limits import GB, capped_bytes
 from lab.autodiff import _activate
 from lab.models import ModelConfig, register_model
 from lab.models.mlp import ACTIVATIONS, Normalize, mlp
@@ -273,7 +274,7 @@ class PIGConfig(ModelConfig):
         dim = len(problem.axes)
         total = self.n_gaussians * (self.n_features if self.per_channel else 1)
         need = memory_estimate_gb(self.chunk_size, total, dim, self.top_k)
-        if need > self.memory_budget_gb:
+        if need > capped_bytes(self.memory_budget_gb) / GB:  # a run's config.json cannot raise it past the machine
             shown = {n: label(self.param[n]) for n in ("n_gaussians", "top_k", "chunk_size", "memory_budget_gb")}
             raise ConfigError(
                 "chunk_size", f"{shown['n_gaussians']} = {self.n_gaussians}{' per channel' if self.per_channel else ''} "
