@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import param
 
@@ -20,12 +21,20 @@ from lab.config import ConfigError, label
 GB = 2**30
 
 
+#: a container's memory limit (cgroup v2, v1): Binder gives a few GB on a large host
+CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
 def machine_limit_bytes() -> int | None:
-    """Physical memory of this machine, lowered by ``SCIML_LAB_MAX_GB`` when set; ``None``
-    where neither is known (the OS gives no page count)."""
+    """Physical memory of this machine or its container's limit, lowered by
+    ``SCIML_LAB_MAX_GB`` when set; ``None`` where none is known (the OS gives no page count)."""
     limit = None
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    for path in CGROUP_LIMITS:
+        text = path.read_text().strip() if path.is_file() else ""
+        if text.isdigit():  # "max" means no limit
+            limit = int(text) if limit is None else min(limit, int(text))
     env = os.environ.get("SCIML_LAB_MAX_GB", "").strip()
     if env:
         try:

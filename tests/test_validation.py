@@ -175,3 +175,18 @@ def test_a_refusal_at_train_in_the_app_shows_the_message_and_saves_no_run(tmp_pa
     app.train()
     assert app.alert.visible and "'ics' is not a loss term" in app.alert.object
     assert not app.training.running and list_runs(tmp_path) == []
+
+
+def test_the_memory_limit_follows_a_containers_limit(tmp_path, monkeypatch):
+    """On Binder the host has far more memory than the container may use."""
+    from lab import limits
+
+    monkeypatch.delenv("SCIML_LAB_MAX_GB", raising=False)
+    cgroup = tmp_path / "memory.max"
+    monkeypatch.setattr(limits, "CGROUP_LIMITS", (cgroup,))
+    cgroup.write_text("max\n")
+    host = limits.machine_limit_bytes()
+    cgroup.write_text(f"{2 * 2**30}\n")
+    assert limits.machine_limit_bytes() == min(host, 2 * 2**30)
+    monkeypatch.setenv("SCIML_LAB_MAX_GB", "0.5")
+    assert limits.machine_limit_bytes() == 2**29
