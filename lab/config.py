@@ -102,6 +102,8 @@ def check_value(p: param.Parameter, value) -> None:
         if value not in p.objects:
             raise ConfigError(p.name, f"{name} must be {what}, got {_shown(value)}.")
         return
+    if isinstance(p, param.String) and not isinstance(value, str):
+        raise ConfigError(p.name, f"{name} must be text, got {_shown(value)}.")
     if isinstance(p, param.Dict) and not isinstance(value, dict):
         raise ConfigError(p.name, f"{name} must be a mapping such as {{\"ic\": 10}}, got {_shown(value)}.")
     if isinstance(p, param.List) and not isinstance(value, list):
@@ -109,12 +111,13 @@ def check_value(p: param.Parameter, value) -> None:
     if not isinstance(p, param.Number):
         return
     whole = isinstance(p, param.Integer)
-    kind = "a whole number" if whole else "a number"
+    where = f" {what}" if what else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
             whole and not isinstance(value, numbers.Integral)):
-        raise ConfigError(p.name, f"{name} must be {kind} {what}, got {_shown(value)}.".replace("  ", " "))
+        raise ConfigError(p.name, f"{name} must be {'a whole number' if whole else 'a number'}{where}, "
+                                  f"got {_shown(value)}.")
     if not math.isfinite(value):
-        raise ConfigError(p.name, f"{name} must be a finite number {what}, got {value}.".replace("  ", " "))
+        raise ConfigError(p.name, f"{name} must be a finite number{where}, got {value}.")
     lo, hi = p.bounds or (None, None)
     lo_in, hi_in = p.inclusive_bounds
     if (lo is not None and (value < lo or (value == lo and not lo_in))) or (
@@ -124,7 +127,7 @@ def check_value(p: param.Parameter, value) -> None:
 
 
 def describe_bounds(p: param.Parameter) -> str:
-    """'in [lo, hi]' / 'one of [...]' text for error messages and tooltips."""
+    """'from lo to hi' / 'at least lo' / 'one of [...]': the allowed values, for messages and tooltips."""
     if isinstance(p, param.Selector):
         return f"one of {list(p.objects)}"
     if not isinstance(p, param.Number) or not p.bounds:

@@ -30,6 +30,7 @@ import torch
 
 from lab.data.cache import load_or_generate
 from lab.data.datasets import BurgersData, DarcyData, DatasetSpec, KSData, NS2DData
+from lab.config import ConfigError, label
 from lab.limits import GB, Need, capped_bytes
 from lab.models import pino
 from lab.problems import register
@@ -64,8 +65,9 @@ class OperatorProblem(Problem):
     @param.depends("batch_size", "n_train", watch=True, on_init=True)
     def _check_batch(self):
         if not self.rollout and self.batch_size > self.n_train:
-            raise ValueError(f"batch_size={self.batch_size} exceeds n_train={self.n_train}; "
-                             "lower batch_size or raise n_train")
+            size, n = label(self.param["batch_size"]), label(self.param["n_train"])
+            raise ConfigError("batch_size", f"{size} = {self.batch_size} exceeds {n} = {self.n_train}; "
+                                            f"lower {size} or raise {n}.")
 
     # ---- what models read -----------------------------------------------------------------
     @property

@@ -9,7 +9,6 @@ datasets), estimated before anything is allocated (:mod:`lab.limits`).
 """
 from __future__ import annotations
 
-
 import torch
 
 from lab.config import ConfigError, label
