@@ -8,6 +8,7 @@ printed by :func:`lab.cli.main`). Serving to others: see :mod:`widgets.sharing`.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import socket
 import sys
@@ -30,6 +31,8 @@ def check_port(address: str, port: int) -> None:
             try:
                 probe.bind(where)
             except OSError as err:
+                if err.errno == errno.EADDRNOTAVAIL and where[0] == "::1":
+                    continue  # no IPv6 loopback here: the server skips it as well (tornado.netutil)
                 raise ValueError(f"cannot listen on {address}:{port} ({err.strerror}); another program may "
                                  "use it: choose another --port") from None
 
