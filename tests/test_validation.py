@@ -56,7 +56,8 @@ def test_a_wrong_type_names_the_field_and_the_range_not_the_python_type():
 @pytest.mark.bad_input("validation")
 def test_an_out_of_range_edit_names_the_field_and_what_to_enter_and_keeps_the_old_value():
     config = TrainConfig()
-    with pytest.raises(ConfigError, match=r"^Lr must be from 1e-08 to 1; 7 is out of range\. Enter a value from 1e-08 to 1\.$"):
+    with pytest.raises(ConfigError, match=r"^Lr must be from 1e-08 to 1; 7 is out of range\. "
+                                          r"Enter a value from 1e-08 to 1\.$"):
         config.param.update(lr=7)  # what a form does
     assert config.lr == 1e-3
 

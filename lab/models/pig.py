@@ -277,7 +277,8 @@ class PIGConfig(ModelConfig):
         if need > capped_bytes(self.memory_budget_gb) / GB:  # a run's config.json cannot raise it past the machine
             shown = {n: label(self.param[n]) for n in ("n_gaussians", "top_k", "chunk_size", "memory_budget_gb")}
             raise ConfigError(
-                "chunk_size", f"{shown['n_gaussians']} = {self.n_gaussians}{' per channel' if self.per_channel else ''} "
+                "chunk_size", f"{shown['n_gaussians']} = {self.n_gaussians}"
+                f"{' per channel' if self.per_channel else ''} "
                 f"({shown['top_k']} = {self.top_k}) needs about {need:.3g} GB for {shown['chunk_size']} = "
                 f"{self.chunk_size} points in {dim}D, above {shown['memory_budget_gb']} = {self.memory_budget_gb:g}. "
                 f"Lower {shown['chunk_size']}, or set {shown['top_k']}.")

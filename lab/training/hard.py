@@ -42,8 +42,8 @@ class HardConstraint(nn.Module):
             with torch.device("cpu"):  # also when the model is built on "meta" (lab.training.preflight)
                 given = problem.initial_condition(torch.zeros(1, len(axes), dtype=torch.float64)).shape[-1]
             if given != len(problem.outputs):
-                raise ValueError(f"hard={mode!r} needs an initial value of every output; {problem.title or problem.key} "
-                                 f"gives {given} of its {len(problem.outputs)} ({', '.join(problem.outputs)}). "
+                raise ValueError(f"hard={mode!r} needs an initial value of every output; "
+                                 f"{problem.title or problem.key} gives {given} of its {len(problem.outputs)} ({', '.join(problem.outputs)}). "
                                  "Use 'bc' or 'none'.")
         if "bc" in self.enforced:
             if not problem.boundary_axes():
