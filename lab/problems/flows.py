@@ -14,7 +14,7 @@ import numpy as np
 import param
 import torch
 
-from lab.limits import Need, capped_bytes
+from lab.limits import Need, capped_bytes, check_needs
 from lab.problems import register
 from lab.problems.base import Problem
 from lab.solvers.grf import grf
@@ -127,6 +127,7 @@ class _NavierStokes2D(Problem):
         return -kk * torch.cos(kk * y)
 
     def solver(self) -> NavierStokes2D:
+        check_needs(self.memory_needs())  # in the user's terms, before the solver's own check
         return NavierStokes2D(self.n, nu=self.nu, length=self.length, drag=self.drag,
                               forcing=self.forcing_field(self.n),
                               max_bytes=capped_bytes(self.max_memory_gb), dtype=F64)
@@ -275,6 +276,7 @@ class _NavierStokes3D(Problem):
         raise NotImplementedError
 
     def solver(self) -> NavierStokes3D:
+        check_needs(self.memory_needs())  # in the user's terms, before the solver's own check
         return NavierStokes3D(self.n, nu=self.nu, cs=self.cs, max_bytes=capped_bytes(self.max_memory_gb),
                               dtype=F64)
 
