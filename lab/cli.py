@@ -98,7 +98,9 @@ def cmd_train(args) -> int:
     from lab.problems import get_problem
     from lab.training import TrainConfig, Trainer
 
-    if args.resume:
+    if args.resume is not None:
+        if not args.resume.strip():
+            raise ValueError("--resume needs the name or path of a saved run ('sciml-lab runs list' shows them)")
         trainer = Trainer.resume(args.resume, steps=args.steps, runs_dir=args.runs_dir)
     else:
         p_kw, m_kw, t_kw = _parse_sets(args.set or [])

@@ -3,6 +3,14 @@ import os
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
+
+# property-based tests (tests/test_properties.py): the same examples on every run, sized for CI
+# (about a minute on 2 cores); SCIML_LAB_EXAMPLES=2000 searches deeper
+settings.register_profile("ci", derandomize=True, max_examples=int(os.environ.get("SCIML_LAB_EXAMPLES", 200)),
+                          deadline=None, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session", autouse=True)

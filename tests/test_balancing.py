@@ -188,7 +188,7 @@ def test_rad_concentrates_points_where_the_residual_is_large():
 
 
 def test_rad_needs_a_resampling_period():
-    with pytest.raises(ValueError, match="resample_every"):
+    with pytest.raises(ValueError, match="needs Resample every >= 1"):
         TrainConfig(resampling="rad")
     task, _ = make_task(resampling="rad", resample_every=2)
     before = task.batch["pde"].clone()

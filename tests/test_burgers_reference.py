@@ -50,9 +50,9 @@ def test_problem_reference_is_cached_and_grid_independent(tmp_path):
 
 
 def test_out_of_range_parameters_name_the_parameter():
-    with pytest.raises(ValueError, match="nu"):
+    with pytest.raises(ValueError, match="Nu must be from"):
         get_problem("burgers", nu=-0.1)
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ValueError, match="unknown setting"):
         get_problem("burgers", viscosity=0.1)
     with pytest.raises(ValueError, match="unknown problem"):
         get_problem("no-such-problem")

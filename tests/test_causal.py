@@ -117,13 +117,13 @@ def test_a_causal_trajectory_is_that_of_the_host_rule():
 def test_delta_outside_open_unit_interval_is_refused(delta):
     with pytest.raises(ValueError, match="causal_delta"):
         CausalWeighting((0.0, 1.0), 4, [1.0], delta)
-    with pytest.raises(ValueError, match="causal_delta"):
+    with pytest.raises(ValueError, match="Causal delta must be above 0 and below 1"):
         TrainConfig(causal=True, causal_delta=delta)
 
 
 def test_bad_schedule_is_refused():
     for eps in ([], [1.0, 1.0], [0.0, 1.0], [10.0, 1.0]):
-        with pytest.raises(ValueError, match="causal_eps"):
+        with pytest.raises(ValueError, match="Causal eps"):
             TrainConfig(causal_eps=eps)
 
 

@@ -22,9 +22,9 @@ def test_train_then_list_and_show(capsys):
 
 def test_bad_parameters_exit_2_with_the_parameter_named(capsys):
     assert main(["train", "--set", "problem.nu=-1"]) == 2
-    assert "nu" in capsys.readouterr().err
+    assert "Nu must be from 0.0001 to 1" in capsys.readouterr().err  # the field's label and range
     assert main(["train", "--set", "lr=7"]) == 2
-    assert "lr" in capsys.readouterr().err
+    assert "Lr must be" in capsys.readouterr().err
     assert main(["train", "--problem", "nope"]) == 2
     assert "unknown problem" in capsys.readouterr().err
     assert main(["runs", "show", "no-such-run"]) == 2

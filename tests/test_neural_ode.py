@@ -41,9 +41,9 @@ def test_registered_and_built_from_the_problem(problem):
     assert y.shape == (4, 5, 2)
     linears = [m for m in model.field if isinstance(m, torch.nn.Linear)]
     assert [lin.in_features for lin in linears] == [2, 8, 8, 8] and linears[-1].out_features == 2
-    with pytest.raises(ValueError, match="width"):
+    with pytest.raises(ValueError, match="Width must be"):
         NeuralODEConfig(width=1)
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match="Method must be one of"):
         NeuralODEConfig(method="euler")
 
 

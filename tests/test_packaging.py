@@ -3,6 +3,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name
 
@@ -71,10 +73,10 @@ def test_proxy_entry_point_gives_a_well_formed_serve_command():
     config = _proxy_entry_point().load()()
     cmd = config["command"]
     assert cmd[:2] == ["sciml-lab", "serve"]
-    filled = [c.format(port=8123, base_url="/user/me/") for c in cmd[1:]]
+    filled = [c.format(unix_socket="/tmp/x/sock", base_url="/user/me/") for c in cmd[1:]]
     args = build_parser().parse_args(filled)
-    assert (args.port, args.no_show, args.prefix) == (8123, True, "/user/me/sciml-lab")
-    assert args.allow_websocket_origin == ["*"]
+    assert (args.unix_socket, args.no_show, args.prefix) == ("/tmp/x/sock", True, "/user/me/sciml-lab")
+    assert config["unix_socket"] is True  # no port any page could reach
     assert config["absolute_url"] is True  # the prefix above is only right with the full path
     entry = config["launcher_entry"]
     assert entry["title"] and Path(entry["icon_path"]).is_file()
@@ -82,3 +84,16 @@ def test_proxy_entry_point_gives_a_well_formed_serve_command():
     # jupyter-server-proxy's own validation accepts it
     server = ServerProcess(name="sciml-lab", **config)
     assert server.launcher_entry.title == entry["title"] and server.absolute_url
+
+
+@pytest.mark.bad_input("server")
+def test_proxy_mode_accepts_only_the_proxys_origin_never_any():
+    """The proxy stamps one origin no web page can have; the server accepts that one alone."""
+    from widgets.cli import build_parser
+    from widgets.proxy import PROXY_ORIGIN
+
+    config = _proxy_entry_point().load()()
+    args = build_parser().parse_args([c.format(unix_socket="/s", base_url="/") for c in config["command"][1:]])
+    assert "*" not in " ".join(config["command"])
+    assert args.allow_websocket_origin == [PROXY_ORIGIN] and PROXY_ORIGIN.endswith(".invalid")
+    assert config["request_headers_override"] == {"Origin": f"http://{PROXY_ORIGIN}"}

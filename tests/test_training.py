@@ -176,11 +176,11 @@ def test_configs_round_trip_through_json_and_validate():
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))).to_dict() == cfg.to_dict()
     m = get_model_config("mlp", width=16)
     assert type(m).from_dict(m.to_dict()).width == 16
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(ValueError, match="Lr must be"):
         TrainConfig(lr=5.0)
-    with pytest.raises(ValueError, match="dtype"):
+    with pytest.raises(ValueError, match="Dtype must be one of"):
         TrainConfig(dtype="float16")
-    with pytest.raises(ValueError, match="loss_weights"):
+    with pytest.raises(ValueError, match="Loss weights"):
         TrainConfig(loss_weights={"ic": -1})
     with pytest.raises(ValueError, match="unknown model"):
         get_model_config("transformer")

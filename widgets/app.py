@@ -200,22 +200,27 @@ def extension(inline: bool = True, **params) -> None:
 
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",
           threaded: bool = False, allow_websocket_origin: list[str] | None = None,
-          prefix: str = ""):
+          prefix: str = "", unix_socket: str | None = None, **auth):
     """Serve the lab; each browser session gets its own :class:`LabApp`.
 
     Behind a reverse proxy (jupyter-server-proxy on Binder, see :mod:`widgets.proxy`) the
     browser's host differs from ``address:port``, so its origin must be allowed
-    (``allow_websocket_origin``, ``"*"`` for any) and, when the proxy forwards the full path,
-    the app lives under ``prefix``. Blocks until interrupted unless ``threaded`` (then the
-    server thread is returned).
+    (``allow_websocket_origin``) and, when the proxy forwards the full path, the app lives
+    under ``prefix``; ``unix_socket`` serves on that socket instead of a port. ``auth`` holds
+    ``panel.serve``'s sign-in options (:func:`widgets.sharing.auth_options`): with them, each
+    signed-in user gets a runs folder of their own. Blocks until interrupted unless
+    ``threaded`` (then the server thread is returned).
     """
+    from widgets.sharing import user_runs_dir
+
     runs_dir = None if runs_dir is None else str(runs_dir)
 
     def session():
         pn.extension(*EXTENSIONS, notifications=False)
-        return LabApp(runs_dir=runs_dir).template()
+        return LabApp(runs_dir=user_runs_dir(runs_dir, pn.state.user) if auth else runs_dir).template()
 
     origins = sorted({f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}",
                       *(allow_websocket_origin or ())})
-    return pn.serve({"/": session}, port=port, address=address, show=show, title="sciml-lab",
-                    websocket_origin=origins, threaded=threaded, prefix=prefix)
+    where = {"unix_socket": unix_socket} if unix_socket else {"port": port, "address": address}
+    return pn.serve({"/": session}, show=show, title="sciml-lab", websocket_origin=origins,
+                    threaded=threaded, prefix=prefix, **where, **auth)

@@ -56,7 +56,7 @@ class DatasetSpec(Config):
     #: arrays produced, in order
     fields: ClassVar[tuple[str, ...]] = ()
 
-    n_samples = param.Integer(64, bounds=(1, 1_000_000), doc="Number of samples (train + validation)")
+    n_samples = param.Integer(64, bounds=(1, 2_000_000), doc="Number of samples (train + validation)")
     seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed of the random inputs")
     solver_batch = param.Integer(64, bounds=(1, 1_000_000), doc="Samples per solver call")
     storage = param.Selector(default="float32", objects=list(STORAGE), doc="Precision stored on disk")

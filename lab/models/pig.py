@@ -37,6 +37,8 @@ import param
 import torch
 from torch import nn
 
+from lab.config import ConfigError, label
+from lab.limits import GB, capped_bytes
 from lab.autodiff import _activate
 from lab.models import ModelConfig, register_model
 from lab.models.mlp import ACTIVATIONS, Normalize, mlp
@@ -254,8 +256,8 @@ class PIGConfig(ModelConfig):
     chunk_size = param.Integer(4096, bounds=(1, 10_000_000), doc="Points evaluated per chunk")
     top_k = param.Integer(0, bounds=(0, 100_000),
                           doc="Use only the k nearest Gaussians per point (0: all of them)")
-    memory_budget_gb = param.Number(4.0, bounds=(0.01, 1024.0),
-                                    doc="Largest memory one chunk may need (GiB, float64 estimate)")
+    memory_budget_gb = param.Number(4.0, bounds=(0.01, 1024.0), label="Memory budget (GB)",
+                                    doc="Largest memory one chunk may need (GB of 2^30 bytes, float64 estimate)")
     hard = param.Selector(default="none", objects=list(HARD_MODES),
                           doc="Impose the initial and/or Dirichlet boundary condition exactly")
     per_channel = param.Boolean(
@@ -274,12 +276,14 @@ class PIGConfig(ModelConfig):
         dim = len(problem.axes)
         total = self.n_gaussians * (self.n_features if self.per_channel else 1)
         need = memory_estimate_gb(self.chunk_size, total, dim, self.top_k)
-        if need > self.memory_budget_gb:
-            raise ValueError(
-                f"n_gaussians={self.n_gaussians}{' per channel' if self.per_channel else ''} "
-                f"(top_k={self.top_k}) needs ~{need:.3g} GiB for "
-                f"chunk_size={self.chunk_size} points in {dim}D, above memory_budget_gb="
-                f"{self.memory_budget_gb}; lower chunk_size or set top_k")
+        if need > capped_bytes(self.memory_budget_gb) / GB:  # a run's config.json cannot raise it past the machine
+            shown = {n: label(self.param[n]) for n in ("n_gaussians", "top_k", "chunk_size", "memory_budget_gb")}
+            raise ConfigError(
+                "chunk_size", f"{shown['n_gaussians']} = {self.n_gaussians}"
+                f"{' per channel' if self.per_channel else ''} "
+                f"({shown['top_k']} = {self.top_k}) needs about {need:.3g} GB for {shown['chunk_size']} = "
+                f"{self.chunk_size} points in {dim}D, above {shown['memory_budget_gb']} = {self.memory_budget_gb:g}. "
+                f"Lower {shown['chunk_size']}, or set {shown['top_k']}.")
         net = GaussianField(problem.bounds(), problem.periodic if self.periodic else (),
                             self.n_gaussians, self.n_features, self.init_scale,
                             self.full_covariance, self.hidden, self.depth, self.activation,

@@ -22,6 +22,7 @@ import torch
 
 from lab.autodiff import Fields
 from lab.config import Config
+from lab.limits import Need
 from lab.problems import cache
 from lab.sampling import sample_box
 
@@ -153,6 +154,18 @@ class Problem(Config):
         if key not in held or held[key][0] != values:
             held[key] = (values, build().to(device))
         return held[key][1]
+
+    def loss_names(self) -> tuple[str, ...]:
+        """Names of the terms :meth:`losses` returns: the keys ``TrainConfig.loss_weights`` takes."""
+        return ("pde",) + (("ic",) if self.time_axis is not None else ()) \
+            + (("bc",) if self.boundary_axes() else ())
+
+    def memory_needs(self) -> list[Need]:
+        """The largest allocations the reference and the evaluation make, estimated without
+        making them (:func:`lab.limits.check_needs` refuses one that cannot fit): here the
+        reference, prediction and error on the evaluation grid, in float64."""
+        n = math.prod(self.grid_shape) * max(len(self.outputs), 1)
+        return [Need(3 * 8 * n, "the evaluation grid", self, ())]
 
     # ---- reference ------------------------------------------------------------------------
     def reference(self, grid: dict[str, np.ndarray] | None = None) -> np.ndarray:

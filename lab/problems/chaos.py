@@ -18,7 +18,9 @@ import numpy as np
 import param
 import torch
 
+from lab.config import ConfigError
 from lab.problems import register
+from lab.problems.numpy_torch import on_torch, vector_field
 from lab.problems.base import Problem
 from lab.solvers.ode import dopri5
 
@@ -203,11 +205,11 @@ def _dysts_flows():
 class DystsFlow(ChaoticODE):
     """A ``dysts`` flow (Gilpin, NeurIPS Datasets & Benchmarks 2021) as a Problem.
 
-    Uses the flow's published parameters and initial condition. The vector field calls the
-    flow's right-hand side ``_rhs(*X, t, *params)`` — its pure-Python version when compiled by
-    numba — on torch tensors, so the many flows written with arithmetic only are
-    differentiable (PINN residuals, Jacobians); one that calls numpy functions raises
-    ``TypeError`` there and supports only the reference.
+    Uses the flow's published parameters and initial condition. Its right-hand side, written
+    for numpy, is evaluated on torch tensors (:mod:`lab.problems.numpy_torch`), so it is
+    differentiable: PINN residuals, Jacobians and Lyapunov exponents work as for the lab's own
+    systems. A flow whose right-hand side cannot run on tensors is refused when the problem is
+    made, with the reason.
     """
 
     key = "dysts"
@@ -220,29 +222,57 @@ class DystsFlow(ChaoticODE):
         super().__init__(**params)
         flows = _dysts_flows()
         flow_cls = getattr(flows, self.system, None)
-        if not isinstance(flow_cls, type):
-            raise ValueError(f"system {self.system!r} is not a flow of dysts.flows")
+        from dysts.base import DynSys
+
+        if not (isinstance(flow_cls, type) and issubclass(flow_cls, DynSys)
+                and flow_cls.__module__ == flows.__name__):  # not a base class it imports
+            raise ConfigError("system", f"System: {self.system!r} is not a continuous flow of dysts.flows")
+        self._cls = flow_cls
         self._flow = flow_cls()
         self.outputs = tuple(f"x{i + 1}" for i in range(self.initial_state().numel()))
         self.title = f"{self.system} (dysts)"
         self.description = (flow_cls.__doc__ or "").strip().split("\n")[0]
-        rhs = self._flow._rhs
-        self._rhs = getattr(rhs, "py_func", rhs)
-        self._params = [float(p) if np.ndim(p) == 0 else torch.as_tensor(p)
-                        for p in self._flow.param_list]
+        self._fields: dict = {}
+        y0 = self.initial_state()
+        try:  # one state and a batch of two, with a gradient: what training and diagnostics do
+            f = self.field()
+            y = torch.stack([y0, y0]).requires_grad_(True)
+            out = f(0.0, y)
+            if out.requires_grad:  # a constant field (e.g. a torus) has no graph
+                torch.autograd.grad(out.sum(), y, allow_unused=True)
+            single = f(0.0, y0)
+        except Exception as err:  # why is part of the message; nothing is swallowed
+            raise ConfigError("system", f"System: the right-hand side of {self.system!r} cannot be evaluated "
+                                        f"on torch tensors ({type(err).__name__}: {err}); pick another flow") from err
+        if out.shape != y.shape or single.shape != y0.shape or not torch.isfinite(single).all():
+            raise ConfigError("system", f"System: {self.system!r} gives a right-hand side of shape "
+                                        f"{tuple(single.shape)} for a state of {y0.numel()} values at its "
+                                        "initial condition (or a non-finite one); pick another flow")
 
     def initial_state(self):
         ic = np.asarray(self._flow.ic, dtype=np.float64)
         return torch.as_tensor(ic[0] if ic.ndim > 1 else ic)
 
-    def field(self):
-        rhs, params = self._rhs, self._params
+    def field(self, dtype: torch.dtype = torch.float64, device=None):
+        """The flow's right-hand side on tensors of ``dtype`` on ``device`` (one rebuilt
+        flow per dtype and device: its arrays of parameters live there)."""
+        key = (dtype, str(torch.device(device or "cpu")))
+        if key not in self._fields:
+            flow = on_torch(self._cls, dtype, torch.device(key[1]))()
+            values = {k: torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=dtype, device=key[1])
+                      if np.ndim(v) else float(v) for k, v in flow.params.items()}
+            for k, v in values.items():
+                setattr(flow, k, v)
+            if any("rhs" in vars(c) for c in self._cls.__mro__ if c.__module__ == self._cls.__module__):
+                rhs = flow.rhs
+            else:  # dysts' own rhs transposes a 1-D array; call the static form with the parameters
+                params = [values[k] for k in sorted(values)]
+                rhs = lambda x, t: flow._rhs(*x.unbind(0), t, *params)  # noqa: E731
+            self._fields[key] = vector_field(rhs)
+        return self._fields[key]
 
-        def f(t, state):
-            out = rhs(*state.unbind(-1), t, *params)
-            out = [torch.as_tensor(o, dtype=state.dtype, device=state.device) for o in out]
-            return torch.stack(torch.broadcast_tensors(*out), dim=-1)
-        return f
+    def vector_field(self, t, state):
+        return self.field(state.dtype, state.device)(t, state)
 
 
 def dysts_problem(name: str, **params) -> DystsFlow:

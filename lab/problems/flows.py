@@ -14,6 +14,7 @@ import numpy as np
 import param
 import torch
 
+from lab.limits import Need, capped_bytes, check_needs
 from lab.problems import register
 from lab.problems.base import Problem
 from lab.solvers.grf import grf
@@ -59,6 +60,14 @@ def _band_limit(field: torch.Tensor, ndim: int) -> torch.Tensor:
     return torch.fft.irfftn(torch.fft.rfftn(field, dim=dims) * dealias_mask(shape), s=shape, dim=dims)
 
 
+def _solve_need(problem: Problem, working_arrays: int, ndim: int) -> Need:
+    """The reference solve's float64 working arrays and saved frames on the ``n^d`` grid, as
+    :meth:`lab.solvers.navier_stokes.check_memory` counts them, before any is allocated."""
+    frames = problem.grid_shape[-1] * (ndim + 1)
+    return Need((working_arrays + frames) * problem.n**ndim * 8, "the reference solve", problem, ("n",),
+                cap="max_memory_gb")
+
+
 class _NavierStokes2D(Problem):
     """``w_t + u.grad w = nu lap w - mu w + f``, ``w = v_x - u_y``, ``u_x + v_y = 0``, periodic.
 
@@ -88,8 +97,9 @@ class _NavierStokes2D(Problem):
     n = param.Integer(128, bounds=(64, 2048), doc="Reference pseudo-spectral grid per axis")
     dt = param.Number(None, allow_None=True, bounds=(1e-6, 10.0),
                       doc="Reference time step; None = automatic (CFL 1)")
-    max_memory_gb = param.Number(2.0, bounds=(0.01, 1024.0),
-                                 doc="Refuse reference solves estimated to need more memory (GiB)")
+    max_memory_gb = param.Number(2.0, bounds=(0.01, 1024.0), label="Max memory (GB)",
+                                 doc="Refuse reference solves estimated to need more memory (GB of "
+                                     "2^30 bytes; never more than the machine holds)")
 
     def bounds(self):
         return {"x": (0.0, self.length), "y": (0.0, self.length), "t": (0.0, self.t_end)}
@@ -117,14 +127,18 @@ class _NavierStokes2D(Problem):
         return -kk * torch.cos(kk * y)
 
     def solver(self) -> NavierStokes2D:
+        check_needs(self.memory_needs())  # in the user's terms, before the solver's own check
         return NavierStokes2D(self.n, nu=self.nu, length=self.length, drag=self.drag,
                               forcing=self.forcing_field(self.n),
-                              max_bytes=self.max_memory_gb * 2**30, dtype=F64)
+                              max_bytes=capped_bytes(self.max_memory_gb), dtype=F64)
 
     def _initial_on(self, n: int) -> torch.Tensor:
         w = self.initial_vorticity()
         x = torch.arange(n, dtype=F64) * (self.length / n)
         return _interpolate(w, {"x": x, "y": x}, ("x", "y"), self.length)
+
+    def memory_needs(self):
+        return super().memory_needs() + [_solve_need(self, NavierStokes2D.working_arrays, 2)]
 
     def solve(self, times, output: str = "velocity") -> torch.Tensor:
         """Solver-grid fields at ``times``: ``(T, 2, n, n)`` velocity or ``(T, n, n)`` vorticity."""
@@ -249,8 +263,9 @@ class _NavierStokes3D(Problem):
     n = param.Integer(32, bounds=(16, 1024), doc="Reference pseudo-spectral grid per axis")
     dt = param.Number(None, allow_None=True, bounds=(1e-6, 10.0),
                       doc="Reference time step; None = automatic (CFL 1)")
-    max_memory_gb = param.Number(2.0, bounds=(0.01, 1024.0),
-                                 doc="Refuse reference solves estimated to need more memory (GiB)")
+    max_memory_gb = param.Number(2.0, bounds=(0.01, 1024.0), label="Max memory (GB)",
+                                 doc="Refuse reference solves estimated to need more memory (GB of "
+                                     "2^30 bytes; never more than the machine holds)")
 
     def bounds(self):
         L = self.length
@@ -261,8 +276,13 @@ class _NavierStokes3D(Problem):
         raise NotImplementedError
 
     def solver(self) -> NavierStokes3D:
-        return NavierStokes3D(self.n, nu=self.nu, cs=self.cs, max_bytes=self.max_memory_gb * 2**30,
+        check_needs(self.memory_needs())  # in the user's terms, before the solver's own check
+        return NavierStokes3D(self.n, nu=self.nu, cs=self.cs, max_bytes=capped_bytes(self.max_memory_gb),
                               dtype=F64)
+
+    def memory_needs(self):
+        working = 84 if self.cs > 0 else NavierStokes3D.working_arrays  # as NavierStokes3D sets it
+        return super().memory_needs() + [_solve_need(self, working, 3)]
 
     def solve(self, times) -> torch.Tensor:
         """Solver-grid ``(u, v, w, p)`` at ``times``: ``(T, 4, n, n, n)``."""

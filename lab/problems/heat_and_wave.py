@@ -86,6 +86,9 @@ class Wave(Problem):
         """``u_t(x, 0)``; zero (the string starts at rest)."""
         return torch.zeros(X.shape[0], dtype=X.dtype, device=X.device)
 
+    def loss_names(self):
+        return super().loss_names() + ("ic_velocity",)
+
     def losses(self, model, batch, engine="auto"):
         """The base terms plus ``ic_velocity``: mean square of ``u_t − u_t(x,0)`` at t = 0."""
         out = super().losses(model, batch, engine)

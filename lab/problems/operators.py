@@ -30,6 +30,8 @@ import torch
 
 from lab.data.cache import load_or_generate
 from lab.data.datasets import BurgersData, DarcyData, DatasetSpec, KSData, NS2DData
+from lab.config import ConfigError, label
+from lab.limits import GB, Need, capped_bytes
 from lab.models import pino
 from lab.problems import register
 from lab.problems.base import Problem
@@ -45,13 +47,17 @@ class OperatorProblem(Problem):
     time_axis: ClassVar[str | None] = None
     #: channels per frame (rollout) or of the input/output (map)
     channels: ClassVar[tuple[int, int]] = (1, 1)
+    #: names of the PINO terms :meth:`physics_losses` returns
+    physics_terms: ClassVar[tuple[str, ...]] = ()
 
     n_train = param.Integer(64, bounds=(1, 1_000_000), doc="Training samples (trajectories for rollouts)")
     n_val = param.Integer(16, bounds=(1, 1_000_000), doc="Validation samples")
     batch_size = param.Integer(16, bounds=(1, 100_000), doc="Samples per optimisation step")
     seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed of the dataset's random inputs")
     physics = param.Boolean(False, doc="Add the PINO residual terms (weights: TrainConfig.loss_weights)")
-    max_gb = param.Number(2.0, bounds=(0.001, 4096.0), doc="Refuse to generate a dataset larger than this (GiB)")
+    max_gb = param.Number(2.0, bounds=(0.001, 4096.0), label="Max dataset size (GB)",
+                          doc="Refuse to generate a dataset larger than this (GB of 2^30 bytes, on disk "
+                              "or in memory; never more than the machine holds)")
     solver_batch = param.Integer(64, bounds=(1, 1_000_000),
                                  doc="Samples per solver call while generating: a GPU solves a few "
                                      "hundred as fast as one (memory grows with it)")
@@ -59,8 +65,9 @@ class OperatorProblem(Problem):
     @param.depends("batch_size", "n_train", watch=True, on_init=True)
     def _check_batch(self):
         if not self.rollout and self.batch_size > self.n_train:
-            raise ValueError(f"batch_size={self.batch_size} exceeds n_train={self.n_train}; "
-                             "lower batch_size or raise n_train")
+            size, n = label(self.param["batch_size"]), label(self.param["n_train"])
+            raise ConfigError("batch_size", f"{size} = {self.batch_size} exceeds {n} = {self.n_train}; "
+                                            f"lower {size} or raise {n}.")
 
     # ---- what models read -----------------------------------------------------------------
     @property
@@ -93,7 +100,8 @@ class OperatorProblem(Problem):
     def arrays(self, device=None, progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
         """The whole dataset (train then validation samples), from the cache when possible;
         ``progress(done, total)`` follows a generation in samples."""
-        return load_or_generate(self.spec(), max_gb=self.max_gb, device=device, progress=progress)
+        return load_or_generate(self.spec(), max_gb=capped_bytes(self.max_gb) / GB, device=device,
+                                progress=progress)
 
     def datasets(self, splits: tuple[str, ...] = ("train", "val"), *, device=None, dtype=torch.float32,
                  progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, torch.Tensor]]:
@@ -116,6 +124,15 @@ class OperatorProblem(Problem):
 
     def _tensors(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return arrays
+
+    def loss_names(self):
+        return ("data",) + (self.physics_terms if self.physics else ())
+
+    def memory_needs(self):
+        est = self.spec().estimate_bytes()
+        by = tuple(n for n in ("n_train", "n_val", "resolution", "solve_resolution", "solver_batch")
+                   if n in self.param)
+        return [Need(max(est.values()), "the dataset", self, by, cap="max_gb")]
 
     def physics_losses(self, x: torch.Tensor, pred: torch.Tensor) -> dict[str, torch.Tensor]:
         """PINO terms for inputs ``x`` and predictions ``pred``; rollouts get ``pred (B, R, C, *s)``."""
@@ -201,6 +218,8 @@ class BurgersSpaceTimeOperator(OperatorProblem):
         x = np.repeat(arrays["x"][..., None], self.time_frames, axis=-1)
         return {"x": x, "y": arrays["y"]}
 
+    physics_terms = ("pde", "ic")
+
     def physics_losses(self, x, pred):
         dt = self.t_end / (self.time_frames - 1)
         r = pino.burgers_residual(pred[:, 0], nu=self.nu, dt=dt)
@@ -244,6 +263,8 @@ class DarcyOperator(OperatorProblem):
     def _tensors(self, arrays):
         mid, half = (self.A_HIGH + self.a_low) / 2, (self.A_HIGH - self.a_low) / 2
         return {"x": (arrays["x"] - mid) / half, "y": arrays["y"]}
+
+    physics_terms = ("pde", "bc")
 
     def physics_losses(self, x, pred):
         mid, half = (self.A_HIGH + self.a_low) / 2, (self.A_HIGH - self.a_low) / 2
@@ -308,6 +329,8 @@ class NS2DOperator(RolloutProblem, _Vorticity):
     @property
     def shape(self):
         return (self.resolution, self.resolution)
+
+    physics_terms = ("pde",)
 
     def physics_losses(self, x, pred):
         w = torch.cat([x[:, -1:], pred[:, :, 0]], dim=1)  # last input frame + predictions

@@ -78,6 +78,9 @@ class KleinGordon2D(Problem):
     def boundary_value(self, X):
         return self.exact(X[:, 0], X[:, 1], X[:, 2])[:, None]
 
+    def loss_names(self):
+        return super().loss_names() + ("ic_t",)
+
     def losses(self, model, batch, engine="auto"):
         out = super().losses(model, batch, engine)
         if "ic" in batch:

@@ -1,20 +1,40 @@
 """Training configuration: optimiser, schedule, points, device — declared once."""
 from __future__ import annotations
 
+import math
+from typing import ClassVar
+
 import param
 
-from lab.config import CheckedDict, CheckedList, Config
+from lab.config import CheckedDict, CheckedList, Config, ConfigError
 from lab.training.causal import check_schedule
 
 
 def check_weights(weights: dict) -> None:
+    """Finite numbers >= 0 (which keys are terms depends on the problem: see
+    :func:`lab.training.preflight.check_loss_weights`)."""
     for k, w in weights.items():
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
-            raise ValueError(f"loss_weights[{k!r}] must be a number >= 0, got {w!r}")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ConfigError("loss_weights", f"Loss weights: the weight of {k!r} must be a finite "
+                                              f"number >= 0, got {w!r}.")
+
+
+def check_eps(eps: list) -> None:
+    """Finite numbers, then the schedule's own rule (positive, increasing)."""
+    bad = [e for e in eps if isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e)]
+    if bad:
+        raise ConfigError("causal_eps", f"Causal eps: every value must be a finite number, got {bad[0]!r}; "
+                                        "give an increasing list such as [0.01, 0.1, 1].")
+    try:
+        check_schedule(eps)
+    except ValueError as err:
+        raise ConfigError("causal_eps", f"Causal eps: {err}.") from None
 
 
 class TrainConfig(Config):
     """How a model is trained. Every field has bounds; the app and CLI are generated from it."""
+
+    title: ClassVar[str] = "the training"
 
     steps = param.Integer(2000, bounds=(0, 10_000_000), doc="Adam iterations")
     lr = param.Number(1e-3, bounds=(1e-8, 1.0), doc="Adam learning rate")
@@ -50,7 +70,7 @@ class TrainConfig(Config):
                                    doc="RAD draws this many uniform candidates per kept point")
     causal = param.Boolean(False, doc="Causal residual weighting over time chunks (Wang et al. 2024)")
     causal_chunks = param.Integer(32, bounds=(1, 4096), doc="Number M of time chunks for causal weighting")
-    causal_eps = CheckedList(default=[1e-2, 1e-1, 1.0, 10.0, 100.0], check=check_schedule, item_type=(int, float),
+    causal_eps = CheckedList(default=[1e-2, 1e-1, 1.0, 10.0, 100.0], check=check_eps, item_type=(int, float),
                             doc="Schedule of causality parameters ε, advanced when min weight > δ")
     causal_delta = param.Number(0.99, bounds=(0.0, 1.0), inclusive_bounds=(False, False),
                                 doc="Advance ε once every causal weight exceeds δ, in (0, 1)")
@@ -73,4 +93,5 @@ class TrainConfig(Config):
     @param.depends("resampling", "resample_every", watch=True, on_init=True)
     def _check_resampling(self):
         if self.resampling == "rad" and not self.resample_every:
-            raise ValueError("resampling='rad' needs resample_every >= 1 (how often to redraw points)")
+            raise ConfigError("resample_every", "Resampling 'rad' needs Resample every >= 1 (how often "
+                                                "to redraw points): set Resample every, or choose 'uniform'.")

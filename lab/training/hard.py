@@ -39,6 +39,12 @@ class HardConstraint(nn.Module):
             self.it = problem.time_axis
             self.t0, t1 = b["t"]
             self.duration = t1 - self.t0
+            with torch.device("cpu"):  # also when the model is built on "meta" (lab.training.preflight)
+                given = problem.initial_condition(torch.zeros(1, len(axes), dtype=torch.float64)).shape[-1]
+            if given != len(problem.outputs):
+                raise ValueError(f"hard={mode!r} needs an initial value of every output; "
+                                 f"{problem.title or problem.key} gives {given} of its {len(problem.outputs)} ({', '.join(problem.outputs)}). "
+                                 "Use 'bc' or 'none'.")
         if "bc" in self.enforced:
             if not problem.boundary_axes():
                 raise ValueError(f"hard={mode!r} needs a non-periodic spatial axis; {problem.key} has none")
@@ -70,10 +76,11 @@ class HardConstraint(nn.Module):
 
     def _check_compatible(self, n: int = 64) -> None:
         """``u0 = g(·, t0)`` on the boundary faces, else ``ic+bc`` cannot hold both."""
-        gen = torch.Generator().manual_seed(0)
-        X = self.at_t0(self.problem.sample_boundary(n, gen, dtype=torch.float64))
-        gap = (self.problem.initial_condition(X) - self.problem.boundary_value(X)).abs().max()
-        scale = 1.0 + self.problem.initial_condition(X).abs().max()
+        with torch.device("cpu"):  # also when the model is built on "meta" (lab.training.preflight)
+            gen = torch.Generator().manual_seed(0)
+            X = self.at_t0(self.problem.sample_boundary(n, gen, dtype=torch.float64))
+            gap = (self.problem.initial_condition(X) - self.problem.boundary_value(X)).abs().max()
+            scale = 1.0 + self.problem.initial_condition(X).abs().max()
         if gap > 1e-8 * scale:
             raise ValueError(f"hard='ic+bc' needs the initial condition to match the boundary data "
                              f"at t0; {self.problem.key} differs by {float(gap):.3g}. Use 'ic' or 'bc'.")

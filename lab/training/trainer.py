@@ -30,6 +30,7 @@ from lab.device import describe, pick_device, resolve_dtype
 from lab.training import graphs
 from lab.training.config import TrainConfig
 from lab.training.events import Done, Event, Failed, Preparing, Snapshot, Started, Step
+from lab.training.preflight import check_run
 from lab.training.runs import RunRecord, find_run
 from lab.training.tasks import task_for
 from lab.workers import finish_at_exit
@@ -71,6 +72,7 @@ class Trainer:
         self.problem = problem
         self.model_config = model_config
         self.config = train_config or TrainConfig()
+        check_run(problem, model_config, self.config)  # before a run folder exists
         self.runs_dir = runs_dir
         self._sinks = list(sinks)
         self._record = record
