@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import secrets
 from pathlib import Path
 
 from lab.studies.spec import StudySpec
@@ -149,7 +150,7 @@ def run_study(spec: StudySpec, *, runs_dir=None, storage: str | None = None, cli
     def submit(number: int, trial_id: int, run_dir: str) -> None:
         prune = {"storage": storage, "study": spec.name, "trial_id": trial_id} if pruning else None
         fut = client.submit(run_trial, run_dir, spec.objective, prune, pure=False,
-                            key=f"trial-{spec.name}-{number}-{Path(run_dir).name}")
+                            key=f"trial-{spec.name}-{number}-{secrets.token_hex(3)}")
         running[fut] = number
 
     Running = optuna.trial.TrialState.RUNNING

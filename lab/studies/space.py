@@ -102,6 +102,7 @@ def _range_from(key: str, p: param.Parameter, spec: dict) -> Dimension:
         pts = [math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (num - 1)) for i in range(num)]
     else:
         pts = [low + i * (high - low) / (num - 1) for i in range(num)]
+    pts[0], pts[-1] = low, high  # exactly the bounds, not a rounding past them
     values = tuple(dict.fromkeys(round(v) for v in pts)) if integer else tuple(pts)
     return Dimension(key, values=values)
 

@@ -1,0 +1,184 @@
+"""Studies: search spaces checked against the declarations, trials on a two-worker Dask
+LocalCluster, a worker killed mid-trial and a driver stopped mid-study without losing a trial."""
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optuna")
+pytest.importorskip("distributed")
+
+from lab.studies import StudySpec, connect, run_study, trials_table  # noqa: E402
+from lab.models import get_model_config  # noqa: E402
+from lab.studies.runner import open_study  # noqa: E402
+from lab.studies.trial import objective_value  # noqa: E402
+from lab.training.runs import RunRecord, list_runs  # noqa: E402
+
+TINY = {"steps": 5, "n_pde": 64, "n_ic": 16, "n_bc": 16, "model.depth": 1, "device": "cpu",
+        "log_every": 1, "snapshot_every": 5, "checkpoint_every": 2}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with connect(n_workers=2) as client:
+        yield client
+
+
+def runs(tmp_path):
+    return tmp_path / "home" / "runs"
+
+
+def states(study):
+    return sorted(t.state.name for t in study.trials)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"space": {}}, "search space is empty"),
+    ({"space": {"model.widht": [8]}}, "unknown parameter 'model.widht'"),
+    ({"space": {"problem.viscosity": [0.1]}}, "unknown parameter 'problem.viscosity'"),
+    ({"space": {"lr": {"low": 1e-4, "high": 5.0}}}, r"search space lr: value 5.0 is not allowed \(declared in \[1e-08, 1.0\]\)"),
+    ({"space": {"model.width": [8, 1]}}, "search space model.width: value 1 is not allowed"),
+    ({"space": {"model.width": []}}, "model.width: the list of values is empty"),
+    ({"space": {"lr": {"low": 1e-2, "high": 1e-3}}}, "low must be below high"),
+    ({"space": {"lr": "bounds"}}, "a grid needs a list of values"),
+    ({"space": {"lr": "bounds"}, "sampler": "annealing", "n_points": 2}, "sampler must be one of"),
+    ({"space": {"lr": "bounds"}, "sampler": "tpe"}, "n_points"),
+    ({"space": {"model.width": [8]}, "seeds": 0}, r"seeds \(runs per point\) must be an integer in \[1, 1000\]"),
+    ({"space": {"model.width": [8]}, "fixed": {"model.width": 4}}, "both fixed and searched"),
+    ({"space": {"model.width": [8]}, "objective": "time_to:-1"}, "needs an error > 0"),
+    ({"space": {"model.width": [8]}, "budget": 3}, r"unknown key\(s\) \['budget'\]"),
+])
+@pytest.mark.bad_input("study")
+def test_a_bad_study_spec_is_refused_naming_what_is_wrong(spec, message):
+    with pytest.raises(ValueError, match=message):
+        StudySpec.from_dict(spec)
+
+
+@pytest.mark.bad_input("study")
+def test_an_unreachable_scheduler_is_refused_within_the_timeout():
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"no Dask scheduler answered at 'tcp://127.0.0.1:9' within 1 s"):
+        with connect("tcp://127.0.0.1:9", timeout=1):
+            pass
+    assert time.perf_counter() - t0 < 30  # bounded: not Dask's default of retrying for minutes
+
+
+def test_declared_bounds_are_the_default_range_and_a_grid_spaces_them():
+    spec = StudySpec(space={"lr": {"log": True, "num": 3}, "model.activation": "bounds"})
+    lr, act = spec.dimensions
+    assert lr.values == pytest.approx((1e-8, 1e-4, 1.0))
+    assert act.values == tuple(type(get_model_config("mlp")).param.activation.objects)
+    assert spec.n_trials == 3 * len(act.values)
+
+
+def test_a_grid_study_trains_every_point_for_every_seed_and_a_rerun_adds_nothing(client, tmp_path):
+    spec = StudySpec(space={"model.width": [4, 8]}, fixed=TINY, seeds=2)
+    study = run_study(spec, runs_dir=runs(tmp_path), client=client)
+    assert states(study) == ["COMPLETE"] * 4
+    seen = set()
+    for t in study.trials:
+        rec = RunRecord(Path(t.user_attrs["run"]))
+        cfg = rec.config()
+        assert cfg["model"]["params"]["width"] == t.params["model.width"]
+        assert cfg["train"]["seed"] == t.user_attrs["seed"]
+        assert t.value == rec.summary()["rel_l2"]  # the default objective: final relative L2
+        seen.add((t.params["model.width"], t.user_attrs["seed"]))
+    assert seen == {(4, 0), (4, 1), (8, 0), (8, 1)}
+    assert len(list_runs(runs(tmp_path))) == 4
+    before = {t.number: (t.value, t.user_attrs["run"]) for t in study.trials}
+
+    again = run_study(spec, runs_dir=runs(tmp_path), client=client)  # the driver restarted after it
+    assert {t.number: (t.value, t.user_attrs["run"]) for t in again.trials} == before
+    assert len(list_runs(runs(tmp_path))) == 4
+    table = trials_table(spec.name, f"sqlite:///{runs(tmp_path) / 'studies.db'}")
+    assert [r["state"] for r in table] == ["COMPLETE"] * 4
+
+
+def test_a_sampler_study_draws_its_points_and_runs_each_for_every_seed(client, tmp_path):
+    spec = StudySpec(space={"lr": {"low": 1e-3, "high": 1e-2, "log": True}}, fixed=TINY, seeds=2,
+                     sampler="tpe", n_points=2, objective="total")
+    study = run_study(spec, runs_dir=runs(tmp_path), client=client)
+    assert states(study) == ["COMPLETE"] * 4
+    by_lr = {}
+    for t in study.trials:
+        by_lr.setdefault(t.params["lr"], []).append(t.user_attrs["seed"])
+        assert t.value == RunRecord(Path(t.user_attrs["run"])).metrics()[-2]["total"]
+    assert sorted(map(sorted, by_lr.values())) == [[0, 1], [0, 1]]
+
+
+def test_time_to_a_target_error_is_the_wall_time_of_the_first_snapshot_below_it(tmp_path):
+    rec = RunRecord(tmp_path)
+    rows = [{"step": 10, "elapsed": 1.0}, {"step": 10, "rel_l2": 0.5}, {"step": 20, "elapsed": 2.0},
+            {"step": 20, "rel_l2": 0.05}, {"step": 30, "elapsed": 3.0}, {"step": 30, "rel_l2": 0.01}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert objective_value(rec, "time_to:0.1") == 2.0
+    assert objective_value(rec, "time_to:0.001") == float("inf")
+    with pytest.raises(ValueError, match="objective 'loss_pde' was never logged"):
+        objective_value(rec, "loss_pde")
+
+
+def _wait_for(predicate, tries=2000, pause=0.05):
+    for _ in range(tries):
+        found = predicate()
+        if found:
+            return found
+        time.sleep(pause)
+    raise AssertionError("condition not reached")
+
+
+@pytest.mark.fault("study")
+def test_a_worker_killed_mid_trial_reruns_it_from_its_last_checkpoint(client, tmp_path):
+    longer = {**TINY, "steps": 600, "log_every": 10, "snapshot_every": 600, "checkpoint_every": 20}
+    spec = StudySpec(space={"model.width": [4]}, fixed=longer, seeds=2)
+    done = {}
+    driver = threading.Thread(target=lambda: done.setdefault(
+        "study", run_study(spec, runs_dir=runs(tmp_path), client=client)))
+    driver.start()
+
+    def checkpointed_key():
+        for path in runs(tmp_path).glob("*/checkpoint.safetensors"):
+            if RunRecord(path.parent).summary().get("status") == "running":
+                for worker, keys in client.processing().items():
+                    if keys:
+                        return worker
+        return None
+
+    worker = _wait_for(checkpointed_key)
+    pids = client.run(os.getpid, workers=[worker])
+    os.kill(pids[worker], signal.SIGKILL)
+    driver.join()
+    study = done["study"]
+    assert states(study) == ["COMPLETE"] * 2
+    assert all(t.user_attrs["step"] == 600 for t in study.trials)
+    resumed = [t.user_attrs["resumed_from"] for t in study.trials]
+    assert max(resumed) > 0 and max(resumed) % 20 == 0  # continued from a checkpoint, not step 0
+    assert len(list_runs(runs(tmp_path))) == 2
+
+
+class _DriverKilled(Exception):
+    pass
+
+
+@pytest.mark.fault("study")
+def test_a_driver_stopped_mid_study_continues_on_rerun_and_loses_no_finished_trial(client, tmp_path):
+    spec = StudySpec(space={"model.width": [4, 8]}, fixed=TINY, seeds=2)
+
+    def die(trial):
+        raise _DriverKilled
+
+    with pytest.raises(_DriverKilled):
+        run_study(spec, runs_dir=runs(tmp_path), client=client, on_trial=die)
+    _wait_for(lambda: not any(client.processing().values()))  # the old tasks are gone
+    stored = open_study(spec, f"sqlite:///{runs(tmp_path) / 'studies.db'}")
+    first = [t for t in stored.trials if t.state.name == "COMPLETE"]
+    assert len(first) == 1
+
+    study = run_study(spec, runs_dir=runs(tmp_path), client=client)
+    assert states(study) == ["COMPLETE"] * 4
+    kept = study.trials[first[0].number]
+    assert (kept.value, kept.user_attrs["run"]) == (first[0].value, first[0].user_attrs["run"])
+    assert len(list_runs(runs(tmp_path))) == 4  # no run made twice
