@@ -80,6 +80,8 @@ def cmd_train(args) -> int:
         problem = get_problem(args.problem, **p_kw)
         model = get_model_config(args.model, **m_kw)
         trainer = Trainer(problem, model, TrainConfig(**t_kw), runs_dir=args.runs_dir)
+    for name in args.track or []:
+        trainer.subscribe(_tracking_sink(name))
     c = trainer.config
     if not args.quiet:
         trainer.subscribe(_progress_sink(trainer.step + c.steps + c.lbfgs_steps))
@@ -167,7 +169,17 @@ def cmd_study(args) -> int:
     return 0
 
 
+def _tracking_sink(name: str):
+    from lab.tracking import SINKS
+
+    return SINKS[name]()
+
+
 def add_study_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    sub.choices["train"].add_argument(
+        "--track", action="append", choices=["tensorboard", "mlflow"],
+        help="also send the run to TensorBoard (the run's tensorboard/ folder) or MLflow "
+             "(MLFLOW_TRACKING_URI); repeatable")
     s = sub.add_parser("study", parents=[common], help="run or show a study: many runs over a search space")
     s.add_argument("action", choices=["run", "show"])
     s.add_argument("spec", nargs="?", help="run: a study spec (JSON file); show: the study's name")

@@ -182,3 +182,30 @@ def test_a_driver_stopped_mid_study_continues_on_rerun_and_loses_no_finished_tri
     kept = study.trials[first[0].number]
     assert (kept.value, kept.user_attrs["run"]) == (first[0].value, first[0].user_attrs["run"])
     assert len(list_runs(runs(tmp_path))) == 4  # no run made twice
+
+
+def test_the_cli_runs_a_study_on_a_scheduler_by_address_and_shows_its_trials(client, tmp_path, capsys):
+    from lab.cli import main
+
+    home = str(runs(tmp_path))
+    args = ["study", "run", "--runs-dir", home, "--space", "model.width=[4,8]", "--name", "cli-study",
+            "--address", client.scheduler.address, "--set", *[f"{k}={json.dumps(v)}" for k, v in TINY.items()]]
+    assert main(args) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert sorted(x["model.width"] for x in lines) == [4, 8] and {x["state"] for x in lines} == {"COMPLETE"}
+    assert main(["study", "show", "cli-study", "--runs-dir", home, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["model.width"], r["value"]) for r in rows] == [(x["model.width"], x["value"]) for x in
+                                                           sorted(lines, key=lambda x: x["trial"])]
+    assert main(["study", "show", "no-such-study", "--runs-dir", home]) == 2
+    assert "no study 'no-such-study'" in capsys.readouterr().err
+
+
+def test_the_lab_imports_neither_dask_nor_optuna_nor_trackers_until_a_study_runs():
+    import subprocess
+    import sys
+
+    code = ("import sys, lab.studies, lab.cli, lab.tracking; "
+            "print(sorted(m for m in ('optuna', 'distributed', 'dask', 'mlflow', 'tensorboard') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
