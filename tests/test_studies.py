@@ -14,6 +14,7 @@ pytest.importorskip("distributed")
 
 from lab.studies import StudySpec, connect, run_study, trials_table  # noqa: E402
 from lab.models import get_model_config  # noqa: E402
+from lab.problems import get_problem  # noqa: E402
 from lab.studies.runner import open_study  # noqa: E402
 from lab.studies.trial import objective_value  # noqa: E402
 from lab.training.runs import RunRecord, list_runs  # noqa: E402
@@ -209,3 +210,31 @@ def test_the_lab_imports_neither_dask_nor_optuna_nor_trackers_until_a_study_runs
             "print(sorted(m for m in ('optuna', 'distributed', 'dask', 'mlflow', 'tensorboard') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.fault("study")
+def test_a_run_checkpointed_at_its_end_but_cut_off_before_its_summary_is_read_not_retrained(tmp_path):
+    from lab.studies.trial import run_trial
+    from lab.training import TrainConfig, Trainer
+
+    settings = {k: v for k, v in TINY.items() if k != "model.depth"}
+    trainer = Trainer(get_problem("burgers"), get_model_config("mlp", width=4, depth=1),
+                      TrainConfig(**settings), runs_dir=tmp_path)
+    trainer.run()
+    rec = trainer._record
+    final = rec.summary()
+    rec.finish(status="running", step=0, rel_l2=None)  # the kill came before the summary
+    out = run_trial(str(rec.path), "rel_l2")
+    assert (out["status"], out["step"], out["resumed_from"]) == ("completed", 5, None)
+    assert out["value"] == final["rel_l2"]
+
+
+def test_with_a_pruner_each_run_reports_its_error_at_every_snapshot(client, tmp_path):
+    spec = StudySpec(space={"lr": {"low": 1e-3, "high": 1e-2, "log": True}},
+                     fixed={**TINY, "steps": 20}, sampler="random", n_points=2, pruner="median")
+    study = run_study(spec, runs_dir=runs(tmp_path), client=client)
+    for t in study.trials:
+        assert t.state.name == "COMPLETE"
+        snaps = {r["step"]: r["rel_l2"] for r in RunRecord(Path(t.user_attrs["run"])).metrics() if "rel_l2" in r}
+        assert t.intermediate_values == pytest.approx(snaps)
+        assert sorted(t.intermediate_values) == [5, 10, 15, 20]

@@ -56,6 +56,8 @@ def run_trial(run_dir: str, objective: str, pruning: dict | None = None) -> dict
     if summary.get("status") in FINISHED:
         return _outcome(record, objective, resumed_from=None)
     if (record.path / CHECKPOINT).is_file():
+        if _finished_unrecorded(record):
+            return _outcome(record, objective, resumed_from=None)
         trainer = Trainer.resume(str(record.path))
     else:
         cfg = record.config()
@@ -84,6 +86,18 @@ def run_trial(run_dir: str, objective: str, pruning: dict | None = None) -> dict
     out = _outcome(record, objective, resumed_from=started.get("step"))
     out["message"] = result.message
     return out
+
+
+def _finished_unrecorded(record: RunRecord) -> bool:
+    """A run whose last checkpoint is its final state but whose summary was never written (its
+    worker died between the two) is finished: write the summary from the checkpoint."""
+    _, meta = record.load_checkpoint()
+    train = record.config()["train"]
+    first, total = meta.get("plan", (0, train["steps"]))
+    if train["lbfgs_steps"] or int(meta.get("step", 0)) < first + total:
+        return False
+    record.finish(status="completed", step=int(meta["step"]), rel_l2=meta.get("rel_l2"))
+    return True
 
 
 def _outcome(record: RunRecord, objective: str, resumed_from: int | None) -> dict:
