@@ -51,6 +51,7 @@ def states(study):
     ({"space": {"model.width": [8]}, "seeds": 0}, r"seeds \(runs per point\) must be an integer in \[1, 1000\]"),
     ({"space": {"model.width": [8]}, "fixed": {"model.width": 4}}, "both fixed and searched"),
     ({"space": {"model.width": [8]}, "objective": "time_to:-1"}, "needs an error > 0"),
+    ({"space": {"model.width": [8]}, "objective": "accuracy"}, "study objective must be 'rel_l2', a logged metric"),
     ({"space": {"model.width": [8]}, "budget": 3}, r"unknown key\(s\) \['budget'\]"),
 ])
 @pytest.mark.bad_input("study")
@@ -133,7 +134,7 @@ def _wait_for(predicate, tries=2000, pause=0.05):
 
 @pytest.mark.fault("study")
 def test_a_worker_killed_mid_trial_reruns_it_from_its_last_checkpoint(client, tmp_path):
-    longer = {**TINY, "steps": 600, "log_every": 10, "snapshot_every": 600, "checkpoint_every": 20}
+    longer = {**TINY, "steps": 300, "log_every": 10, "snapshot_every": 300, "checkpoint_every": 20}
     spec = StudySpec(space={"model.width": [4]}, fixed=longer, seeds=2)
     done = {}
     driver = threading.Thread(target=lambda: done.setdefault(
@@ -154,7 +155,7 @@ def test_a_worker_killed_mid_trial_reruns_it_from_its_last_checkpoint(client, tm
     driver.join()
     study = done["study"]
     assert states(study) == ["COMPLETE"] * 2
-    assert all(t.user_attrs["step"] == 600 for t in study.trials)
+    assert all(t.user_attrs["step"] == 300 for t in study.trials)
     resumed = [t.user_attrs["resumed_from"] for t in study.trials]
     assert max(resumed) > 0 and max(resumed) % 20 == 0  # continued from a checkpoint, not step 0
     assert len(list_runs(runs(tmp_path))) == 2

@@ -52,6 +52,9 @@ class StudySpec:
         elif isinstance(self.n_points, bool) or not isinstance(self.n_points, int) or self.n_points < 1:
             raise ValueError(f"study n_points (points the {self.sampler!r} sampler draws) must be an "
                              f"integer >= 1, got {self.n_points!r}")
+        if not (self.objective in ("rel_l2", "total", "lr") or self.objective.startswith(("loss_", "time_to:"))):
+            raise ValueError(f"study objective must be 'rel_l2', a logged metric ('total', 'lr', "
+                             f"'loss_<term>') or 'time_to:<error>', got {self.objective!r}")
         self.target_error()  # checks a time_to objective's number
         if self.name is None:
             digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:6]
