@@ -133,18 +133,24 @@ def run_study(spec: StudySpec, *, runs_dir=None, storage: str | None = None, cli
     ``client``: a ``distributed.Client`` to use; else one to ``address``, else a new
     ``LocalCluster`` of ``n_workers``. ``on_trial(frozen_trial)`` is called after each trial
     is told (e.g. a progress line)."""
+    runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
+    storage = storage or default_storage(runs_dir)
+    study = open_study(spec, storage)
+    if client is None:
+        with connect(address, n_workers, timeout) as own:
+            return _drive(study, spec, storage, runs_dir, own, on_trial)
+    return _drive(study, spec, storage, runs_dir, client, on_trial)
+
+
+def _drive(study, spec: StudySpec, storage: str, runs_dir: Path, client, on_trial):
+    """Continue the trials a stopped driver left running, then keep every worker busy with new
+    trials until the study has all of its runs."""
     import optuna
     from distributed import wait
 
     from lab.studies.trial import run_trial
 
-    runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
-    storage = storage or default_storage(runs_dir)
-    study = open_study(spec, storage)
     pruning = spec.pruner != "none"
-    if client is None:
-        with connect(address, n_workers, timeout) as own:
-            return run_study(spec, runs_dir=runs_dir, storage=storage, client=own, on_trial=on_trial)
     running = {}  # future -> trial number
 
     def submit(number: int, trial_id: int, run_dir: str) -> None:
@@ -168,9 +174,9 @@ def run_study(spec: StudySpec, *, runs_dir=None, storage: str | None = None, cli
         return sum(1 for t in study.get_trials(deepcopy=False, states=states)
                    if f"abandoned-{t.number}" not in study.user_attrs)
 
-    capacity = max(1, len(client.scheduler_info()["workers"]))
     try:
         while True:
+            capacity = max(1, len(client.scheduler_info()["workers"]))  # a cluster may grow
             while len(running) < capacity and started() < spec.n_trials:
                 trial = study.ask()
                 submit(trial.number, trial._trial_id, _prepare(study, spec, trial, runs_dir))
