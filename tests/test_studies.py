@@ -61,12 +61,20 @@ def test_a_bad_study_spec_is_refused_naming_what_is_wrong(spec, message):
 
 
 @pytest.mark.bad_input("study")
-def test_an_unreachable_scheduler_is_refused_within_the_timeout():
-    t0 = time.perf_counter()
+def test_an_unreachable_scheduler_is_refused_after_the_timeout():
     with pytest.raises(ValueError, match=r"no Dask scheduler answered at 'tcp://127.0.0.1:9' within 1 s"):
         with connect("tcp://127.0.0.1:9", timeout=1):
             pass
-    assert time.perf_counter() - t0 < 30  # bounded: not Dask's default of retrying for minutes
+
+
+@pytest.mark.bad_input("study")
+def test_a_study_spec_file_that_is_not_json_is_refused_by_the_cli(tmp_path, capsys):
+    from lab.cli import main
+
+    bad = tmp_path / "spec.json"
+    bad.write_text("{'space': ")
+    assert main(["study", "run", str(bad), "--runs-dir", str(tmp_path)]) == 2
+    assert f"study spec '{bad}' could not be read" in capsys.readouterr().err
 
 
 def test_declared_bounds_are_the_default_range_and_a_grid_spaces_them():
