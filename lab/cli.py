@@ -1,4 +1,4 @@
-"""``sciml-lab`` command line, headless part: train, inspect saved runs, list problems.
+"""``sciml-lab`` command line, headless part: train, inspect saved runs, list problems, studies.
 
 The installed ``sciml-lab`` command is :func:`widgets.cli.main`, which adds ``serve`` (the
 app) on top of this parser, so ``lab`` never imports the UI and runs where Panel is absent
@@ -109,6 +109,8 @@ def cmd_train(args) -> int:
         problem = get_problem(args.problem, **p_kw)
         model = get_model_config(args.model, **m_kw)
         trainer = Trainer(problem, model, TrainConfig(**t_kw), runs_dir=args.runs_dir)
+    for name in args.track or []:
+        trainer.subscribe(_tracking_sink(name))
     c = trainer.config
     if not args.quiet:
         trainer.subscribe(_progress_sink(trainer.step + c.steps + c.lbfgs_steps))
@@ -181,6 +183,81 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_study(args) -> int:
+    from lab.studies import StudySpec, default_storage, run_study, trials_table
+
+    storage = args.storage or default_storage(args.runs_dir)
+    if args.action == "show":
+        rows = trials_table(args.spec, storage)
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+            return 0
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        print("  ".join(f"{k:>12}" for k in keys))
+        for r in rows:
+            print("  ".join(f"{r.get(k):>12.4g}" if isinstance(r.get(k), float) else f"{r.get(k)!s:>12}"
+                            for k in keys))
+        return 0
+    data = {}
+    if args.spec:
+        try:
+            data = json.loads(open(args.spec).read())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"study spec {args.spec!r} could not be read: {err}") from None
+    options = {"problem": args.problem, "model": args.model, "seeds": args.seeds, "sampler": args.sampler,
+               "pruner": args.pruner, "n_points": args.points, "objective": args.objective, "name": args.name}
+    data.update({k: v for k, v in options.items() if v is not None})
+    if args.space:
+        data["space"] = {**data.get("space", {}), **parse_assignments(args.space, "--space")}
+    if args.set:
+        data["fixed"] = {**data.get("fixed", {}), **parse_assignments(args.set)}
+    spec = StudySpec.from_dict(data)
+    print(f"study {spec.name}: {spec.n_trials} runs, state in {storage}", file=sys.stderr)
+
+    def line(t) -> None:
+        print(json.dumps({"trial": t.number, "state": t.state.name, "value": t.value, **t.params,
+                          "seed": t.user_attrs.get("seed"), "run": t.user_attrs.get("run")}), flush=True)
+
+    run_study(spec, runs_dir=args.runs_dir, storage=storage, address=args.address,
+              n_workers=args.workers, timeout=args.timeout, on_trial=line)
+    return 0
+
+
+def _tracking_sink(name: str):
+    from lab.tracking import SINKS
+
+    return SINKS[name]()
+
+
+def add_study_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    sub.choices["train"].add_argument(
+        "--track", action="append", choices=["tensorboard", "mlflow"],
+        help="also send the run to TensorBoard (the run's tensorboard/ folder) or MLflow "
+             "(MLFLOW_TRACKING_URI); repeatable")
+    s = sub.add_parser("study", parents=[common], help="run or show a study: many runs over a search space")
+    s.add_argument("action", choices=["run", "show"])
+    s.add_argument("spec", nargs="?", help="run: a study spec (JSON file); show: the study's name")
+    s.add_argument("--space", nargs="*", metavar="KEY=VALUES",
+                   help='searched parameters: model.width=[16,32], lr={"low":1e-4,"high":1e-2,"log":true}, '
+                        "problem.nu=bounds")
+    s.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="settings shared by every run (as for train)")
+    s.add_argument("--problem", default=None)
+    s.add_argument("--model", default=None)
+    s.add_argument("--seeds", type=int, default=None, help="runs per point (default 1)")
+    s.add_argument("--sampler", default=None, help="grid (default), random, tpe or qmc")
+    s.add_argument("--pruner", default=None, help="none (default), median, hyperband or successive_halving")
+    s.add_argument("--points", type=int, default=None, help="points a sampler draws (not for grid)")
+    s.add_argument("--objective", default=None,
+                   help="rel_l2 (default), a logged metric (total, loss_pde, ...) or time_to:<error>")
+    s.add_argument("--name", default=None, help="study name (default: derived from the spec; rerun to continue)")
+    s.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in the runs folder)")
+    s.add_argument("--address", default=None, help="Dask scheduler address (default: a local cluster)")
+    s.add_argument("--workers", type=int, default=2, help="local cluster worker processes")
+    s.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the scheduler")
+    s.add_argument("--json", action="store_true", help="show: trials as JSON")
+    s.set_defaults(func=cmd_study)
+
+
 #: adds subcommands to the parser: ``(subparsers, common parent parser) -> None``
 AddCommands = Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]
 
@@ -227,6 +304,7 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     e.add_argument("--out", default=None, help="output path (default: the run's name and the format's suffix)")
     e.add_argument("--time", type=int, default=None, help="vti: the time index to write (default: the last)")
     e.set_defaults(func=cmd_export)
+    add_study_parser(sub, common)
     return ap
 
 
