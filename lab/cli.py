@@ -304,6 +304,7 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     e.add_argument("--out", default=None, help="output path (default: the run's name and the format's suffix)")
     e.add_argument("--time", type=int, default=None, help="vti: the time index to write (default: the last)")
     e.set_defaults(func=cmd_export)
+
     add_study_parser(sub, common)
     return ap
 
