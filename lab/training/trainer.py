@@ -8,7 +8,10 @@ folder gets the config, metrics and the last good checkpoint (see :mod:`lab.trai
 
 Failure policy: a non-finite loss or parameter stops the run with a :class:`Failed` event
 naming the step, and the checkpoint on disk is the last one written while everything was
-finite. Stop saves the current (finite) state, so nothing trained is lost.
+finite. Stop saves the current (finite) state, so nothing trained is lost. A disk that refuses
+a write (full, read-only) never ends a run early: the last checkpoint stays intact, training
+goes on and saving is tried again; if the final state cannot be saved the run fails with a
+message naming the last checkpoint on disk.
 
 Before training, the task may prepare for long (an operator task generating its data): the
 Trainer emits :class:`Preparing` events meanwhile, Pause holds the preparation between two
@@ -31,7 +34,7 @@ from lab.training import graphs
 from lab.training.config import TrainConfig
 from lab.training.events import Done, Event, Failed, Preparing, Snapshot, Started, Step
 from lab.training.preflight import check_run
-from lab.training.runs import RunRecord, find_run
+from lab.training.runs import RunRecord, default_runs_dir, find_run
 from lab.training.tasks import task_for
 from lab.workers import finish_at_exit
 
@@ -40,6 +43,10 @@ log = logging.getLogger(__name__)
 
 class Divergence(RuntimeError):
     """Raised inside the loop when a loss or parameter stops being finite."""
+
+
+class SaveFailed(RuntimeError):
+    """The run trained to its end but its last state could not be written (disk full, read-only)."""
 
 
 class _StoppedPreparing(Exception):
@@ -198,15 +205,42 @@ class Trainer:
                 "train": self.config.to_dict()}
 
     def _checkpoint(self, step: int, rel_l2: float | None = None) -> bool:
-        """Save if every parameter is finite; returns whether it saved."""
+        """Save if every parameter is finite; returns whether it saved.
+
+        A write the disk refuses (full, read-only, removed) does not end the run: the previous
+        checkpoint stays intact (writes are atomic), training goes on and the next checkpoint
+        tries again; the error is kept for the run's outcome (:meth:`run`)."""
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             return False
-        self._record.save_checkpoint(self.model, {**self._config_dict(), "step": step, "rel_l2": rel_l2,
-                                                  "plan": list(self._plan)},
-                                     self._adam if self._adam is not None else self._optimizer_state,
-                                     self._checkpoint_state())
-        self._last_ckpt = step
+        try:
+            self._record.save_checkpoint(self.model, {**self._config_dict(), "step": step, "rel_l2": rel_l2,
+                                                      "plan": list(self._plan)},
+                                         self._adam if self._adam is not None else self._optimizer_state,
+                                         self._checkpoint_state())
+        except OSError as err:
+            self._save_error = err
+            log.warning("could not save the checkpoint of step %d (%s); training goes on, the last "
+                        "checkpoint on disk is step %s", step, err, self._last_ckpt)
+            return False
+        self._last_ckpt, self._save_error = step, None
         return True
+
+    def _log(self, row: dict) -> None:
+        """A metrics row; one the disk refuses is dropped with a warning (once), never the run."""
+        try:
+            self._record.log(row)
+        except OSError as err:
+            if not self._log_error:
+                log.warning("could not write metrics of run %s (%s); training goes on without them",
+                            self._record.name, err)
+            self._log_error = True
+
+    def _finish(self, **summary) -> None:
+        """Write the run's summary; a disk error is logged, since the outcome is already known."""
+        try:
+            self._record.finish(**summary)
+        except OSError as err:
+            log.error("could not write the summary of run %s: %s", self._record.name, err)
 
     def _checkpoint_state(self) -> dict:
         """The loop's state besides weights and Adam (see :meth:`__init__`'s ``loop_state``)."""
@@ -230,7 +264,11 @@ class Trainer:
         if self._state_dict is not None:
             self.model.load_state_dict(self._state_dict)
         if self._record is None:
-            self._record = RunRecord.create(self._config_dict(), self.runs_dir)
+            try:
+                self._record = RunRecord.create(self._config_dict(), self.runs_dir)
+            except OSError as err:
+                raise ValueError(f"cannot create the run's folder in {self.runs_dir or default_runs_dir()}: "
+                                 f"{err.strerror or err}; choose another runs folder") from None
         else:  # continued: locked, rows after the checkpoint's step dropped, marked running
             self._record.reopen(self._start_step)
 
@@ -261,6 +299,8 @@ class Trainer:
         t0 = time.perf_counter()
         step, rel = self._start_step, None
         self._last_ckpt: int | None = self._start_step if self._state_dict is not None else None
+        self._save_error: OSError | None = None
+        self._log_error = False
         run_dir = str(self._record.path) if self._record is not None else ""
         try:
             device, task = self._setup(t0)
@@ -274,19 +314,24 @@ class Trainer:
                 # a new run stopped while preparing saves its initial weights, so it can be continued;
                 # a continued one keeps its checkpoint, Adam's moments included
                 self._checkpoint(step, rel)
-            self._record.finish(status=reason, step=step, rel_l2=rel,
-                                elapsed=time.perf_counter() - t0)
+            if self._save_error is not None and self._last_ckpt != step:
+                self.step = step
+                raise SaveFailed(f"the run reached step {step} but could not be saved ({self._save_error}); "
+                                 f"the last checkpoint on disk is step {self._last_ckpt}. Free some disk "
+                                 "space, then continue the run from there")
+            self._finish(status=reason, step=step, rel_l2=rel, elapsed=time.perf_counter() - t0)
             self.result = Result(reason, step, rel, run_dir)
             self._emit(Done(step, rel if rel is not None else math.nan, reason, run_dir,
                             time.perf_counter() - t0))
         except Exception as err:  # reported as a Failed event; the last good checkpoint stays
             step = self.step
-            message = str(err) if isinstance(err, (Divergence, ValueError)) else f"{type(err).__name__}: {err}"
-            if not isinstance(err, (Divergence, ValueError)):
+            clear = (Divergence, ValueError, SaveFailed)
+            message = str(err) if isinstance(err, clear) else f"{type(err).__name__}: {err}"
+            if not isinstance(err, clear):
                 log.exception("training failed at step %d", step)
             if self._record is not None:
-                self._record.finish(status="failed", step=step, rel_l2=rel, message=message,
-                                    checkpoint_step=self._last_ckpt)
+                self._finish(status="failed", step=step, rel_l2=rel, message=message,
+                             checkpoint_step=self._last_ckpt)
             self.result = Result("failed", step, rel, run_dir, message)
             self._emit(Failed(step, message, run_dir, self._last_ckpt))
         return self.result
@@ -319,12 +364,12 @@ class Trainer:
                 weights = {k: float(w) for k, w in weights.items()}  # adapted weights are tensors
                 ev = Step(step, phase, losses, float(total.detach()), lr, weights,
                           time.perf_counter() - t0, task.extras())
-                self._record.log({"step": step, "phase": phase, "total": ev.total, "lr": lr,
+                self._log({"step": step, "phase": phase, "total": ev.total, "lr": lr,
                                   "elapsed": ev.elapsed, **{f"loss_{k}": v for k, v in losses.items()}})
                 self._emit(ev)
             if crossed(prev, step, c.snapshot_every):
                 grid, fields, rel, extras = task.evaluate()
-                self._record.log({"step": step, "rel_l2": rel})
+                self._log({"step": step, "rel_l2": rel})
                 self._emit(Snapshot(step, grid, fields, rel, extras))
             if crossed(prev, step, c.checkpoint_every):
                 self._checkpoint(step, rel)
@@ -409,7 +454,7 @@ class Trainer:
                     break
         if step % c.snapshot_every != 0 or rel is None:  # the final state is always shown
             grid, fields, rel, extras = task.evaluate()
-            self._record.log({"step": step, "rel_l2": rel})
+            self._log({"step": step, "rel_l2": rel})
             self._emit(Snapshot(step, grid, fields, rel, extras))
         return step, rel
 
