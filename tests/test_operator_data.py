@@ -9,6 +9,7 @@ import torch
 from lab.data import cache
 from lab.data.datasets import BurgersData, DarcyData, KSData, NS2DData, Turbulence3DData, spectral_truncate
 from lab.device import describe
+from lab.problems import get_problem
 from lab.solvers import grf
 
 
@@ -234,3 +235,13 @@ def test_an_operator_task_reads_its_data_once(monkeypatch):
     assert task.train["x"].shape[0] == 4 and task.val["x"].shape[0] == 2
     with pytest.raises(ValueError, match="split must be 'train' or 'val', got 'test'"):
         problem.dataset("test")
+
+
+@pytest.mark.bad_input("validation")
+def test_a_dataset_whose_solver_blows_up_is_refused_naming_what_to_change(tmp_path, monkeypatch):
+    """Kuramoto-Sivashinsky on 8 points of a 22-long period is under-resolved and blows up: a
+    clean refusal, not a traceback (the property suite found it)."""
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    problem = get_problem("ks_operator", resolution=8, n_train=2, n_val=1, batch_size=1)
+    with pytest.raises(ValueError, match="blew up .* raise the resolution or lower the time step"):
+        problem.arrays()

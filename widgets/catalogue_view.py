@@ -55,7 +55,7 @@ from widgets.training_view import plot_axes
 
 #: errors a solver raises for parameters it refuses; shown in the alert (others are re-raised
 #: in the worker thread as well, so their traceback reaches the server log)
-REFUSED = (ValueError, FloatingPointError, MemoryError)
+REFUSED = (ValueError, MemoryError)
 
 
 @dataclass(frozen=True)

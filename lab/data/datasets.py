@@ -113,8 +113,9 @@ class DatasetSpec(Config):
             chunk = {k: out[k].detach().to("cpu", torch.float64).numpy().astype(dtype) for k in self.fields}
             bad = [k for k, v in chunk.items() if not np.all(np.isfinite(v))]
             if bad:
-                raise FloatingPointError(f"dataset {self.key!r} produced non-finite values in {bad} "
-                                         f"(samples {done} to {done + b - 1})")
+                raise ValueError(f"the solver of dataset {self.key!r} blew up (non-finite values in {bad}, "
+                                 f"samples {done} to {done + b - 1}): it is unstable or under-resolved at "
+                                 "these settings; raise the resolution or lower the time step")
             if parts_dir is not None:
                 parts.save(parts_dir, i, chunk, gen, made_on)
             chunks.append(chunk)

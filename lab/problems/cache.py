@@ -80,6 +80,8 @@ def cached(problem: str, params: dict, grid: dict[str, np.ndarray],
                 remove_orphans(d, f"{key}{suffix}")
             arr = np.asarray(compute())
             if not np.all(np.isfinite(arr)):
-                raise FloatingPointError(f"reference solver for {problem!r} produced non-finite values")
+                raise ValueError(f"the reference solver of {problem!r} blew up (non-finite values): it is "
+                                 "unstable or under-resolved at these settings; raise the resolution or "
+                                 "lower the time step")
             store(key, arr)
     return arr
