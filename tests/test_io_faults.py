@@ -97,3 +97,21 @@ def test_a_runs_folder_that_cannot_be_made_is_refused_in_one_line(tmp_path):
     result = tr.run()
     assert result.status == "failed" and result.message.startswith("cannot create the run's folder in")
     assert "Traceback" not in result.message
+
+
+@pytest.mark.fault("signals")
+def test_an_interrupt_inside_run_leaves_the_run_continuable_from_its_checkpoint(tmp_path):
+    """A KeyboardInterrupt (a notebook's Interrupt) escaping run() gives the run's lock back and marks
+    it stopped at its last checkpoint, so the same process can continue it."""
+    tr, _ = _trainer(tmp_path)
+
+    def interrupt(ev):
+        if getattr(ev, "step", 0) == 15 and type(ev).__name__ == "Step":
+            raise KeyboardInterrupt
+    tr.subscribe(interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        tr.run()
+    rec = find_run(tr._record.path)
+    assert rec.summary()["status"] == "stopped" and rec.summary()["step"] == 10
+    again = Trainer.resume(str(rec.path))
+    assert again.step == 10 and again.run().status == "completed"

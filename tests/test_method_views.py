@@ -173,6 +173,6 @@ def test_model_picker_follows_the_problem_kind(tmp_path):
     assert set(app.model_picker.options.values()) == pinns | {"neural_ode"}
     assert app.model_picker.value == "pig"                      # still valid: kept
     app.problem_view.picker.value = "darcy_operator"
-    assert set(app.model_picker.options.values()) == {"fno", "deeponet"}
+    assert set(app.model_picker.options.values()) == {"fno", "deeponet", "mgno"}
     assert app.model_config.kind == app.model_picker.value in {"fno", "deeponet"}
     assert {"causal", "causal_eps", "balancing", "resampling", "rad_k"} <= set(app.train_editor._widgets)

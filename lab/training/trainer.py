@@ -334,6 +334,11 @@ class Trainer:
                              checkpoint_step=self._last_ckpt)
             self.result = Result("failed", step, rel, run_dir, message)
             self._emit(Failed(step, message, run_dir, self._last_ckpt))
+        except BaseException:  # KeyboardInterrupt in a notebook, SystemExit: the run stays continuable
+            if self._record is not None:  # from its last checkpoint; the lock is given back
+                self._finish(status="stopped", step=self._last_ckpt or 0, rel_l2=None,
+                             message="interrupted; continue from the last checkpoint")
+            raise
         return self.result
 
     def _train(self, task, t0: float) -> tuple[int, float | None]:
