@@ -86,21 +86,47 @@ def test_plot_axes_follow_the_problem_kind():
     assert plot_axes(("t",)) is None                     # time series
 
 
-def test_out_of_range_value_shows_alert_and_app_keeps_working(tmp_path):
+def _under(form, p_name: str) -> bool:
+    """Whether the form's message is shown right under the field of ``p_name``."""
+    objects = form.layout.objects
+    return form.message.visible and objects.index(form.message) == objects.index(
+        form._widgets[p_name]) + 1
+
+
+@pytest.mark.bad_input("validation")
+def test_out_of_range_value_is_named_under_its_field_and_app_keeps_working(tmp_path):
     app, _ = _app(tmp_path)
-    nu_widget = app.problem_view.editor[0]._widgets["nu"]
+    form = app.problem_view.editor[0]
+    nu_widget = form._widgets["nu"]
     nu_before = app.problem_view.problem.nu
     nu_widget._process_events({"value": 5.0})  # as if typed in the browser
-    assert app.alert.visible and app.alert.alert_type == "danger"
-    assert "nu" in app.alert.object and "at most 1.0" in app.alert.object
+    assert _under(form, "nu") and form.message.alert_type == "danger"
+    assert "nu" in form.message.object and "at most 1.0" in form.message.object
     assert app.problem_view.problem.nu == nu_before and nu_widget.value == nu_before
-    steps_widget = app.train_editor._widgets["steps"]
-    steps_widget._process_events({"value": -3})
-    assert "steps" in app.alert.object and app.train_config.steps == APP_TRAIN_DEFAULTS["steps"]
-    # a valid edit clears the alert and is applied; the app still renders
+    assert not app.alert.visible  # said once, where the user is typing
+    steps = app.train_editor
+    steps._widgets["steps"]._process_events({"value": -3})
+    assert _under(steps, "steps") and "steps" in steps.message.object
+    assert app.train_config.steps == APP_TRAIN_DEFAULTS["steps"]
+    # a valid edit clears the message and is applied; the app still renders
     nu_widget._process_events({"value": 0.01})
-    assert not app.alert.visible and app.problem_view.problem.nu == 0.01
+    assert not form.message.visible and form.message not in form.layout.objects
+    assert app.problem_view.problem.nu == 0.01
     assert pn.panel(app).get_root() is not None
+
+
+@pytest.mark.bad_input("validation")
+def test_a_fraction_typed_into_a_whole_number_field_is_refused_with_a_message(tmp_path):
+    """Bokeh's integer box dropped a typed 2.5 without a word and snapped back, under whatever
+    message was shown before."""
+    app, _ = _app(tmp_path)
+    form = app.train_editor
+    form._widgets["steps"]._process_events({"value": 2.5})
+    assert _under(form, "steps") and "Steps must be a whole number, not 2.5" in form.message.object
+    assert app.train_config.steps == APP_TRAIN_DEFAULTS["steps"]
+    form._widgets["steps"]._process_events({"value": 60.0})  # a whole number, however typed
+    assert app.train_config.steps == 60 and isinstance(app.train_config.steps, int)
+    assert not form.message.visible
 
 
 def test_training_streams_losses_and_fields(trained):
@@ -147,6 +173,21 @@ def test_reopen_and_continue_a_saved_run(trained):
     view.drain()
     assert view.step == 40 and view.fields.snapshot.step == 40
     assert app.runs.table.value.iloc[0]["step"] == 40
+
+
+def test_session_alerts_go_once_they_are_no_longer_true(trained):
+    app, _ = trained
+    app.runs.table.selection = []
+    app.runs.open_selected()  # nothing selected
+    assert app.alert.visible and "Select a run" in app.alert.object
+    assert app.alert.styles["position"] == "fixed"  # in sight however far the sidebar scrolls
+    app.runs.table.selection = [0]
+    app.runs.open_selected()
+    assert not app.alert.visible  # the run opened: the request to select one is answered
+    app.report_error("Training failed at step 7: loss became non-finite")
+    app.problem_view.picker.value = "heat2d"
+    assert not app.alert.visible  # the failure concerned the problem left
+    app.problem_view.picker.value = "burgers"
 
 
 def test_failures_reach_the_alert(tmp_path):
@@ -228,3 +269,22 @@ def test_views_changed_after_display_keep_panels_stylesheets_inline(monkeypatch)
     assert off_host() == []
     sheets = [s for m in root.select({"type": UIElement}) for s in m.stylesheets]
     assert len({id(s) for s in sheets}) < len(sheets)  # one sheet object per file, shared by the models
+
+
+def test_a_session_built_without_its_page_links_no_stylesheet_off_host(tmp_path):
+    """A page whose scripts arrive after the unused-session timeout connects to a session Bokeh
+    builds for the websocket alone, whose HTML Panel never writes: its stylesheets named
+    cdn.holoviz.org, and offline the page rendered unstyled."""
+    from bokeh.document import Document
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.state import set_curdoc
+
+    from widgets.app import session_page
+
+    doc = Document()
+    with set_curdoc(doc):
+        session_page(str(tmp_path / "runs")).server_doc(doc)
+    urls = {str(s.url) for m in doc.models for s in getattr(m, "stylesheets", ())
+            if isinstance(s, ImportedStyleSheet)}
+    assert urls  # Panel's own sheets are linked, not inlined, in a served page
+    assert not [u for u in urls if u.startswith(("http:", "https:", "//"))], urls

@@ -13,10 +13,12 @@ import param
 
 from lab.models import get_model_config, list_models
 from lab.training import Done, Failed, TrainConfig, Trainer
+from widgets.alerts import Message
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
 from widgets.forms import settings_form
-from widgets.offline import OfflineFast, indent_at_newlines_only, inline_stylesheets_on_update
+from widgets.offline import (OfflineFast, indent_at_newlines_only, inline_stylesheets_on_update,
+                             serve_stylesheets_locally)
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
@@ -44,16 +46,15 @@ class LabApp(pn.viewable.Viewer):
 
     def __init__(self, problem: str = "burgers", model: str = "mlp", **params):
         super().__init__(**params)
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        self.problem_view = ProblemView(key=problem, on_error=self.report_param_error,
+        self.alert = Message(floating=True)
+        self.problem_view = ProblemView(key=problem,
                                         on_change=self._edited)
         self.model_picker = pn.widgets.Select(
             name="Model", options=models_for(self.problem_view.problem.kind), value=model,
             sizing_mode="stretch_width")
         self.model_editor = pn.Column(sizing_mode="stretch_width")
         self.train_config = TrainConfig(**APP_TRAIN_DEFAULTS)
-        self.train_editor = settings_form(self.train_config, on_error=self.report_param_error,
-                                          on_change=self._edited)
+        self.train_editor = settings_form(self.train_config, on_change=self._edited)
         self.training = TrainingView(on_error=self.report_error, on_finished=self._finished)
         self.runs = RunsView(self.runs_dir, on_open=self._open_run, on_continue=self.start,
                              on_error=self.report_error)
@@ -134,16 +135,12 @@ class LabApp(pn.viewable.Viewer):
             self.pause_button.label = "Resume"
 
     # ---- errors -------------------------------------------------------------------------
-    def report_param_error(self, name: str, err: ValueError) -> None:
-        self.report_error(f"Invalid value for **{name}**: {err}")
-
     def report_error(self, message: str) -> None:
-        self.alert.object = message
-        self.alert.visible = True
+        """Show what concerns the whole session (refused forms show their own under the field)."""
+        self.alert.show(message)
 
     def clear_error(self) -> None:
-        self.alert.visible = False
-        self.alert.object = ""
+        self.alert.clear()
 
     # ---- reactions ----------------------------------------------------------------------
     def _edited(self, _name: str) -> None:
@@ -151,11 +148,11 @@ class LabApp(pn.viewable.Viewer):
 
     def _select_model(self, *_):
         self.model_config = get_model_config(self.model_picker.value)
-        self.model_editor.objects = [settings_form(self.model_config, on_error=self.report_param_error,
-                                                   on_change=self._edited)]
+        self.model_editor.objects = [settings_form(self.model_config, on_change=self._edited)]
 
     def _problem_changed(self, *_):
         p = self.problem_view.problem
+        self.clear_error()  # what went wrong concerned the problem left
         options = models_for(p.kind)
         if self.model_picker.options != options:
             keep = self.model_picker.value in options.values()
@@ -176,6 +173,7 @@ class LabApp(pn.viewable.Viewer):
         self.runs.refresh()
 
     def _open_run(self, problem, snapshot, history) -> None:
+        self.clear_error()  # e.g. "Select a run first" of an earlier click
         self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
         self.operator.show_saved(problem, snapshot, history)
         self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
@@ -198,6 +196,13 @@ def extension(inline: bool = True, **params) -> None:
     pn.extension(*EXTENSIONS, inline=inline, **params)
 
 
+def session_page(runs_dir=None) -> pn.template.FastListTemplate:
+    """The page of one served browser session (built in that session's document)."""
+    pn.extension(*EXTENSIONS, notifications=False)
+    serve_stylesheets_locally(pn.state.curdoc)
+    return LabApp(runs_dir=runs_dir).template()
+
+
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",
           threaded: bool = False, allow_websocket_origin: list[str] | None = None,
           prefix: str = ""):
@@ -211,11 +216,7 @@ def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "lo
     """
     runs_dir = None if runs_dir is None else str(runs_dir)
 
-    def session():
-        pn.extension(*EXTENSIONS, notifications=False)
-        return LabApp(runs_dir=runs_dir).template()
-
     origins = sorted({f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}",
                       *(allow_websocket_origin or ())})
-    return pn.serve({"/": session}, port=port, address=address, show=show, title="sciml-lab",
+    return pn.serve({"/": lambda: session_page(runs_dir)}, port=port, address=address, show=show, title="sciml-lab",
                     websocket_origin=origins, threaded=threaded, prefix=prefix)

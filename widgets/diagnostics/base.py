@@ -25,6 +25,7 @@ import torch
 
 from lab.training.events import Snapshot
 from lab.workers import finish_at_exit
+from widgets.alerts import Message
 
 
 @dataclass
@@ -105,7 +106,7 @@ class DiagnosticPanel(pn.viewable.Viewer):
         self._thread: threading.Thread | None = None
         self._doc = None
         self._last_live_step: int | None = None
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.alert = Message()
         self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.progress = pn.indicators.Progress(value=-1, active=False, visible=False, width=160,
                                                height=14, bar_color="primary")
@@ -203,8 +204,8 @@ class DiagnosticPanel(pn.viewable.Viewer):
     # ---- errors -------------------------------------------------------------------------
     def report_error(self, message: str) -> None:
         self.error = message
-        self.alert.param.update(object=message, visible=True)
+        self.alert.show(message)
 
     def clear_error(self) -> None:
         self.error = None
-        self.alert.param.update(object="", visible=False)
+        self.alert.clear()
