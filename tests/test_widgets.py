@@ -288,3 +288,53 @@ def test_a_session_built_without_its_page_links_no_stylesheet_off_host(tmp_path)
             if isinstance(s, ImportedStyleSheet)}
     assert urls  # Panel's own sheets are linked, not inlined, in a served page
     assert not [u for u in urls if u.startswith(("http:", "https:", "//"))], urls
+
+
+def test_opening_a_saved_run_of_another_problem_sets_sidebar_header_and_model(tmp_path):
+    """The sidebar stayed on the problem shown before, so Train then trained the wrong one; the
+    Diagnostics list filled only at page load."""
+    app, _ = _app(tmp_path)
+    app.problem_view.problem.nu = 0.02
+    app.model_config.width = 12
+    _train(app)
+    (name,) = [r for r in app.diagnostics.picker.options if r not in ("reference", "live run")]
+    app.problem_view.picker.value = "heat2d"
+    app.model_picker.value = "pig"
+    app.runs.table.selection = [0]
+    app.runs.open_selected()
+    assert app.problem_view.picker.value == "burgers" and app.problem_view.problem.nu == 0.02
+    assert "Burgers" in app.problem_view.title.object  # the header
+    assert app.model_picker.value == "mlp" and app.model_config.width == 12
+    assert app.model_editor.objects[0].object is app.model_config  # the form shows it
+    assert app.training.fields.snapshot.step == TINY["steps"]
+    app.train_config.steps = 10
+    _train(app, steps=10)  # Train now trains what is shown
+    assert app.training.trainer.problem.key == "burgers"
+    assert app.training.trainer.model_config.width == 12
+    assert len(app.diagnostics.picker.options) == 4  # the new run is listed at once
+
+
+def test_continuing_a_stopped_run_with_more_steps_keeps_its_plan(tmp_path):
+    """Continue with more steps gave a stopped run a fresh plan of those steps and marked it
+    completed: the rest of its planned steps and its schedule were lost."""
+    from lab.models import get_model_config
+    from lab.training import Step, TrainConfig, Trainer, find_run
+
+    app, _ = _app(tmp_path)
+    tr = Trainer(get_problem("burgers"), get_model_config("mlp"),
+                 TrainConfig(**{**TINY, "steps": 40}), runs_dir=app.runs_dir)
+    tr.subscribe(lambda e: tr.stop() if isinstance(e, Step) and e.step == 10 else None)
+    run = find_run(tr.run().run_dir)
+    app.runs.refresh()
+    app.runs.table.selection = [0]
+    app.runs.more_steps.value = 10
+    app.runs.continue_selected()
+    app.training.trainer.join()
+    app.training.drain()
+    assert run.summary()["status"] == "stopped" and run.summary()["step"] == 20
+    assert tuple(run.load_checkpoint()[1]["plan"]) == (0, 40)
+    app.runs.more_steps.value = 0  # finish the plan
+    app.runs.continue_selected()
+    app.training.trainer.join()
+    app.training.drain()
+    assert run.summary()["status"] == "completed" and run.summary()["step"] == 40

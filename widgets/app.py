@@ -74,8 +74,9 @@ class LabApp(pn.viewable.Viewer):
         self._problem_changed()
 
         self.catalogue = CatalogueView(self.problem_view)  # follows the picker and parameter edits
+        self.diagnostics = DiagnosticsView.for_app(self)  # its "Look at" list follows the runs
         self.tabs = pn.Tabs(("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator, sizing_mode="stretch_width")), ("Saved runs", self.runs),
-                            ("Diagnostics", DiagnosticsView.for_app(self)), dynamic=False, sizing_mode="stretch_width")
+                            ("Diagnostics", self.diagnostics), dynamic=False, sizing_mode="stretch_width")
         self.sidebar = [
             self.problem_view.picker, self.model_picker,
             pn.Row(self.train_button, self.stop_button, self.pause_button),
@@ -172,7 +173,16 @@ class LabApp(pn.viewable.Viewer):
     def _finished(self, _ev: Done | Failed) -> None:
         self.runs.refresh()
 
-    def _open_run(self, problem, snapshot, history) -> None:
+    def _open_run(self, problem, snapshot, history, config: dict) -> None:
+        """Show a saved run, with the sidebar and header set to its problem and model (so
+        Train next trains what is shown)."""
+        if not self.training.running:
+            self.problem_view.show(problem)
+            model = config["model"]
+            self.model_picker.value = model["kind"]
+            saved = type(self.model_config).from_dict(model["params"])
+            self.model_config.param.update(**{k: v for k, v in saved.param.values().items()
+                                              if k != "name"})
         self.clear_error()  # e.g. "Select a run first" of an earlier click
         self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
         self.operator.show_saved(problem, snapshot, history)

@@ -45,8 +45,20 @@ class ProblemView(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(self.picker, self.editor, self.header, sizing_mode="stretch_width")
 
+    def show(self, problem: Problem) -> None:
+        """Select ``problem`` as it is (a saved run's, with its parameters)."""
+        self._shown = problem
+        try:
+            if self.picker.value == problem.key:
+                self._select()
+            else:
+                self.picker.value = problem.key  # selects it through the watcher
+        finally:
+            self._shown = None
+
     def _select(self, *_):
-        self.problem = get_problem(self.picker.value)
+        shown = getattr(self, "_shown", None)
+        self.problem = shown if shown is not None else get_problem(self.picker.value)
         cls = type(self.problem)
         self.editor.objects = [settings_form(self.problem, on_error=self._on_error,
                                              on_change=self._on_change)]

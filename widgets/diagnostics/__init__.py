@@ -68,8 +68,11 @@ class DiagnosticsView(pn.viewable.Viewer):
 
     # ---- sources ------------------------------------------------------------------------
     def refresh_runs(self) -> None:
+        """List the saved runs (the choice stays where it still exists)."""
         names = [r["name"] for r in list_runs(self.runs_dir)]
-        self.picker.options = ["reference", "live run", *names]
+        options = ["reference", "live run", *names]
+        keep = self.picker.value if self.picker.value in options else "reference"
+        self.picker.param.update(options=options, value=keep)
 
     def set_source(self, source: Source, *, refresh: bool = False) -> None:
         self.status.object = f"Showing the **{source.label}**"
@@ -105,6 +108,8 @@ class DiagnosticsView(pn.viewable.Viewer):
     def _running_changed(self, event) -> None:
         if event.new and self.training.trainer is not None:
             self.training.trainer.subscribe(self.sink_for(self.training.trainer))
+        if not event.new:  # a run ended: it is a saved run now
+            self.refresh_runs()
 
     def sink_for(self, trainer) -> Callable:
         """A Trainer sink feeding the live source (runs on the training thread: quick)."""
