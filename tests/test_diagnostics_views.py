@@ -120,6 +120,13 @@ def test_attractor_view_portrait_and_invariants_of_lorenz():
     # tr J = -(sigma + 1 + beta) everywhere on Lorenz-63: the exponents' sum, to RK4 accuracy
     assert row["λ1"] + row["λ2"] + row["λ3"] == pytest.approx(-(10 + 1 + 8 / 3), rel=1e-3)
     assert 1.5 < row["D_2"] < 2.5 and 1.0 < row["D_KY"] < 3.0
+    assert row["± λ1 (95%)"] > 0  # the spread over the independent starts
+    published = view.table.object.set_index("field").loc["published"]
+    assert published["λ1"] == pytest.approx(0.9056) and published["λ3"] == pytest.approx(-14.5723)
+    p.rho = 20.0  # no published spectrum there: no row that would mislead
+    view.set_source(Source(p, snap, label="lorenz"))
+    assert view.compute_invariants(background=False) and view.error is None, view.error
+    assert "published" not in set(view.table.object["field"])
 
 
 def test_attractor_view_refuses_a_pde():

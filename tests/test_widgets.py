@@ -338,3 +338,20 @@ def test_continuing_a_stopped_run_with_more_steps_keeps_its_plan(tmp_path):
     app.training.trainer.join()
     app.training.drain()
     assert run.summary()["status"] == "completed" and run.summary()["step"] == 40
+
+
+def test_training_settings_fit_the_model_family_and_the_machine(tmp_path):
+    """An FNO was offered collocation points and causal weighting it never reads; a CPU
+    machine was offered CUDA."""
+    import torch
+
+    app, _ = _app(tmp_path)
+    form = app.train_editor
+    assert {"n_pde", "causal", "balancing"} <= set(form._widgets)  # a PINN reads them
+    app.problem_view.picker.value = "burgers_operator"
+    assert app.model_config.family == "operator"
+    assert not {"n_pde", "n_ic", "causal", "balancing", "resampling"} & set(form._widgets)
+    assert {"steps", "lr", "seed", "snapshot_every"} <= set(form._widgets)
+    devices = form._widgets["device"].options
+    assert ("cuda" in devices) == torch.cuda.is_available() and devices[:2] == ["auto", "cpu"]
+    assert ("cuda_graphs" in form._widgets) == torch.cuda.is_available()

@@ -16,7 +16,7 @@ from lab.training import Done, Failed, TrainConfig, Trainer
 from widgets.alerts import Message
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
-from widgets.forms import settings_form
+from widgets.forms import machine_devices, settings_form
 from widgets.offline import (OfflineFast, indent_at_newlines_only, inline_stylesheets_on_update,
                              serve_stylesheets_locally)
 from widgets.operator_view import OperatorView
@@ -31,6 +31,20 @@ APP_TRAIN_DEFAULTS = dict(steps=2000, n_pde=1000, lbfgs_steps=0, snapshot_every=
 EXTENSIONS = ("tabulator", "katex", "vtk")
 #: model families that train on each problem kind (``ModelConfig.family``); other kinds: PINNs
 FAMILIES_FOR_KIND = {"operator": ("operator",), "ode": ("pinn", "ode")}
+#: training settings only a PINN's task reads (collocation points, residual weighting, ...)
+PINN_SETTINGS = ("derivatives", "n_pde", "n_ic", "n_bc", "resample_every", "resampling", "rad_k",
+                 "rad_c", "rad_candidates", "causal", "causal_chunks", "causal_eps", "causal_delta",
+                 "balancing", "balance_every", "balance_momentum", "ntk_points")
+
+
+def train_settings(family: str) -> list[str]:
+    """The training settings that apply to a model ``family`` on this machine."""
+    import torch
+
+    skip = set(PINN_SETTINGS if family != "pinn" else ())
+    if not torch.cuda.is_available():
+        skip.add("cuda_graphs")
+    return [n for n in TrainConfig.param if n != "name" and n not in skip]
 
 
 def models_for(kind: str) -> dict[str, str]:
@@ -54,7 +68,8 @@ class LabApp(pn.viewable.Viewer):
             sizing_mode="stretch_width")
         self.model_editor = pn.Column(sizing_mode="stretch_width")
         self.train_config = TrainConfig(**APP_TRAIN_DEFAULTS)
-        self.train_editor = settings_form(self.train_config, on_change=self._edited)
+        self.train_editor = settings_form(self.train_config, on_change=self._edited,
+                                          options={"device": machine_devices()})
         self.training = TrainingView(on_error=self.report_error, on_finished=self._finished)
         self.runs = RunsView(self.runs_dir, on_open=self._open_run, on_continue=self.start,
                              on_error=self.report_error)
@@ -149,6 +164,8 @@ class LabApp(pn.viewable.Viewer):
 
     def _select_model(self, *_):
         self.model_config = get_model_config(self.model_picker.value)
+        if hasattr(self, "train_editor"):
+            self.train_editor.parameters = train_settings(self.model_config.family)
         self.model_editor.objects = [settings_form(self.model_config, on_change=self._edited)]
 
     def _problem_changed(self, *_):

@@ -29,12 +29,21 @@ ErrorHandler = Callable[[str, ValueError], None]
 SIGNIFICANT = CustomJSTickFormatter(code="return String(Number(tick.toPrecision(6)))")
 
 
-def _widget_specs(obj: param.Parameterized) -> dict:
-    specs = {}
+def machine_devices() -> list[str]:
+    """The device choices this machine has ("auto" picks the best of them)."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return ["auto", "cpu", *(["cuda"] if torch.cuda.is_available() else []),
+            *(["mps"] if mps is not None and mps.is_available() else [])]
+
+
+def _widget_specs(obj: param.Parameterized, options: dict | None = None) -> dict:
+    specs = {name: {"options": list(choices)} for name, choices in (options or {}).items()}
     for name, p in obj.param.objects("existing").items():
         if name == "name":
             continue
-        spec: dict = {}
+        spec: dict = specs.get(name, {})
         if isinstance(p, param.Integer):  # checked as a whole number by the guard
             spec = {"type": pn.widgets.FloatInput, "start": None, "end": None}
         elif isinstance(p, param.Number):
@@ -121,7 +130,9 @@ class GuardedParam(pn.Param):
 
 
 def settings_form(obj: param.Parameterized, on_error: ErrorHandler | None = None,
-                  on_change: Callable[[str], None] | None = None, **kw) -> GuardedParam:
-    """Widgets for every parameter of ``obj`` (inputs for numbers, selects for choices)."""
-    return GuardedParam(obj, widgets=_widget_specs(obj), show_name=False, on_error=on_error,
+                  on_change: Callable[[str], None] | None = None, options: dict | None = None,
+                  **kw) -> GuardedParam:
+    """Widgets for every parameter of ``obj`` (inputs for numbers, selects for choices);
+    ``options`` narrows a choice to what applies (``{"device": machine_devices()}``)."""
+    return GuardedParam(obj, widgets=_widget_specs(obj, options), show_name=False, on_error=on_error,
                         on_change=on_change, sizing_mode="stretch_width", **kw)
