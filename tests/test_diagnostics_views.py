@@ -1,6 +1,7 @@
 """Diagnostics views, headless: each view on tiny data holds lab's numbers; bad requests alert."""
 import math
 
+import holoviews as hv
 import numpy as np
 import pytest
 import torch
@@ -88,6 +89,9 @@ def test_spectra_view_curves_hold_lab_spectra_and_band_errors():
     keep = ((k > 0) & (E > 0)).numpy()
     np.testing.assert_array_equal(curve.dimension_values("E(k)"), Ec[keep])
     np.testing.assert_array_equal(curve.dimension_values("k"), kc[keep])
+    # Taylor-Green is one shell: the others hold round-off (~1e-33), left below the axis
+    lo, hi = hv.Store.lookup_options("bokeh", view.spectrum_pane.object, "plot").kwargs["ylim"]
+    assert Ec[keep].min() < 1e-25 and hi == pytest.approx(2 * Ec.max(), rel=1e-2) and lo == pytest.approx(hi / 4e12)
     bands = view.result["bands"]
     # white noise puts most error energy at high k, where the reference has none
     assert bands["high"] > bands["low"] > 0
