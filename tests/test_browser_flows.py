@@ -285,3 +285,43 @@ def test_diagnostics_tabs_survive_each_other_after_a_3d_render(page):
         page.locator(".bk-tab", has_text=tab).click()
         expect(_visible_button(page, "Refresh")).to_have_count(1)  # each tab keeps its controls
     expect(page.get_by_role("combobox", name="Component")).to_be_visible()
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (1920, 1080)])
+def test_screenshots_of_every_view_at_laptop_and_desktop_sizes(browser, lab_url, width, height):
+    """docs/screenshots/<view>_<width>x<height>.png, shown in the README: the catalogue, a
+    refused value under its field, a short run in Training, the saved runs, Diagnostics."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors = record_page_errors(page)
+    off_host = record_off_host_requests(page)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(lab_url)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+    page.wait_for_timeout(1500)
+    size = f"{width}x{height}"
+    screenshot(page, f"catalogue_{size}")
+    _open_training_card(page)
+    type_setting(page, "Steps", "2.5")
+    expect(page.locator("#sidebar .alert-danger:visible")).to_contain_text("whole number")
+    screenshot(page, f"refused_value_{size}")
+    for label, value in (("Steps", 60), ("N pde", 200), ("Snapshot every", 20)):
+        type_setting(page, label, value)
+    _train_and_see_losses(page, points=6)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+    page.wait_for_timeout(1500)
+    screenshot(page, f"training_{size}")
+    page.locator(".bk-tab", has_text="Saved runs").click()
+    page.wait_for_timeout(1000)
+    screenshot(page, f"saved_runs_{size}")
+    _open_diagnostic(page, "Spectra")
+    _visible_button(page, "Refresh").click()
+    expect(page.get_by_text(re.compile("^Energy spectra"))).to_be_visible()
+    page.wait_for_timeout(1500)
+    screenshot(page, f"spectra_{size}")
+    context.close()
+    assert not errors, errors
+    assert not off_host, [r.url for r in off_host]

@@ -355,3 +355,20 @@ def test_training_settings_fit_the_model_family_and_the_machine(tmp_path):
     devices = form._widgets["device"].options
     assert ("cuda" in devices) == torch.cuda.is_available() and devices[:2] == ["auto", "cpu"]
     assert ("cuda_graphs" in form._widgets) == torch.cuda.is_available()
+
+
+def test_the_step_counter_says_how_long_the_run_has_left():
+    from lab.training import Step
+    from widgets.training_view import duration, time_left
+
+    def step(n, t):
+        return Step(n, "adam", {"pde": 1.0}, 1.0, 1e-3, {}, t)
+
+    assert time_left(step(10, 2.0), step(110, 12.0), 2000) == pytest.approx(189.0)  # 10 steps/s
+    assert time_left(step(10, 2.0), step(10, 2.0), 2000) is None  # no pace yet
+    assert [duration(s) for s in (40.4, 200, 3900)] == ["40 s", "3 min 20 s", "1 h 05 min"]
+    view = TrainingView()
+    view.configure({"x": (0, 1), "t": (0, 1)}, ["u"])
+    view.total_steps = view.progress.max = 2000
+    view._on_steps([step(10, 2.0), step(110, 12.0)])
+    assert view.counter.value == "110 / 2000 · about 3 min 09 s left"
