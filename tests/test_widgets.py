@@ -372,3 +372,26 @@ def test_the_step_counter_says_how_long_the_run_has_left():
     view.total_steps = view.progress.max = 2000
     view._on_steps([step(10, 2.0), step(110, 12.0)])
     assert view.counter.value == "110 / 2000 · about 3 min 09 s left"
+
+
+@pytest.mark.fault("server")
+def test_work_finished_after_its_page_closed_is_dropped_without_an_error():
+    """A preview finishing after its page closed called the destroyed document and left an
+    AttributeError traceback in the server's log."""
+    from bokeh.document import Document
+
+    from widgets.pages import call_on_page
+
+    class _Session:  # what a served document holds while its page is open
+        def __init__(self, doc):
+            self._document, self.id = doc, "s"
+
+    doc = Document()
+    session = _Session(doc)
+    doc._session_context = lambda: session
+    assert call_on_page(doc, lambda: None)  # the page is open: queued for its next tick
+    doc._session_context = None  # the page closed: Document.destroy() clears both
+    doc.callbacks.destroy()
+    assert call_on_page(doc, lambda: None) is False
+    doc._session_context = lambda: session  # destroyed between the check and the call
+    assert call_on_page(doc, lambda: None) is False

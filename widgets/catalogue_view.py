@@ -50,6 +50,7 @@ from lab.problems.base import coarse_grid
 from lab.workers import finish_at_exit
 from widgets import render
 from widgets.alerts import Message
+from widgets.pages import call_on_page
 from widgets.problem_view import KIND_LABELS, ProblemView
 from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, plot_pane
 from widgets.training_view import plot_axes
@@ -287,7 +288,7 @@ class CatalogueView(pn.viewable.Viewer):
         if isinstance(home, asyncio.AbstractEventLoop):
             home.call_soon_threadsafe(self._flush)
         elif home is not None:
-            home.add_next_tick_callback(self._flush)
+            call_on_page(home, self._flush)  # a closed page draws nothing
         if isinstance(result, Exception) and not isinstance(result, REFUSED):
             raise result
 

@@ -26,6 +26,7 @@ import torch
 from lab.training.events import Snapshot
 from lab.workers import finish_at_exit
 from widgets.alerts import Message
+from widgets.pages import call_on_page
 
 
 @dataclass
@@ -105,6 +106,7 @@ class DiagnosticPanel(pn.viewable.Viewer):
         self.error: str | None = None
         self._thread: threading.Thread | None = None
         self._doc = None
+        self._served = False  # whether _doc is a served page's (it may close while computing)
         self._last_live_step: int | None = None
         self.alert = Message()
         self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -146,6 +148,7 @@ class DiagnosticPanel(pn.viewable.Viewer):
             return False
         if pn.state.curdoc is not None:
             self._doc = pn.state.curdoc
+            self._served = self._doc.session_context is not None
         self.clear_error()
         if self.source is None:
             self.report_error("Nothing to show yet: choose a reference, a saved run or start a run.")
@@ -194,9 +197,8 @@ class DiagnosticPanel(pn.viewable.Viewer):
                 self.progress.param.update(visible=False, active=False)
                 self.busy = False
 
-        doc = self._doc
-        if doc is not None and doc.session_context is not None:
-            doc.add_next_tick_callback(apply)
+        if self._served:
+            call_on_page(self._doc, apply)  # a closed page draws nothing
         else:
             with pn.io.unlocked():
                 apply()
