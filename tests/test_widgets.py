@@ -185,7 +185,7 @@ def test_session_alerts_go_once_they_are_no_longer_true(trained):
     app.runs.open_selected()
     assert not app.alert.visible  # the run opened: the request to select one is answered
     app.report_error("Training failed at step 7: loss became non-finite")
-    app.problem_view.picker.value = "heat2d"
+    app.problem_view.picker.value = "poisson2d"
     assert not app.alert.visible  # the failure concerned the problem left
     app.problem_view.picker.value = "burgers"
 
@@ -298,7 +298,7 @@ def test_opening_a_saved_run_of_another_problem_sets_sidebar_header_and_model(tm
     app.model_config.width = 12
     _train(app)
     (name,) = [r for r in app.diagnostics.picker.options if r not in ("reference", "live run")]
-    app.problem_view.picker.value = "heat2d"
+    app.problem_view.picker.value = "poisson2d"
     app.model_picker.value = "pig"
     app.runs.table.selection = [0]
     app.runs.open_selected()
@@ -395,3 +395,22 @@ def test_work_finished_after_its_page_closed_is_dropped_without_an_error():
     assert call_on_page(doc, lambda: None) is False
     doc._session_context = lambda: session  # destroyed between the check and the call
     assert call_on_page(doc, lambda: None) is False
+
+
+def test_a_problem_picked_in_a_served_page_shows_the_header_busy_until_it_is_built():
+    """Building a problem and its forms takes 1.5-7 s on a small CPU, with nothing shown."""
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from widgets.problem_view import ProblemView
+
+    view = ProblemView(key="burgers")
+    doc = Document()
+    served = type("Session", (), {"request": type("Request", (), {"arguments": {}})()})()
+    doc._session_context = lambda: served
+    with set_curdoc(doc):
+        view.picker.value = "poisson2d"
+    assert view.header.loading and view.problem.key == "burgers"  # the page shows busy first
+    (tick,) = doc.callbacks.session_callbacks
+    tick.callback()
+    assert not view.header.loading and view.problem.key == "poisson2d"
