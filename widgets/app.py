@@ -22,7 +22,7 @@ from widgets.offline import (OfflineFast, indent_at_newlines_only, inline_styles
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
-from widgets.theme import ACCENT
+from widgets.theme import ACCENT, FIT, fit_width
 from widgets.training_view import TrainingView
 
 #: a quick run on a laptop CPU (the backend's own defaults stay as they are)
@@ -90,8 +90,10 @@ class LabApp(pn.viewable.Viewer):
 
         self.catalogue = CatalogueView(self.problem_view)  # follows the picker and parameter edits
         self.diagnostics = DiagnosticsView.for_app(self)  # its "Look at" list follows the runs
-        self.tabs = pn.Tabs(("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator, sizing_mode="stretch_width")), ("Saved runs", self.runs),
-                            ("Diagnostics", self.diagnostics), dynamic=False, sizing_mode="stretch_width")
+        self.tabs = pn.Tabs(*((name, fit_width(view)) for name, view in (
+            ("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator)),
+            ("Saved runs", self.runs), ("Diagnostics", self.diagnostics))),
+            dynamic=False, sizing_mode="stretch_width", styles=FIT)
         self.sidebar = [
             self.problem_view.picker, self.model_picker,
             pn.Row(self.train_button, self.stop_button, self.pause_button),

@@ -132,8 +132,9 @@ class DiagnosticPanel(pn.viewable.Viewer):
 
     # ---- layout -------------------------------------------------------------------------
     def __panel__(self):
-        bar = pn.Row(self.refresh_button, self.every_input, self.progress, *self.controls(),
-                     sizing_mode="stretch_width")
+        # wraps on a narrow screen (a row of nine controls is wider than a laptop's main area)
+        bar = pn.FlexBox(self.refresh_button, self.every_input, self.progress, *self.controls(),
+                         sizing_mode="stretch_width")
         return pn.Column(bar, self.alert, self.caption, *self.body(), sizing_mode="stretch_width")
 
     # ---- requests -----------------------------------------------------------------------
