@@ -374,6 +374,11 @@ def test_the_step_counter_says_how_long_the_run_has_left():
     assert view.counter.value == "110 / 2000 · about 3 min 09 s left"
 
 
+def _served():
+    """Stands for the session context a served document holds while its page is open."""
+    return type("Session", (), {"id": "s", "request": type("Request", (), {"arguments": {}})()})()
+
+
 @pytest.mark.fault("server")
 def test_work_finished_after_its_page_closed_is_dropped_without_an_error():
     """A preview finishing after its page closed called the destroyed document and left an
@@ -382,12 +387,8 @@ def test_work_finished_after_its_page_closed_is_dropped_without_an_error():
 
     from widgets.pages import call_on_page
 
-    class _Session:  # what a served document holds while its page is open
-        def __init__(self, doc):
-            self._document, self.id = doc, "s"
-
     doc = Document()
-    session = _Session(doc)
+    session = _served()
     doc._session_context = lambda: session
     assert call_on_page(doc, lambda: None)  # the page is open: queued for its next tick
     doc._session_context = None  # the page closed: Document.destroy() clears both
@@ -406,7 +407,7 @@ def test_a_problem_picked_in_a_served_page_shows_the_header_busy_until_it_is_bui
 
     view = ProblemView(key="burgers")
     doc = Document()
-    served = type("Session", (), {"request": type("Request", (), {"arguments": {}})()})()
+    served = _served()
     doc._session_context = lambda: served
     with set_curdoc(doc):
         view.picker.value = "poisson2d"
@@ -414,3 +415,12 @@ def test_a_problem_picked_in_a_served_page_shows_the_header_busy_until_it_is_bui
     (tick,) = doc.callbacks.session_callbacks
     tick.callback()
     assert not view.header.loading and view.problem.key == "poisson2d"
+
+
+def test_two_sessions_get_decimal_boxes_of_their_own():
+    """One display formatter shared by every form belonged to the first page's document: the
+    second page showed "undefined" in every decimal box."""
+    a, b = LabApp(), LabApp()
+    fa = a.problem_view.editor[0]._widgets["nu"].format
+    fb = b.problem_view.editor[0]._widgets["nu"].format
+    assert fa is not None and fb is not None and fa is not fb

@@ -25,8 +25,10 @@ from widgets.alerts import Message
 
 ErrorHandler = Callable[[str, ValueError], None]
 
-#: a decimal's display: 6 significant digits, no trailing zeros (the value itself is unchanged)
-SIGNIFICANT = CustomJSTickFormatter(code="return String(Number(tick.toPrecision(6)))")
+def significant() -> CustomJSTickFormatter:
+    """A decimal's display: 6 significant digits, no trailing zeros (the value is unchanged).
+    A new model per form: a Bokeh model shared by two pages' documents showed "undefined"."""
+    return CustomJSTickFormatter(code="return String(Number(tick.toPrecision(6)))")
 
 
 def machine_devices() -> list[str]:
@@ -47,7 +49,7 @@ def _widget_specs(obj: param.Parameterized, options: dict | None = None) -> dict
         if isinstance(p, param.Integer):  # checked as a whole number by the guard
             spec = {"type": pn.widgets.FloatInput, "start": None, "end": None}
         elif isinstance(p, param.Number):
-            spec = {"type": pn.widgets.FloatInput, "start": None, "end": None, "format": SIGNIFICANT}
+            spec = {"type": pn.widgets.FloatInput, "start": None, "end": None, "format": significant()}
         bounds = describe_bounds(p)
         if p.doc and bounds:
             spec["description"] = f"{p.doc} ({bounds})"
