@@ -200,3 +200,12 @@ def test_offscreen_screenshot_of_an_isosurface_has_real_pixels():
     r, g, b = (img[..., i].astype(int) for i in range(3))
     red = (r > 80) & (r > g + 40) & (r > b + 40)
     assert red.sum() > 0.8 * (~background).sum()  # shaded red: the surface's colour, not noise
+
+
+@pytest.mark.parametrize("view", [Fields3DView, SpectraView, AttractorView, LandscapeView])
+def test_a_diagnostic_with_nothing_to_show_says_what_to_do_and_draws_no_placeholder(view):
+    """The loss landscape showed a blue square of zeros before anything was computed."""
+    panel = view()
+    assert "**Load**" in panel.caption.object and "**Refresh**" in panel.caption.object
+    if isinstance(panel, LandscapeView):
+        assert panel.landscape_pane.object is None

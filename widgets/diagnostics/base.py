@@ -109,7 +109,9 @@ class DiagnosticPanel(pn.viewable.Viewer):
         self._served = False  # whether _doc is a served page's (it may close while computing)
         self._last_live_step: int | None = None
         self.alert = Message()
-        self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
+        # what to do, until there is something to show (an empty plot explains nothing)
+        self.caption = pn.pane.Markdown("Choose what to look at above and press **Load**, then "
+                                        "**Refresh** here.", sizing_mode="stretch_width")
         self.progress = pn.indicators.Progress(value=-1, active=False, visible=False, width=160,
                                                height=14, bar_color="primary")
         self.refresh_button = pn.widgets.Button(label="Refresh", color="primary", width=90)
