@@ -1,6 +1,7 @@
 """Diagnostics views, headless: each view on tiny data holds lab's numbers; bad requests alert."""
 import math
 
+import holoviews as hv
 import numpy as np
 import pytest
 import torch
@@ -88,6 +89,9 @@ def test_spectra_view_curves_hold_lab_spectra_and_band_errors():
     keep = ((k > 0) & (E > 0)).numpy()
     np.testing.assert_array_equal(curve.dimension_values("E(k)"), Ec[keep])
     np.testing.assert_array_equal(curve.dimension_values("k"), kc[keep])
+    # Taylor-Green is one shell: the others hold round-off (~1e-33), left below the axis
+    lo, hi = hv.Store.lookup_options("bokeh", view.spectrum_pane.object, "plot").kwargs["ylim"]
+    assert Ec[keep].min() < 1e-25 and hi == pytest.approx(2 * Ec.max(), rel=1e-2) and lo == pytest.approx(hi / 4e12)
     bands = view.result["bands"]
     # white noise puts most error energy at high k, where the reference has none
     assert bands["high"] > bands["low"] > 0
@@ -120,6 +124,13 @@ def test_attractor_view_portrait_and_invariants_of_lorenz():
     # tr J = -(sigma + 1 + beta) everywhere on Lorenz-63: the exponents' sum, to RK4 accuracy
     assert row["λ1"] + row["λ2"] + row["λ3"] == pytest.approx(-(10 + 1 + 8 / 3), rel=1e-3)
     assert 1.5 < row["D_2"] < 2.5 and 1.0 < row["D_KY"] < 3.0
+    assert row["± λ1 (95%)"] > 0  # the spread over the independent starts
+    published = view.table.object.set_index("field").loc["published"]
+    assert published["λ1"] == pytest.approx(0.9056) and published["λ3"] == pytest.approx(-14.5723)
+    p.rho = 20.0  # no published spectrum there: no row that would mislead
+    view.set_source(Source(p, snap, label="lorenz"))
+    assert view.compute_invariants(background=False) and view.error is None, view.error
+    assert "published" not in set(view.table.object["field"])
 
 
 def test_attractor_view_refuses_a_pde():
@@ -189,3 +200,12 @@ def test_offscreen_screenshot_of_an_isosurface_has_real_pixels():
     r, g, b = (img[..., i].astype(int) for i in range(3))
     red = (r > 80) & (r > g + 40) & (r > b + 40)
     assert red.sum() > 0.8 * (~background).sum()  # shaded red: the surface's colour, not noise
+
+
+@pytest.mark.parametrize("view", [Fields3DView, SpectraView, AttractorView, LandscapeView])
+def test_a_diagnostic_with_nothing_to_show_says_what_to_do_and_draws_no_placeholder(view):
+    """The loss landscape showed a blue square of zeros before anything was computed."""
+    panel = view()
+    assert "**Load**" in panel.caption.object and "**Refresh**" in panel.caption.object
+    if isinstance(panel, LandscapeView):
+        assert panel.landscape_pane.object is None

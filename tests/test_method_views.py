@@ -175,4 +175,20 @@ def test_model_picker_follows_the_problem_kind(tmp_path):
     app.problem_view.picker.value = "darcy_operator"
     assert set(app.model_picker.options.values()) == {"fno", "deeponet", "mgno"}
     assert app.model_config.kind == app.model_picker.value in {"fno", "deeponet"}
-    assert {"causal", "causal_eps", "balancing", "resampling", "rad_k"} <= set(app.train_editor._widgets)
+    pinn_only = {"causal", "causal_eps", "balancing", "resampling", "rad_k"}
+    assert not pinn_only & set(app.train_editor._widgets)  # an operator's task reads none of them
+    app.problem_view.picker.value = "burgers"
+    assert pinn_only <= set(app.train_editor._widgets)
+
+
+def test_the_residual_map_has_a_colour_bar_over_its_values(causal):
+    """The map's first frame (before any snapshot) had no colour bar, and HoloViews keeps the
+    first frame's decision: log10 |r| was drawn in colours that meant no number."""
+    from bokeh.models import ColorBar, GlyphRenderer
+
+    problem, steps, snaps = causal
+    view, root = _view(problem, steps, snaps)
+    shape = view.residual_map().shape
+    (image,) = [r for r in root.select({"type": GlyphRenderer}) if "image" in r.data_source.data
+                and np.shape(r.data_source.data["image"][0]) == shape]
+    assert [b for b in root.select({"type": ColorBar}) if b.color_mapper is image.glyph.color_mapper]

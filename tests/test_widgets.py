@@ -86,21 +86,47 @@ def test_plot_axes_follow_the_problem_kind():
     assert plot_axes(("t",)) is None                     # time series
 
 
-def test_out_of_range_value_shows_alert_and_app_keeps_working(tmp_path):
+def _under(form, p_name: str) -> bool:
+    """Whether the form's message is shown right under the field of ``p_name``."""
+    objects = form.layout.objects
+    return form.message.visible and objects.index(form.message) == objects.index(
+        form._widgets[p_name]) + 1
+
+
+@pytest.mark.bad_input("validation")
+def test_out_of_range_value_is_named_under_its_field_and_app_keeps_working(tmp_path):
     app, _ = _app(tmp_path)
-    nu_widget = app.problem_view.editor[0]._widgets["nu"]
+    form = app.problem_view.editor[0]
+    nu_widget = form._widgets["nu"]
     nu_before = app.problem_view.problem.nu
     nu_widget._process_events({"value": 5.0})  # as if typed in the browser
-    assert app.alert.visible and app.alert.alert_type == "danger"
-    assert "nu" in app.alert.object and "at most 1.0" in app.alert.object
+    assert _under(form, "nu") and form.message.alert_type == "danger"
+    assert "nu" in form.message.object and "at most 1.0" in form.message.object
     assert app.problem_view.problem.nu == nu_before and nu_widget.value == nu_before
-    steps_widget = app.train_editor._widgets["steps"]
-    steps_widget._process_events({"value": -3})
-    assert "steps" in app.alert.object and app.train_config.steps == APP_TRAIN_DEFAULTS["steps"]
-    # a valid edit clears the alert and is applied; the app still renders
+    assert not app.alert.visible  # said once, where the user is typing
+    steps = app.train_editor
+    steps._widgets["steps"]._process_events({"value": -3})
+    assert _under(steps, "steps") and "steps" in steps.message.object
+    assert app.train_config.steps == APP_TRAIN_DEFAULTS["steps"]
+    # a valid edit clears the message and is applied; the app still renders
     nu_widget._process_events({"value": 0.01})
-    assert not app.alert.visible and app.problem_view.problem.nu == 0.01
+    assert not form.message.visible and form.message not in form.layout.objects
+    assert app.problem_view.problem.nu == 0.01
     assert pn.panel(app).get_root() is not None
+
+
+@pytest.mark.bad_input("validation")
+def test_a_fraction_typed_into_a_whole_number_field_is_refused_with_a_message(tmp_path):
+    """Bokeh's integer box dropped a typed 2.5 without a word and snapped back, under whatever
+    message was shown before."""
+    app, _ = _app(tmp_path)
+    form = app.train_editor
+    form._widgets["steps"]._process_events({"value": 2.5})
+    assert _under(form, "steps") and "Steps must be a whole number, not 2.5" in form.message.object
+    assert app.train_config.steps == APP_TRAIN_DEFAULTS["steps"]
+    form._widgets["steps"]._process_events({"value": 60.0})  # a whole number, however typed
+    assert app.train_config.steps == 60 and isinstance(app.train_config.steps, int)
+    assert not form.message.visible
 
 
 def test_training_streams_losses_and_fields(trained):
@@ -147,6 +173,21 @@ def test_reopen_and_continue_a_saved_run(trained):
     view.drain()
     assert view.step == 40 and view.fields.snapshot.step == 40
     assert app.runs.table.value.iloc[0]["step"] == 40
+
+
+def test_session_alerts_go_once_they_are_no_longer_true(trained):
+    app, _ = trained
+    app.runs.table.selection = []
+    app.runs.open_selected()  # nothing selected
+    assert app.alert.visible and "Select a run" in app.alert.object
+    assert app.alert.styles["position"] == "fixed"  # in sight however far the sidebar scrolls
+    app.runs.table.selection = [0]
+    app.runs.open_selected()
+    assert not app.alert.visible  # the run opened: the request to select one is answered
+    app.report_error("Training failed at step 7: loss became non-finite")
+    app.problem_view.picker.value = "poisson2d"
+    assert not app.alert.visible  # the failure concerned the problem left
+    app.problem_view.picker.value = "burgers"
 
 
 def test_failures_reach_the_alert(tmp_path):
@@ -228,3 +269,158 @@ def test_views_changed_after_display_keep_panels_stylesheets_inline(monkeypatch)
     assert off_host() == []
     sheets = [s for m in root.select({"type": UIElement}) for s in m.stylesheets]
     assert len({id(s) for s in sheets}) < len(sheets)  # one sheet object per file, shared by the models
+
+
+def test_a_session_built_without_its_page_links_no_stylesheet_off_host(tmp_path):
+    """A page whose scripts arrive after the unused-session timeout connects to a session Bokeh
+    builds for the websocket alone, whose HTML Panel never writes: its stylesheets named
+    cdn.holoviz.org, and offline the page rendered unstyled."""
+    from bokeh.document import Document
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.state import set_curdoc
+
+    from widgets.app import session_page
+
+    doc = Document()
+    with set_curdoc(doc):
+        session_page(str(tmp_path / "runs")).server_doc(doc)
+    urls = {str(s.url) for m in doc.models for s in getattr(m, "stylesheets", ())
+            if isinstance(s, ImportedStyleSheet)}
+    assert urls  # Panel's own sheets are linked, not inlined, in a served page
+    assert not [u for u in urls if u.startswith(("http:", "https:", "//"))], urls
+
+
+def test_opening_a_saved_run_of_another_problem_sets_sidebar_header_and_model(tmp_path):
+    """The sidebar stayed on the problem shown before, so Train then trained the wrong one; the
+    Diagnostics list filled only at page load."""
+    app, _ = _app(tmp_path)
+    app.problem_view.problem.nu = 0.02
+    app.model_config.width = 12
+    _train(app)
+    (name,) = [r for r in app.diagnostics.picker.options if r not in ("reference", "live run")]
+    app.problem_view.picker.value = "poisson2d"
+    app.model_picker.value = "pig"
+    app.runs.table.selection = [0]
+    app.runs.open_selected()
+    assert app.problem_view.picker.value == "burgers" and app.problem_view.problem.nu == 0.02
+    assert "Burgers" in app.problem_view.title.object  # the header
+    assert app.model_picker.value == "mlp" and app.model_config.width == 12
+    assert app.model_editor.objects[0].object is app.model_config  # the form shows it
+    assert app.training.fields.snapshot.step == TINY["steps"]
+    app.train_config.steps = 10
+    _train(app, steps=10)  # Train now trains what is shown
+    assert app.training.trainer.problem.key == "burgers"
+    assert app.training.trainer.model_config.width == 12
+    assert len(app.diagnostics.picker.options) == 4  # the new run is listed at once
+
+
+def test_continuing_a_stopped_run_with_more_steps_keeps_its_plan(tmp_path):
+    """Continue with more steps gave a stopped run a fresh plan of those steps and marked it
+    completed: the rest of its planned steps and its schedule were lost."""
+    from lab.models import get_model_config
+    from lab.training import Step, TrainConfig, Trainer, find_run
+
+    app, _ = _app(tmp_path)
+    tr = Trainer(get_problem("burgers"), get_model_config("mlp"),
+                 TrainConfig(**{**TINY, "steps": 40}), runs_dir=app.runs_dir)
+    tr.subscribe(lambda e: tr.stop() if isinstance(e, Step) and e.step == 10 else None)
+    run = find_run(tr.run().run_dir)
+    app.runs.refresh()
+    app.runs.table.selection = [0]
+    app.runs.more_steps.value = 10
+    app.runs.continue_selected()
+    app.training.trainer.join()
+    app.training.drain()
+    assert run.summary()["status"] == "stopped" and run.summary()["step"] == 20
+    assert tuple(run.load_checkpoint()[1]["plan"]) == (0, 40)
+    app.runs.more_steps.value = 0  # finish the plan
+    app.runs.continue_selected()
+    app.training.trainer.join()
+    app.training.drain()
+    assert run.summary()["status"] == "completed" and run.summary()["step"] == 40
+
+
+def test_training_settings_fit_the_model_family_and_the_machine(tmp_path):
+    """An FNO was offered collocation points and causal weighting it never reads; a CPU
+    machine was offered CUDA."""
+    import torch
+
+    app, _ = _app(tmp_path)
+    form = app.train_editor
+    assert {"n_pde", "causal", "balancing"} <= set(form._widgets)  # a PINN reads them
+    app.problem_view.picker.value = "burgers_operator"
+    assert app.model_config.family == "operator"
+    assert not {"n_pde", "n_ic", "causal", "balancing", "resampling"} & set(form._widgets)
+    assert {"steps", "lr", "seed", "snapshot_every"} <= set(form._widgets)
+    devices = form._widgets["device"].options
+    assert ("cuda" in devices) == torch.cuda.is_available() and devices[:2] == ["auto", "cpu"]
+    assert ("cuda_graphs" in form._widgets) == torch.cuda.is_available()
+
+
+def test_the_step_counter_says_how_long_the_run_has_left():
+    from lab.training import Step
+    from widgets.training_view import duration, time_left
+
+    def step(n, t):
+        return Step(n, "adam", {"pde": 1.0}, 1.0, 1e-3, {}, t)
+
+    assert time_left(step(10, 2.0), step(110, 12.0), 2000) == pytest.approx(189.0)  # 10 steps/s
+    assert time_left(step(10, 2.0), step(10, 2.0), 2000) is None  # no pace yet
+    assert [duration(s) for s in (40.4, 200, 3900)] == ["40 s", "3 min 20 s", "1 h 05 min"]
+    view = TrainingView()
+    view.configure({"x": (0, 1), "t": (0, 1)}, ["u"])
+    view.total_steps = view.progress.max = 2000
+    view._on_steps([step(10, 2.0), step(110, 12.0)])
+    assert view.counter.value == "110 / 2000 · about 3 min 09 s left"
+
+
+def _served():
+    """Stands for the session context a served document holds while its page is open."""
+    return type("Session", (), {"id": "s", "request": type("Request", (), {"arguments": {}})()})()
+
+
+@pytest.mark.fault("server")
+def test_work_finished_after_its_page_closed_is_dropped_without_an_error():
+    """A preview finishing after its page closed called the destroyed document and left an
+    AttributeError traceback in the server's log."""
+    from bokeh.document import Document
+
+    from widgets.pages import call_on_page
+
+    doc = Document()
+    session = _served()
+    doc._session_context = lambda: session
+    assert call_on_page(doc, lambda: None)  # the page is open: queued for its next tick
+    doc._session_context = None  # the page closed: Document.destroy() clears both
+    doc.callbacks.destroy()
+    assert call_on_page(doc, lambda: None) is False
+    doc._session_context = lambda: session  # destroyed between the check and the call
+    assert call_on_page(doc, lambda: None) is False
+
+
+def test_a_problem_picked_in_a_served_page_shows_the_header_busy_until_it_is_built():
+    """Building a problem and its forms takes 1.5-7 s on a small CPU, with nothing shown."""
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from widgets.problem_view import ProblemView
+
+    view = ProblemView(key="burgers")
+    doc = Document()
+    served = _served()
+    doc._session_context = lambda: served
+    with set_curdoc(doc):
+        view.picker.value = "poisson2d"
+    assert view.header.loading and view.problem.key == "burgers"  # the page shows busy first
+    (tick,) = doc.callbacks.session_callbacks
+    tick.callback()
+    assert not view.header.loading and view.problem.key == "poisson2d"
+
+
+def test_two_sessions_get_decimal_boxes_of_their_own():
+    """One display formatter shared by every form belonged to the first page's document: the
+    second page showed "undefined" in every decimal box."""
+    a, b = LabApp(), LabApp()
+    fa = a.problem_view.editor[0]._widgets["nu"].format
+    fb = b.problem_view.editor[0]._widgets["nu"].format
+    assert fa is not None and fb is not None and fa is not fb

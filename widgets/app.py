@@ -13,14 +13,16 @@ import param
 
 from lab.models import get_model_config, list_models
 from lab.training import Done, Failed, TrainConfig, Trainer
+from widgets.alerts import Message
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
-from widgets.forms import settings_form
-from widgets.offline import OfflineFast, indent_at_newlines_only, inline_stylesheets_on_update
+from widgets.forms import machine_devices, settings_form
+from widgets.offline import (OfflineFast, indent_at_newlines_only, inline_stylesheets_on_update,
+                             serve_stylesheets_locally)
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
-from widgets.theme import ACCENT
+from widgets.theme import ACCENT, FIT, fit_width
 from widgets.training_view import TrainingView
 
 #: a quick run on a laptop CPU (the backend's own defaults stay as they are)
@@ -29,6 +31,20 @@ APP_TRAIN_DEFAULTS = dict(steps=2000, n_pde=1000, lbfgs_steps=0, snapshot_every=
 EXTENSIONS = ("tabulator", "katex", "vtk")
 #: model families that train on each problem kind (``ModelConfig.family``); other kinds: PINNs
 FAMILIES_FOR_KIND = {"operator": ("operator",), "ode": ("pinn", "ode")}
+#: training settings only a PINN's task reads (collocation points, residual weighting, ...)
+PINN_SETTINGS = ("derivatives", "n_pde", "n_ic", "n_bc", "resample_every", "resampling", "rad_k",
+                 "rad_c", "rad_candidates", "causal", "causal_chunks", "causal_eps", "causal_delta",
+                 "balancing", "balance_every", "balance_momentum", "ntk_points")
+
+
+def train_settings(family: str) -> list[str]:
+    """The training settings that apply to a model ``family`` on this machine."""
+    import torch
+
+    skip = set(PINN_SETTINGS if family != "pinn" else ())
+    if not torch.cuda.is_available():
+        skip.add("cuda_graphs")
+    return [n for n in TrainConfig.param if n != "name" and n not in skip]
 
 
 def models_for(kind: str) -> dict[str, str]:
@@ -44,16 +60,16 @@ class LabApp(pn.viewable.Viewer):
 
     def __init__(self, problem: str = "burgers", model: str = "mlp", **params):
         super().__init__(**params)
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        self.problem_view = ProblemView(key=problem, on_error=self.report_param_error,
+        self.alert = Message(floating=True)
+        self.problem_view = ProblemView(key=problem,
                                         on_change=self._edited)
         self.model_picker = pn.widgets.Select(
             name="Model", options=models_for(self.problem_view.problem.kind), value=model,
             sizing_mode="stretch_width")
         self.model_editor = pn.Column(sizing_mode="stretch_width")
         self.train_config = TrainConfig(**APP_TRAIN_DEFAULTS)
-        self.train_editor = settings_form(self.train_config, on_error=self.report_param_error,
-                                          on_change=self._edited)
+        self.train_editor = settings_form(self.train_config, on_change=self._edited,
+                                          options={"device": machine_devices()})
         self.training = TrainingView(on_error=self.report_error, on_finished=self._finished)
         self.runs = RunsView(self.runs_dir, on_open=self._open_run, on_continue=self.start,
                              on_error=self.report_error)
@@ -73,8 +89,11 @@ class LabApp(pn.viewable.Viewer):
         self._problem_changed()
 
         self.catalogue = CatalogueView(self.problem_view)  # follows the picker and parameter edits
-        self.tabs = pn.Tabs(("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator, sizing_mode="stretch_width")), ("Saved runs", self.runs),
-                            ("Diagnostics", DiagnosticsView.for_app(self)), dynamic=False, sizing_mode="stretch_width")
+        self.diagnostics = DiagnosticsView.for_app(self)  # its "Look at" list follows the runs
+        self.tabs = pn.Tabs(*((name, fit_width(view)) for name, view in (
+            ("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator)),
+            ("Saved runs", self.runs), ("Diagnostics", self.diagnostics))),
+            dynamic=False, sizing_mode="stretch_width", styles=FIT)
         self.sidebar = [
             self.problem_view.picker, self.model_picker,
             pn.Row(self.train_button, self.stop_button, self.pause_button),
@@ -134,16 +153,12 @@ class LabApp(pn.viewable.Viewer):
             self.pause_button.label = "Resume"
 
     # ---- errors -------------------------------------------------------------------------
-    def report_param_error(self, name: str, err: ValueError) -> None:
-        self.report_error(f"Invalid value for **{name}**: {err}")
-
     def report_error(self, message: str) -> None:
-        self.alert.object = message
-        self.alert.visible = True
+        """Show what concerns the whole session (refused forms show their own under the field)."""
+        self.alert.show(message)
 
     def clear_error(self) -> None:
-        self.alert.visible = False
-        self.alert.object = ""
+        self.alert.clear()
 
     # ---- reactions ----------------------------------------------------------------------
     def _edited(self, _name: str) -> None:
@@ -151,11 +166,13 @@ class LabApp(pn.viewable.Viewer):
 
     def _select_model(self, *_):
         self.model_config = get_model_config(self.model_picker.value)
-        self.model_editor.objects = [settings_form(self.model_config, on_error=self.report_param_error,
-                                                   on_change=self._edited)]
+        if hasattr(self, "train_editor"):
+            self.train_editor.parameters = train_settings(self.model_config.family)
+        self.model_editor.objects = [settings_form(self.model_config, on_change=self._edited)]
 
     def _problem_changed(self, *_):
         p = self.problem_view.problem
+        self.clear_error()  # what went wrong concerned the problem left
         options = models_for(p.kind)
         if self.model_picker.options != options:
             keep = self.model_picker.value in options.values()
@@ -175,7 +192,17 @@ class LabApp(pn.viewable.Viewer):
     def _finished(self, _ev: Done | Failed) -> None:
         self.runs.refresh()
 
-    def _open_run(self, problem, snapshot, history) -> None:
+    def _open_run(self, problem, snapshot, history, config: dict) -> None:
+        """Show a saved run, with the sidebar and header set to its problem and model (so
+        Train next trains what is shown)."""
+        if not self.training.running:
+            self.problem_view.show(problem)
+            model = config["model"]
+            self.model_picker.value = model["kind"]
+            saved = type(self.model_config).from_dict(model["params"])
+            self.model_config.param.update(**{k: v for k, v in saved.param.values().items()
+                                              if k != "name"})
+        self.clear_error()  # e.g. "Select a run first" of an earlier click
         self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
         self.operator.show_saved(problem, snapshot, history)
         self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
@@ -198,6 +225,13 @@ def extension(inline: bool = True, **params) -> None:
     pn.extension(*EXTENSIONS, inline=inline, **params)
 
 
+def session_page(runs_dir=None) -> pn.template.FastListTemplate:
+    """The page of one served browser session (built in that session's document)."""
+    pn.extension(*EXTENSIONS, notifications=False)
+    serve_stylesheets_locally(pn.state.curdoc)
+    return LabApp(runs_dir=runs_dir).template()
+
+
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",
           threaded: bool = False, allow_websocket_origin: list[str] | None = None,
           prefix: str = "", unix_socket: str | None = None, **auth):
@@ -216,8 +250,7 @@ def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "lo
     runs_dir = None if runs_dir is None else str(runs_dir)
 
     def session():
-        pn.extension(*EXTENSIONS, notifications=False)
-        return LabApp(runs_dir=user_runs_dir(runs_dir, pn.state.user) if auth else runs_dir).template()
+        return session_page(user_runs_dir(runs_dir, pn.state.user) if auth else runs_dir)
 
     origins = sorted({f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}",
                       *(allow_websocket_origin or ())})

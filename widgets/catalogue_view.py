@@ -49,6 +49,8 @@ from lab.problems import Problem, list_problems
 from lab.problems.base import coarse_grid
 from lab.workers import finish_at_exit
 from widgets import render
+from widgets.alerts import Message
+from widgets.pages import call_on_page
 from widgets.problem_view import KIND_LABELS, ProblemView
 from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, plot_pane
 from widgets.training_view import plot_axes
@@ -188,7 +190,7 @@ class CatalogueView(pn.viewable.Viewer):
 
     def __init__(self, problem_view: ProblemView | None = None, key: str = "burgers", **params):
         super().__init__(**params)
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.alert = Message()
         standalone = problem_view is None
         self.problem_view = problem_view or ProblemView(key=key, on_error=self._param_error,
                                                         on_change=lambda _n: self.clear_error())
@@ -286,7 +288,7 @@ class CatalogueView(pn.viewable.Viewer):
         if isinstance(home, asyncio.AbstractEventLoop):
             home.call_soon_threadsafe(self._flush)
         elif home is not None:
-            home.add_next_tick_callback(self._flush)
+            call_on_page(home, self._flush)  # a closed page draws nothing
         if isinstance(result, Exception) and not isinstance(result, REFUSED):
             raise result
 
@@ -418,9 +420,7 @@ class CatalogueView(pn.viewable.Viewer):
         self.report_error(f"Invalid value for **{name}**: {err}")
 
     def report_error(self, message: str) -> None:
-        self.alert.object = message
-        self.alert.visible = True
+        self.alert.show(message)
 
     def clear_error(self) -> None:
-        self.alert.visible = False
-        self.alert.object = ""
+        self.alert.clear()

@@ -220,19 +220,22 @@ class MethodView(pn.viewable.Viewer):
                                            height=PLOT_HEIGHT, responsive=True, tools=["hover"],
                                            **opts)
 
-    def _blank(self, name: str) -> hv.Image:
-        """An empty heatmap over the plotted axes, until the first snapshot."""
+    def _blank(self, name: str, cmap: str) -> hv.Image:
+        """An empty heatmap over the plotted axes, until the first snapshot: blank (NaN, not
+        zeros that look like data), with the colour map and colour bar of the frames to come
+        (HoloViews keeps the first frame's choice)."""
         h, v = self.shown or ("x", "y")
         (h0, h1), (v0, v1) = self.bounds.get(h, (0, 1)), self.bounds.get(v, (0, 1))
-        return hv.Image(np.zeros((2, 2)), kdims=[h, v], vdims=[name], bounds=(h0, v0, h1, v1)).opts(
-            height=PLOT_HEIGHT, responsive=True)
+        return hv.Image(np.full((2, 2), np.nan), kdims=[h, v], vdims=[name],
+                        bounds=(h0, v0, h1, v1)).opts(cmap=cmap, colorbar=True, height=PLOT_HEIGHT,
+                                                      responsive=True)
 
     def _residual_plot(self, data):
         if data is None:
             if self.shown is None:
                 return hv.Curve([], self.axes[0] if self.axes else "t", "|r|").opts(
                     height=PLOT_HEIGHT, responsive=True)
-            return self._blank("log10 |r|")
+            return self._blank("log10 |r|", RESIDUAL_CMAP)
         r = self.residual_map()
         log = np.log10(np.maximum(r, np.finfo(float).tiny))
         title = f"log10 |r| (max {r.max():.2e}, mean {r.mean():.2e})"
@@ -247,7 +250,7 @@ class MethodView(pn.viewable.Viewer):
         snap = data
         h, v = self.shown or ("x", "y")
         if snap is None:
-            return self._blank("prediction") * hv.Path([], kdims=[h, v]) * hv.Points([], kdims=[h, v])
+            return self._blank("prediction", FIELD_CMAP) * hv.Path([], kdims=[h, v]) * hv.Points([], kdims=[h, v])
         pred = snap.fields["prediction"]
         if pred.ndim > len(self.axes):
             pred = pred[..., 0]

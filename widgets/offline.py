@@ -1,10 +1,11 @@
 """What lets the lab run with no network: nothing in a page or a notebook output comes off-host.
 
-The lab is used offline (laptops, firewalled Binder). Three Panel details fetched or broke things
+The lab is used offline (laptops, firewalled Binder). Four Panel details fetched or broke things
 there: the Fast design links a Google Fonts stylesheet (:class:`OfflineFast` drops it), the
-inline notebook loader cut vtk.js apart (:func:`indent_at_newlines_only` mends it), and a view
+inline notebook loader cut vtk.js apart (:func:`indent_at_newlines_only` mends it), a view
 changed after it was displayed in a notebook linked Panel's stylesheets from its CDN again
-(:func:`inline_stylesheets_on_update` keeps them inline).
+(:func:`inline_stylesheets_on_update` keeps them inline), and a served page that loaded slowly
+got a session whose stylesheets came from the CDN (:func:`serve_stylesheets_locally`).
 """
 from __future__ import annotations
 
@@ -31,6 +32,24 @@ class OfflineFast(Fast):
         for name in Fast._resources.get("font", {}):
             resources["css"].pop(name, None)
         return resources
+
+
+def serve_stylesheets_locally(doc) -> None:
+    """Let every view of a served session link Panel's stylesheets from the lab's own server.
+
+    Panel points a session's stylesheets at its server only when it writes the page's HTML for
+    that session; until then they name cdn.holoviz.org. A page whose scripts arrive after the
+    unused-session timeout (a slow link, a loaded server) connects to a session that Bokeh
+    creates afresh for the websocket, whose HTML is never written: its views then fetched
+    loading.css, markdown.css, tabulator's theme... from the CDN, and offline they stayed
+    unstyled. Called when a session is built, before its views exist.
+    """
+    from panel.io.resources import LOCAL_DIST
+    from panel.io.state import set_curdoc, state
+
+    with set_curdoc(doc):
+        dist_url = f"{state.rel_path}/{LOCAL_DIST}" if state.rel_path else LOCAL_DIST
+    doc._template_variables.setdefault("dist_url", dist_url)
 
 
 def _indent(s, width=4, first=False, blank=False):

@@ -40,6 +40,7 @@ from lab.data.datasets import DatasetSpec
 from lab.problems import Problem
 from lab.training.events import Done, Event, Failed, Mailbox, Preparing, Snapshot, Started, Step
 from lab.training.tasks.operator import super_resolution
+from widgets.alerts import Message
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot_pane
 from widgets.training_view import plot_axes
 
@@ -283,7 +284,7 @@ class OperatorView(pn.viewable.Viewer):
         # the mailbox keeps only the newest snapshot; the validation curve needs every score
         self._scores_in: collections.deque = collections.deque(maxlen=LOSS_HISTORY)
         self._callback = None
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.alert = Message()
         self.caption = pn.pane.Markdown("### Operator", margin=(0, 10), sizing_mode="stretch_width")
         self.samples = pn.Row(sizing_mode="stretch_width")
         self.diagnostics = pn.Row(sizing_mode="stretch_width")
@@ -536,14 +537,12 @@ class OperatorView(pn.viewable.Viewer):
 
     # ---- errors -------------------------------------------------------------------------
     def report_error(self, message: str) -> None:
-        self.alert.object = message
-        self.alert.visible = True
+        self.alert.show(message)
         if self.on_error is not None:
             self.on_error(message)
 
     def clear_error(self) -> None:
-        self.alert.visible = False
-        self.alert.object = ""
+        self.alert.clear()
 
     # ---- drawing ------------------------------------------------------------------------
     def _sample(self, i: int, snapshot):

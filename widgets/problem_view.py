@@ -39,14 +39,38 @@ class ProblemView(pn.viewable.Viewer):
         self.about = pn.pane.Markdown(sizing_mode="stretch_width", margin=(0, 10))
         self.header = pn.Column(self.title, self.equation, self.about, sizing_mode="stretch_width",
                                 margin=0)
-        self.picker.param.watch(self._select, "value")
+        self._shown: Problem | None = None
+        self.picker.param.watch(self._picked, "value")
         self._select()
 
     def __panel__(self):
         return pn.Column(self.picker, self.editor, self.header, sizing_mode="stretch_width")
 
+    def show(self, problem: Problem) -> None:
+        """Select ``problem`` as it is (a saved run's, with its parameters), at once."""
+        self._shown = problem
+        try:
+            if self.picker.value == problem.key:
+                self._select()
+            else:
+                self.picker.value = problem.key  # selects it through the watcher
+        finally:
+            self._shown = None
+
+    def _picked(self, *_):
+        """A problem picked in a served page is built on the next tick, so the page shows the
+        header busy meanwhile (building a problem and its forms takes seconds on a small CPU)."""
+        doc = pn.state.curdoc
+        if self._shown is None and doc is not None and doc.session_context is not None:
+            self.header.loading = True
+            doc.add_next_tick_callback(self._select)
+        else:
+            self._select()
+
     def _select(self, *_):
-        self.problem = get_problem(self.picker.value)
+        shown = self._shown
+        self.problem = shown if shown is not None else get_problem(self.picker.value)
+        self.header.loading = False
         cls = type(self.problem)
         self.editor.objects = [settings_form(self.problem, on_error=self._on_error,
                                              on_change=self._on_change)]

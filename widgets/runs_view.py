@@ -14,7 +14,7 @@ import pandas as pd
 import panel as pn
 
 from lab.problems import Problem
-from lab.training import Snapshot, Trainer, list_runs
+from lab.training import Snapshot, Trainer, find_run, list_runs
 from lab.training.saved import evaluate_run
 
 COLUMNS = ["name", "problem", "model", "status", "step", "rel_l2", "created", "note"]
@@ -24,7 +24,7 @@ class RunsView(pn.viewable.Viewer):
     """Table of saved runs with Open / Continue."""
 
     def __init__(self, runs_dir=None, *,
-                 on_open: Callable[[Problem, Snapshot, list[dict]], None] | None = None,
+                 on_open: Callable[[Problem, Snapshot, list[dict], dict], None] | None = None,
                  on_continue: Callable[[Trainer], None] | None = None,
                  on_error: Callable[[str], None] | None = None, **params):
         super().__init__(**params)
@@ -81,13 +81,14 @@ class RunsView(pn.viewable.Viewer):
             return
         try:
             problem, snapshot, history = evaluate_run(name, self.runs_dir)
+            config = find_run(name, self.runs_dir).config()
         except (OSError, ValueError, KeyError) as err:
             if self.on_error is None:
                 raise
             self.on_error(f"Cannot open run {name}: {err}")
             return
         if self.on_open is not None:
-            self.on_open(problem, snapshot, history)
+            self.on_open(problem, snapshot, history, config)
 
     def continue_selected(self) -> None:
         name = self._need_selection()

@@ -20,6 +20,17 @@ RESIDUAL_CMAP = "magma"
 VOLUME_CMAP = "Black-Body Radiation"
 
 
+#: lets a view be narrower than its widest row, which then scrolls sideways instead
+FIT = {"min-width": "0", "max-width": "100%", "overflow-x": "auto"}
+
+
+def fit_width(view):
+    """``view`` as wide as the space it is given: every tab of the app was as wide as the
+    widest row of any tab (rows of fixed-width controls), 1070 px of a 900 px main area at
+    1280 x 800, and cut off on the right."""
+    return pn.Column(view, sizing_mode="stretch_width", styles=FIT)
+
+
 def plot_pane(obj, **params):
     """A HoloViews pane that keeps its own axes.
 

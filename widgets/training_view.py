@@ -34,6 +34,24 @@ from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot
 LOSS_HISTORY = 50_000  # rows kept in the loss buffer
 
 
+def time_left(first: Step, last: Step, total: int) -> float | None:
+    """Seconds until step ``total`` at the pace from ``first`` to ``last`` (None: no pace yet)."""
+    steps, seconds = last.step - first.step, last.elapsed - first.elapsed
+    if steps <= 0 or seconds <= 0:
+        return None
+    return max(total - last.step, 0) * seconds / steps
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` as a person reads them: "40 s", "3 min 20 s", "1 h 05 min"."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
 def plot_axes(axes: Sequence[str]) -> tuple[str, str] | None:
     """(horizontal, vertical) axes of the heatmaps, or ``None`` for line plots over one axis."""
     if len(axes) < 2:
@@ -143,9 +161,10 @@ class FieldView(pn.viewable.Viewer):
         else:
             vdim = hv.Dimension(name, range=data["range"] if data else (None, None))
             opts = dict(cmap=FIELD_CMAP, title=f"{which} {name}")
-        if data is None:  # placeholder over the domain until the first snapshot
+        if data is None:  # blank over the domain until the first snapshot (zeros looked like data)
             (h0, h1), (v0, v1) = self.bounds[h], self.bounds[v]
-            img = hv.Image(np.zeros((2, 2)), kdims=[h, v], vdims=[vdim], bounds=(h0, v0, h1, v1))
+            img = hv.Image(np.full((2, 2), np.nan), kdims=[h, v], vdims=[vdim],
+                           bounds=(h0, v0, h1, v1))
         else:
             img = hv.Image((data["h"], data["v"], data["fields"][which]), kdims=[h, v], vdims=[vdim])
         return img.opts(colorbar=True, framewise=True, height=PLOT_HEIGHT, responsive=True,
@@ -319,9 +338,13 @@ class TrainingView(pn.viewable.Viewer):
         rows = [{"step": s.step, "total": s.total, **s.losses} for s in steps]
         self.show_losses(rows)
         last = steps[-1]
+        if getattr(self, "_first_step", None) is None or self._first_step.step >= last.step:
+            self._first_step = steps[0]  # this session's pace is measured from here
         self.step = last.step
         self.progress.value = min(last.step, self.total_steps)
-        self.counter.value = f"{last.step} / {self.total_steps}"
+        left = time_left(self._first_step, last, self.total_steps)
+        self.counter.value = f"{last.step} / {self.total_steps}" + (
+            "" if left is None else f" · about {duration(left)} left")
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.rel_l2 = snap.rel_l2

@@ -109,7 +109,10 @@ class Trainer:
         ``steps=None`` finishes the run's planned Adam steps: a run stopped or cut off at step
         ``s`` of ``N`` trains the remaining ``N - s`` with the learning rate where the schedule
         left it and the saved Adam moments, so stopping and continuing costs nothing.
-        ``steps=n`` trains ``n`` more steps under a fresh schedule (the moments still carry over).
+        ``steps=n`` trains ``n`` more steps (the moments still carry over): a stopped run keeps
+        its plan (extended to end ``n`` steps on where ``n`` goes past it) and stays stopped
+        until the plan's Adam steps are done (its L-BFGS steps, if any, follow them); a
+        completed run trains under a fresh schedule.
         A run stopped during L-BFGS continues its L-BFGS iterations, with their history, up to
         the step where they were planned to end (``lbfgs_steps=n``: ``n`` more).
 
@@ -140,6 +143,11 @@ class Trainer:
                                  "give steps > 0 to train more")
         else:
             train.steps = steps
+            first, total = meta.get("plan", (0, 0))
+            if first + total > start:  # stopped before its plan's end
+                plan = (int(first), int(max(first + total, start + steps) - first))
+                if start + steps < first + total:  # L-BFGS follows the plan's Adam steps
+                    train.lbfgs_steps = 0
         if lbfgs_steps is not None:
             train.lbfgs_steps = lbfgs_steps
         record.check_continuable()  # damaged, or trained elsewhere (one writer per run): refused
@@ -309,7 +317,7 @@ class Trainer:
                 self._emit(Started(self._record.name, run_dir, self._config_dict(), describe(device),
                                    sum(p.numel() for p in self.model.parameters()), self._start_step))
                 step, rel = self._train(task, t0)
-            reason = "stopped" if self._stop.is_set() else "completed"
+            reason = "stopped" if self._stop.is_set() or step < sum(self._plan) else "completed"
             if task is not None or self._last_ckpt is None:
                 # a new run stopped while preparing saves its initial weights, so it can be continued;
                 # a continued one keeps its checkpoint, Adam's moments included

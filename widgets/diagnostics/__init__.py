@@ -17,6 +17,7 @@ import param
 from lab.diagnostics.landscape import flat_parameters
 from lab.training.events import Snapshot, Started
 from lab.training.runs import list_runs
+from widgets.alerts import Message
 from widgets.diagnostics.attractor_view import AttractorView
 from widgets.diagnostics.base import DiagnosticPanel, Source, copy_model
 from widgets.diagnostics.fields3d_view import Fields3DView
@@ -40,11 +41,15 @@ class DiagnosticsView(pn.viewable.Viewer):
         self._problem = problem
         self.panels = {"3D fields": Fields3DView(), "Spectra": SpectraView(),
                        "Attractors": AttractorView(), "Loss landscape": LandscapeView()}
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.alert = Message()
         self.picker = pn.widgets.Select(name="Look at", options=["reference", "live run"], width=320)
         self.load_button = pn.widgets.Button(label="Load", color="primary", width=80)
         self.load_button.on_click(lambda _: self.load())
         self.status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        # every view stays in the page (hidden while another tab is shown): a dynamic Tabs removed
+        # the vtk.js views of 3D fields on each switch, and vtk.js threw on the second removal
+        # ("getInteractor" of undefined), which stopped the other tabs from drawing their controls
+        self.tabs = pn.Tabs(*self.panels.items(), dynamic=False, sizing_mode="stretch_width")
         self.training = None
         self._live_source: Source | None = None
         self._trajectory: list = []
@@ -52,8 +57,7 @@ class DiagnosticsView(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(pn.Row(self.picker, self.load_button, self.status), self.alert,
-                         pn.Tabs(*self.panels.items(), dynamic=True, sizing_mode="stretch_width"),
-                         sizing_mode="stretch_width")
+                         self.tabs, sizing_mode="stretch_width")
 
     @classmethod
     def for_app(cls, app) -> "DiagnosticsView":
@@ -64,8 +68,11 @@ class DiagnosticsView(pn.viewable.Viewer):
 
     # ---- sources ------------------------------------------------------------------------
     def refresh_runs(self) -> None:
+        """List the saved runs (the choice stays where it still exists)."""
         names = [r["name"] for r in list_runs(self.runs_dir) if r["status"] != "damaged"]
-        self.picker.options = ["reference", "live run", *names]
+        options = ["reference", "live run", *names]
+        keep = self.picker.value if self.picker.value in options else "reference"
+        self.picker.param.update(options=options, value=keep)
 
     def set_source(self, source: Source, *, refresh: bool = False) -> None:
         self.status.object = f"Showing the **{source.label}**"
@@ -74,7 +81,7 @@ class DiagnosticsView(pn.viewable.Viewer):
 
     def load(self) -> None:
         """Point every panel at the picked source (panels compute on their Refresh)."""
-        self.alert.visible = False
+        self.alert.clear()
         choice = self.picker.value
         try:
             if choice == "reference":
@@ -88,7 +95,7 @@ class DiagnosticsView(pn.viewable.Viewer):
             else:
                 source = Source.from_run(choice, self.runs_dir)
         except ValueError as err:
-            self.alert.param.update(object=str(err), visible=True)
+            self.alert.show(str(err))
             return
         self.set_source(source)
 
@@ -101,6 +108,8 @@ class DiagnosticsView(pn.viewable.Viewer):
     def _running_changed(self, event) -> None:
         if event.new and self.training.trainer is not None:
             self.training.trainer.subscribe(self.sink_for(self.training.trainer))
+        if not event.new:  # a run ended: it is a saved run now
+            self.refresh_runs()
 
     def sink_for(self, trainer) -> Callable:
         """A Trainer sink feeding the live source (runs on the training thread: quick)."""

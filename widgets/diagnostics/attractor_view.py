@@ -22,7 +22,7 @@ import param
 import torch
 
 from lab.diagnostics.attractors import (correlation_dimension, density_distance, kaplan_yorke_dimension,
-                                        lyapunov_spectrum, sample_attractor)
+                                        lyapunov_estimate, reference_spectrum, sample_attractor)
 from widgets import render
 from widgets.diagnostics.base import DiagnosticPanel, Source
 from widgets.theme import ACCENT, PLOT_HEIGHT, plot_pane
@@ -42,6 +42,8 @@ class AttractorView(DiagnosticPanel):
     max_points = param.Integer(4000, bounds=(10, 1_000_000), doc="Vertices drawn per trajectory")
     dt = param.Number(0.01, bounds=(1e-5, 1.0), doc="Integration step for the invariants")
     lyapunov_time = param.Number(20.0, bounds=(0.1, 10_000.0), doc="Averaging time T of the Lyapunov spectrum")
+    lyapunov_starts = param.Integer(8, bounds=(2, 256),
+                                    doc="Independent starts on the attractor the exponents average over")
     n_samples = param.Integer(3000, bounds=(100, 20_000), doc="Attractor samples for D_2 and densities")
     transient = param.Number(5.0, bounds=(0.0, 1000.0), doc="Time discarded before sampling")
 
@@ -64,8 +66,11 @@ class AttractorView(DiagnosticPanel):
     def body(self):
         return [self.scene_holder,
                 pn.pane.Markdown("#### Invariants (true vs learned)\n*Compute invariants* estimates the "
-                                 "Lyapunov spectrum, the Kaplan–Yorke and correlation dimensions "
-                                 "and the invariant densities."), self.table,
+                                 "Lyapunov spectrum (mean over independent starts on the attractor, "
+                                 "± its 95% interval), the Kaplan–Yorke and correlation dimensions "
+                                 "and the invariant densities; *published* rows give the literature's "
+                                 "values where the parameters are those they were published at."),
+                self.table,
                 self.density_pane]
 
     def compute_invariants(self, *, background: bool = True) -> bool:
@@ -105,7 +110,9 @@ class AttractorView(DiagnosticPanel):
         rows, samples = [], {}
         with torch.no_grad():
             for name, f in fields.items():
-                lam = lyapunov_spectrum(f, x0, self.dt, n_lyap, n_transient=n_transient).mean(0)
+                est = lyapunov_estimate(f, x0[0], self.dt, n_lyap, n_starts=self.lyapunov_starts,
+                                        n_transient=n_transient)
+                lam = est.exponents
                 s = sample_attractor(f, x0, self.dt, self.n_samples, every=5, n_transient=n_transient)[:, 0]
                 if not (torch.isfinite(lam).all() and torch.isfinite(s).all()):
                     raise ValueError(f"the {name} field leaves every bounded region from {x0[0].tolist()}: "
@@ -113,13 +120,19 @@ class AttractorView(DiagnosticPanel):
                 samples[name] = s
                 row = {"field": name}
                 row.update({f"λ{i + 1}": float(v) for i, v in enumerate(lam)})
+                row["± λ1 (95%)"] = float(est.half_width[0])
                 row["D_KY"] = kaplan_yorke_dimension(lam)
                 row["D_2"] = correlation_dimension(s, theiler=10).dimension
                 rows.append(row)
+        published = reference_spectrum(p.key, p.config())
+        if published is not None:
+            rows.append({"field": "published", **{f"λ{i + 1}": v for i, v in enumerate(published)},
+                         "D_KY": kaplan_yorke_dimension(torch.tensor(published))})
         if "learned" in samples:
             h = density_distance(samples["true"], samples["learned"])
             for row in rows:
-                row["Hellinger (vs true)"] = 0.0 if row["field"] == "true" else h
+                if row["field"] in ("true", "learned"):
+                    row["Hellinger (vs true)"] = 0.0 if row["field"] == "true" else h
         return {"table": pd.DataFrame(rows), "samples": {k: v.numpy() for k, v in samples.items()}}
 
     def show(self, r):

@@ -25,6 +25,8 @@ import torch
 
 from lab.training.events import Snapshot
 from lab.workers import finish_at_exit
+from widgets.alerts import Message
+from widgets.pages import call_on_page
 
 
 @dataclass
@@ -104,9 +106,12 @@ class DiagnosticPanel(pn.viewable.Viewer):
         self.error: str | None = None
         self._thread: threading.Thread | None = None
         self._doc = None
+        self._served = False  # whether _doc is a served page's (it may close while computing)
         self._last_live_step: int | None = None
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.alert = Message()
+        # what to do, until there is something to show (an empty plot explains nothing)
+        self.caption = pn.pane.Markdown("Choose what to look at above and press **Load**, then "
+                                        "**Refresh** here.", sizing_mode="stretch_width")
         self.progress = pn.indicators.Progress(value=-1, active=False, visible=False, width=160,
                                                height=14, bar_color="primary")
         self.refresh_button = pn.widgets.Button(label="Refresh", color="primary", width=90)
@@ -129,8 +134,9 @@ class DiagnosticPanel(pn.viewable.Viewer):
 
     # ---- layout -------------------------------------------------------------------------
     def __panel__(self):
-        bar = pn.Row(self.refresh_button, self.every_input, self.progress, *self.controls(),
-                     sizing_mode="stretch_width")
+        # wraps on a narrow screen (a row of nine controls is wider than a laptop's main area)
+        bar = pn.FlexBox(self.refresh_button, self.every_input, self.progress, *self.controls(),
+                         sizing_mode="stretch_width")
         return pn.Column(bar, self.alert, self.caption, *self.body(), sizing_mode="stretch_width")
 
     # ---- requests -----------------------------------------------------------------------
@@ -145,6 +151,7 @@ class DiagnosticPanel(pn.viewable.Viewer):
             return False
         if pn.state.curdoc is not None:
             self._doc = pn.state.curdoc
+            self._served = self._doc.session_context is not None
         self.clear_error()
         if self.source is None:
             self.report_error("Nothing to show yet: choose a reference, a saved run or start a run.")
@@ -193,9 +200,8 @@ class DiagnosticPanel(pn.viewable.Viewer):
                 self.progress.param.update(visible=False, active=False)
                 self.busy = False
 
-        doc = self._doc
-        if doc is not None and doc.session_context is not None:
-            doc.add_next_tick_callback(apply)
+        if self._served:
+            call_on_page(self._doc, apply)  # a closed page draws nothing
         else:
             with pn.io.unlocked():
                 apply()
@@ -203,8 +209,8 @@ class DiagnosticPanel(pn.viewable.Viewer):
     # ---- errors -------------------------------------------------------------------------
     def report_error(self, message: str) -> None:
         self.error = message
-        self.alert.param.update(object=message, visible=True)
+        self.alert.show(message)
 
     def clear_error(self) -> None:
         self.error = None
-        self.alert.param.update(object="", visible=False)
+        self.alert.clear()

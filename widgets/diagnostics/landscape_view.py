@@ -50,8 +50,8 @@ class LandscapeView(DiagnosticPanel):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.landscape_pane = plot_pane(hv.Image(np.zeros((2, 2))).opts(height=PLOT_HEIGHT + 100),
-                                        sizing_mode="stretch_width")
+        # nothing drawn until computed (a blue square of zeros looked like a landscape)
+        self.landscape_pane = plot_pane(None, sizing_mode="stretch_width", min_height=PLOT_HEIGHT + 100)
         self.density_pane = plot_pane(hv.Curve([], "eigenvalue", "density"), width=360)
         self.table = pn.pane.DataFrame(pd.DataFrame(), index=False, width=360)
 

@@ -9,6 +9,8 @@ largest shell) as bars. A spectrum over fewer axes than the field has (e.g. 1D s
 """
 from __future__ import annotations
 
+import math
+
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (the backend that .opts() below refers to)
 import numpy as np
@@ -19,6 +21,21 @@ import torch
 from lab.diagnostics.spectra import BANDS, band_errors, energy_spectrum, power_law_guide
 from widgets.diagnostics.base import DiagnosticPanel, Source
 from widgets.theme import LOSS_COLORS, PLOT_HEIGHT, plot_pane
+
+
+#: decades below its peak a spectrum's axis shows: further down lies round-off (1e-40 and less
+#: for a smooth or single-mode field), which squeezed the spectrum into the top of the plot
+DECADES = 12
+
+
+def spectrum_ylim(*spectra) -> tuple[float, float]:
+    """Log-axis limits from the spectra's peak down to their smallest value or ``DECADES``."""
+    v = np.concatenate([np.asarray(E, dtype=float).ravel() for E in spectra])
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return math.nan, math.nan
+    hi = float(v.max())
+    return max(float(v.min()), hi * 10.0 ** -DECADES) / 2, hi * 2
 
 
 def spatial_field(source: Source, which: str, time_index: int, ndim: int | None, component: str):
@@ -140,7 +157,7 @@ class SpectraView(DiagnosticPanel):
         curves.append(hv.Curve((k[keep], g[keep]), "k", "E(k)", label="k^-5/3").opts(color="#999999",
                                                                                     line_dash="dotted"))
         self.spectrum_pane.object = hv.Overlay(curves).opts(
-            logx=True, logy=True, height=PLOT_HEIGHT, responsive=True, legend_position="bottom_left",
+            logx=True, logy=True, ylim=spectrum_ylim(*(E for _k, E in r["curves"].values())), height=PLOT_HEIGHT, responsive=True, legend_position="bottom_left",
             title=f"{r['ndim']}D shell spectrum of {r['component']}")
         if r["bands"] is not None:
             self.bands_pane.object = hv.Bars(list(r["bands"].items()), "band", "relative error").opts(
