@@ -14,7 +14,7 @@ import param
 from lab.models import get_model_config, list_models
 from lab.training import Done, Failed, TrainConfig, Trainer
 from lab.training.process import ProcessTrainer
-from lab.training.slots import TrainingSlots
+from lab.training.slots import TrainingSlots, available_cores
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
 from widgets.forms import settings_form
@@ -185,7 +185,7 @@ class LabApp(pn.viewable.Viewer):
             self.training.configure(p.bounds(), p.outputs)
             self.operator.configure(p)  # shows itself only for operator problems
 
-    def _running_changed(self, _event):
+    def _running_changed(self, *_events):
         running = self.training.running
         self.train_button.disabled = running
         self.stop_button.disabled = not running
@@ -242,7 +242,7 @@ def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "lo
     if training not in ("process", "thread"):
         raise ValueError(f"training must be 'process' or 'thread' (${TRAINING_ENV}), not {training!r}")
     slots = TrainingSlots(max_trainings, max_trainings_per_session)
-    threads = max(1, ((os.cpu_count() or 1) - 1) // slots.per_server)
+    threads = max(1, (available_cores() - 1) // slots.per_server)
 
     def session():
         pn.extension(*EXTENSIONS, notifications=False)

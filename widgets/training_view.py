@@ -1,10 +1,11 @@
 """Live view of a training run: loss curves, prediction / reference / error fields, progress.
 
-The Trainer runs in its own thread and posts events into a :class:`lab.training.events.Mailbox`;
-this view drains the mailbox on a periodic callback (every ``poll_ms``) so neither side waits
-for the other. Steps stream into a bounded ``hv.streams.Buffer`` (one line per loss term plus
-the weighted total, log scale); the newest snapshot goes through an ``hv.streams.Pipe`` to the
-field plots, whose layout follows the problem's axes:
+The Trainer runs in its own thread, or in a worker process (:mod:`lab.training.process`), and
+its events land in a :class:`lab.training.events.Mailbox`; this view drains the mailbox on a
+periodic callback (every ``poll_ms``) so neither side waits for the other. Steps stream into a
+bounded ``hv.streams.Buffer`` (one line per loss term plus the weighted total, log scale); the
+newest snapshot goes through an ``hv.streams.Pipe`` to the field plots, whose layout follows
+the problem's axes:
 
 * one axis (``"ode"``): each output against the reference over time, and the error;
 * two or more axes: heatmaps over two of them — time horizontal and space vertical for

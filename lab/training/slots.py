@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Hashable
+
+
+def available_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a container's CPU quota (cgroup
+    v2 ``cpu.max``; Binder and JupyterHub pods see the host's cores but get one or two)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+    except (OSError, ValueError):
+        return cores  # no cgroup v2 quota to honour
+    return cores if quota == "max" else max(1, min(cores, int(int(quota) / int(period))))
 
 
 def default_per_server(cores: int | None = None) -> int:
     """Trainings that fit next to the server: one per core but one, kept for the web server."""
-    return max(1, (cores or os.cpu_count() or 1) - 1)
+    return max(1, (cores or available_cores()) - 1)
 
 
 def _check_limit(name: str, value) -> int:
@@ -57,9 +69,10 @@ class TrainingSlots:
     """At most ``per_server`` trainings at once, at most ``per_owner`` per owner; the rest queue."""
 
     def __init__(self, per_server: int | None = None, per_owner: int = 1):
-        self.per_server = _check_limit("the most trainings at once on the server",
+        self.per_server = _check_limit("the most trainings at once on the server (--max-trainings)",
                                        default_per_server() if per_server is None else per_server)
-        self.per_owner = _check_limit("the most trainings at once per session", per_owner)
+        self.per_owner = _check_limit("the most trainings at once per session (--max-trainings-per-session)",
+                                      per_owner)
         self._lock = threading.Lock()
         self._granted: list[Ticket] = []
         self._queue: list[Ticket] = []
