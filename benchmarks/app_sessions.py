@@ -66,6 +66,10 @@ def cpu_name() -> str:
     return platform.machine()
 
 
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -97,14 +101,16 @@ def measure(url: str, sessions: int, window: float, steps: int) -> dict:
     with sync_playwright() as pw:
         browser = launch(pw)
         pages, ready = [], []
-        for _ in range(sessions):
+        for i in range(sessions):
             page, t = open_page(browser, url)
             pages.append(page)
             ready.append(t)
             start_training(page, steps)
-        for page in pages:  # every session trains: its loss plot has points
+            progress(f"session {i + 1} ready after {t:.1f} s and training")
+        for i, page in enumerate(pages):  # every session trains: its loss plot has points
             page.wait_for_function(f"() => ({LOSS_POINTS})() > 0", timeout=600_000)
             page.evaluate(WATCH)
+            progress(f"session {i + 1} shows losses")
         load_start = load()
         time.sleep(window)
         gaps, counts = [], []

@@ -3,6 +3,7 @@ the queue a session waits in (what the periodic callback does is done by calling
 from __future__ import annotations
 
 import panel as pn
+import pytest
 import torch
 
 from lab.training.process import ProcessTrainer
@@ -81,3 +82,14 @@ def test_stop_on_a_queued_run_removes_it_and_trains_nothing(tmp_path):
     first.stop()
     _finish(first)
     assert not list_runs(str(tmp_path / "b")) and slots.running == 0
+
+
+@pytest.mark.bad_input("validation")
+@pytest.mark.parametrize("flag", ["--max-trainings", "--max-trainings-per-session"])
+def test_serve_refuses_a_training_limit_below_one_in_one_line(flag, capsys):
+    from widgets.cli import main
+
+    assert main(["serve", "--no-show", flag, "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml-lab: error:") and flag in err and "at least 1, not 0" in err
+    assert "\n" not in err

@@ -48,6 +48,7 @@ def _points(page) -> int:
 def test_four_sessions_training_at_once_all_stay_live_a_fifth_is_queued_and_stop_stops_each(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)
     with served_lab(tmp_path, "--max-trainings", str(SESSIONS)) as (url, runs), sync_playwright() as pw:
         browser = launch(pw)
         opened = [_open(browser, url) for _ in range(SESSIONS)]
