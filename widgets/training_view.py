@@ -17,6 +17,7 @@ domain); the signed error uses a diverging map centred on zero.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,11 @@ from widgets.method_views import MethodView
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot_pane
 
 LOSS_HISTORY = 50_000  # rows kept in the loss buffer
+
+
+def _frozen(doc):
+    """The document's models frozen (recomputed once on exit), or nothing outside a document."""
+    return doc.models.freeze() if doc is not None else contextlib.nullcontext()
 
 
 def queue_message(ticket) -> str:
@@ -318,20 +324,23 @@ class TrainingView(pn.viewable.Viewer):
         if not alive and not any(isinstance(ev, (Done, Failed)) for ev in other):
             other.append(Failed(self.trainer.step, "the training thread ended without a result "
                                 "(an error before the first step; see the server log)", "", None))
-        # Bokeh sends what a periodic callback changed, as one message, once it returns
-        for ev in other:
-            if isinstance(ev, Preparing):
-                self._on_preparing(ev)
-            elif isinstance(ev, Started):
-                self._on_started(ev)
-        if steps:
-            self._on_steps(steps)
-        if snapshot is not None:
-            self._on_snapshot(snapshot)
-        finished = [ev for ev in other if isinstance(ev, (Done, Failed))]
-        self._update_methods(steps, snapshot, flush=bool(finished))
-        for ev in finished:
-            self._on_finished(ev)
+        # Bokeh sends what a periodic callback changed, as one message, once it returns; frozen,
+        # the document walks its models once per drain rather than once per plot updated (that
+        # walk, over the whole app, is most of a served session's work while it trains)
+        with _frozen(pn.state.curdoc):
+            for ev in other:
+                if isinstance(ev, Preparing):
+                    self._on_preparing(ev)
+                elif isinstance(ev, Started):
+                    self._on_started(ev)
+            if steps:
+                self._on_steps(steps)
+            if snapshot is not None:
+                self._on_snapshot(snapshot)
+            finished = [ev for ev in other if isinstance(ev, (Done, Failed))]
+            self._update_methods(steps, snapshot, flush=bool(finished))
+            for ev in finished:
+                self._on_finished(ev)
 
     def _update_methods(self, steps: list[Step], snapshot: Snapshot | None, *, flush: bool) -> None:
         """Hand steps and the newest snapshot to the method plots at most every
