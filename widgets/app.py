@@ -8,6 +8,8 @@ parameter and its range, and the app carries on.
 """
 from __future__ import annotations
 
+import os
+
 import panel as pn
 import param
 
@@ -235,8 +237,6 @@ def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "lo
     they train. At most ``max_trainings`` run at once on the server (default: one per core but
     one) and ``max_trainings_per_session`` per session; more wait in a queue the page shows.
     """
-    import os
-
     runs_dir = None if runs_dir is None else str(runs_dir)
     training = training or os.environ.get(TRAINING_ENV) or "process"
     if training not in ("process", "thread"):
