@@ -18,6 +18,7 @@ from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium, recor
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 SESSIONS = 4
+START_GUARD_MS = 3 * WAIT_MS
 
 
 def _open(browser, url: str):
@@ -55,8 +56,9 @@ def test_four_sessions_training_at_once_all_stay_live_a_fifth_is_queued_and_stop
         pages = [page for page, _ in opened]
         for page in pages:
             _train(page, 10**6)
-        for page in pages:  # each session's plot receives points ...
-            page.wait_for_function(f"() => ({LOSS_POINTS})() > 0")
+        for page in pages:  # each session's plot receives points (the hang guard allows four
+            # worker processes to start on a busy two-core box) ...
+            page.wait_for_function(f"() => ({LOSS_POINTS})() > 0", timeout=START_GUARD_MS)
         seen = [_points(page) for page in pages]
         for page, n in zip(pages, seen):  # ... and keeps receiving them while all four train
             page.wait_for_function(f"() => ({LOSS_POINTS})() > {n}")
