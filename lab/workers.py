@@ -11,6 +11,9 @@ intact, so a program with work in flight exits cleanly instead.
 The hook is ``threading``'s own exit hook where there is one: it runs before
 ``concurrent.futures`` refuses new work at exit (``atexit`` runs after that), so work in flight
 that uses a thread pool (the Darcy solver does) still finishes rather than failing.
+
+A training in a worker process (:mod:`lab.training.process`) registers the thread that relays its
+events, with its Stop: at exit the worker is told to stop, checkpoints, and is waited for.
 """
 from __future__ import annotations
 

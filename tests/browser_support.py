@@ -92,13 +92,13 @@ def running(cmd: list[str], port: int, log: Path, env: dict | None = None,
 
 
 @contextlib.contextmanager
-def served_lab(tmp: Path) -> Iterator[tuple[str, Path]]:
-    """``sciml-lab serve`` on a free port with home, cache and runs in ``tmp``: (url, runs dir)."""
+def served_lab(tmp: Path, *args: str) -> Iterator[tuple[str, Path]]:
+    """``sciml-lab serve [args]`` on a free port with home, cache and runs in ``tmp``: (url, runs dir)."""
     port = free_port()
     runs = tmp / "runs"
     exe = shutil.which("sciml-lab")
     cmd = ([exe] if exe else [sys.executable, "-m", "widgets.cli"]) + [
-        "serve", "--no-show", "--port", str(port), "--address", "localhost", "--runs-dir", str(runs)]
+        "serve", "--no-show", "--port", str(port), "--address", "localhost", "--runs-dir", str(runs), *args]
     env = {"SCIML_LAB_HOME": str(tmp / "home"), "SCIML_LAB_CACHE": str(tmp / "cache")}
     with running(cmd, port, tmp / "server.log", env):
         yield f"http://localhost:{port}/", runs

@@ -11,6 +11,14 @@ notebook (``extension`` sends the views' JavaScript with the output, so no CDN i
 The views never compute anything themselves: they edit the configs ``lab`` declares, start a
 :class:`lab.Trainer`, and draw the events it emits.
 """
-from widgets.app import LabApp, extension, serve
-
 __all__ = ["LabApp", "extension", "serve"]
+
+
+def __getattr__(name: str):
+    """The app's names, imported on first use: ``sciml-lab train`` and the training worker
+    processes, which import :mod:`widgets.cli`, then never load Panel, HoloViews or Bokeh."""
+    if name in __all__:
+        from widgets import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'widgets' has no attribute {name!r}")

@@ -8,11 +8,15 @@ parameter and its range, and the app carries on.
 """
 from __future__ import annotations
 
+import os
+
 import panel as pn
 import param
 
 from lab.models import get_model_config, list_models
 from lab.training import Done, Failed, TrainConfig, Trainer
+from lab.training.process import ProcessTrainer
+from lab.training.slots import TrainingSlots, available_cores
 from widgets.alerts import Message
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
@@ -29,6 +33,9 @@ from widgets.training_view import TrainingView
 APP_TRAIN_DEFAULTS = dict(steps=2000, n_pde=1000, lbfgs_steps=0, snapshot_every=50, log_every=10)
 #: Panel extensions the views need: tables, equations, 3D fields (vtk.js)
 EXTENSIONS = ("tabulator", "katex", "vtk")
+#: how ``serve`` trains unless told otherwise: "process" (a worker process per training) or
+#: "thread" (inside the server, as in a notebook; lighter on memory)
+TRAINING_ENV = "SCIML_LAB_TRAINING"
 #: model families that train on each problem kind (``ModelConfig.family``); other kinds: PINNs
 FAMILIES_FOR_KIND = {"operator": ("operator",), "ode": ("pinn", "ode")}
 #: training settings only a PINN's task reads (collocation points, residual weighting, ...)
@@ -57,6 +64,12 @@ class LabApp(pn.viewable.Viewer):
     """Problem + model + training settings in a sidebar; live training and saved runs in tabs."""
 
     runs_dir = param.String(default=None, allow_None=True, doc="Where runs are saved (None: default)")
+    training_mode = param.Selector(default="thread", objects=["thread", "process"], doc=(
+        "Train in a thread of this process (notebooks) or in a worker process each (a served lab: "
+        "the server stays responsive)"))
+    slots = param.ClassSelector(class_=TrainingSlots, default=None, allow_None=True, doc=(
+        "Limits on concurrent trainings shared by the sessions of a server (None: no limit)"))
+    worker_threads = param.Integer(default=1, bounds=(1, None), doc="Torch threads of a training process")
 
     def __init__(self, problem: str = "burgers", model: str = "mlp", **params):
         super().__init__(**params)
@@ -79,9 +92,9 @@ class LabApp(pn.viewable.Viewer):
         self.pause_button = pn.widgets.Button(label="Pause", color="warning", width=90,
                                               disabled=True)
         self.train_button.on_click(lambda _: self.train())
-        self.stop_button.on_click(lambda _: self.training.stop())
+        self.stop_button.on_click(lambda _: self.stop())
         self.pause_button.on_click(lambda _: self.toggle_pause())
-        self.training.param.watch(self._running_changed, "running")
+        self.training.param.watch(self._running_changed, ["running", "queued"])
         self.model_picker.param.watch(self._select_model, "value")
         self.problem_view.param.watch(self._problem_changed, "problem")
         self._select_model()
@@ -137,10 +150,19 @@ class LabApp(pn.viewable.Viewer):
         if self.training.running:
             self.report_error("A run is in progress: stop it before starting another.")
             return
+        if self.training_mode == "process":
+            trainer = ProcessTrainer(trainer, threads=self.worker_threads)
         self.clear_error()
         self.tabs.active = 1  # Training
         self.operator.attach(trainer)  # no-op unless the problem is an operator problem
-        self.training.start(trainer)
+        self.training.start(trainer, None if self.slots is None else self.slots.request(self))
+
+    def stop(self) -> None:
+        """Stop the run (it checkpoints), or take it out of the queue."""
+        queued = self.training.queued
+        self.training.stop()
+        if queued:
+            self.operator.shutdown()
 
     def toggle_pause(self) -> None:
         if self.training.trainer is None or not self.training.running:
@@ -182,11 +204,11 @@ class LabApp(pn.viewable.Viewer):
             self.training.configure(p.bounds(), p.outputs)
             self.operator.configure(p)  # shows itself only for operator problems
 
-    def _running_changed(self, event):
-        running = event.new
+    def _running_changed(self, *_events):
+        running = self.training.running
         self.train_button.disabled = running
         self.stop_button.disabled = not running
-        self.pause_button.disabled = not running
+        self.pause_button.disabled = not running or self.training.queued
         self.pause_button.label = "Pause"
 
     def _finished(self, _ev: Done | Failed) -> None:
@@ -225,16 +247,18 @@ def extension(inline: bool = True, **params) -> None:
     pn.extension(*EXTENSIONS, inline=inline, **params)
 
 
-def session_page(runs_dir=None) -> pn.template.FastListTemplate:
-    """The page of one served browser session (built in that session's document)."""
+def session_page(runs_dir=None, **app) -> pn.template.FastListTemplate:
+    """The page of one served browser session (built in that session's document); ``app``:
+    :class:`LabApp`'s parameters (how and how many trainings run)."""
     pn.extension(*EXTENSIONS, notifications=False)
     serve_stylesheets_locally(pn.state.curdoc)
-    return LabApp(runs_dir=runs_dir).template()
+    return LabApp(runs_dir=runs_dir, **app).template()
 
 
 def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "localhost",
           threaded: bool = False, allow_websocket_origin: list[str] | None = None,
-          prefix: str = "", unix_socket: str | None = None, **auth):
+          prefix: str = "", unix_socket: str | None = None, training: str | None = None,
+          max_trainings: int | None = None, max_trainings_per_session: int = 1, **auth):
     """Serve the lab; each browser session gets its own :class:`LabApp`.
 
     Behind a reverse proxy (jupyter-server-proxy on Binder, see :mod:`widgets.proxy`) the
@@ -244,13 +268,24 @@ def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "lo
     ``panel.serve``'s sign-in options (:func:`widgets.sharing.auth_options`): with them, each
     signed-in user gets a runs folder of their own. Blocks until interrupted unless
     ``threaded`` (then the server thread is returned).
+
+    Trainings run in worker processes (``training="process"``, the default unless
+    ``$SCIML_LAB_TRAINING`` says ``thread``), so the server keeps answering every session while
+    they train. At most ``max_trainings`` run at once on the server (default: one per core but
+    one) and ``max_trainings_per_session`` per session; more wait in a queue the page shows.
     """
     from widgets.sharing import user_runs_dir
 
     runs_dir = None if runs_dir is None else str(runs_dir)
+    training = training or os.environ.get(TRAINING_ENV) or "process"
+    if training not in ("process", "thread"):
+        raise ValueError(f"training must be 'process' or 'thread' (${TRAINING_ENV}), not {training!r}")
+    slots = TrainingSlots(max_trainings, max_trainings_per_session)
+    threads = max(1, (available_cores() - 1) // slots.per_server)
 
     def session():
-        return session_page(user_runs_dir(runs_dir, pn.state.user) if auth else runs_dir)
+        return session_page(user_runs_dir(runs_dir, pn.state.user) if auth else runs_dir,
+                            training_mode=training, slots=slots, worker_threads=threads)
 
     origins = sorted({f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}",
                       *(allow_websocket_origin or ())})

@@ -62,7 +62,8 @@ def cmd_serve(args) -> int:
 
     serve(port=args.port, show=not args.no_show, runs_dir=args.runs_dir, address=args.address,
           allow_websocket_origin=args.allow_websocket_origin, prefix=args.prefix,
-          unix_socket=args.unix_socket, **auth)
+          unix_socket=args.unix_socket, training=args.training, max_trainings=args.max_trainings,
+          max_trainings_per_session=args.max_trainings_per_session, **auth)
     return 0
 
 
@@ -76,6 +77,14 @@ def add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     s.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
                    help="also accept browser sessions from this host (repeatable), e.g. behind a proxy")
     s.add_argument("--prefix", default="", help="URL path the app lives under behind a proxy")
+    s.add_argument("--training", choices=("process", "thread"), default=None,
+                   help="train in a worker process each (default; the server stays responsive) or in "
+                        "threads of the server (lighter; default if $SCIML_LAB_TRAINING=thread)")
+    s.add_argument("--max-trainings", type=int, default=None, metavar="N",
+                   help="most trainings at once on this server (default: CPU cores - 1, at least 1); "
+                        "more wait in a queue")
+    s.add_argument("--max-trainings-per-session", type=int, default=1, metavar="N",
+                   help="most trainings at once per browser session (default 1)")
     auth = s.add_argument_group("sign-in for shared servers (needs SCIML_LAB_COOKIE_SECRET; "
                                 "each user then gets a runs folder of their own)")
     auth.add_argument("--basic-auth", default=None, metavar="PASSWORD|USERS.json",

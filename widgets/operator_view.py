@@ -376,7 +376,8 @@ class OperatorView(pn.viewable.Viewer):
 
     # ---- events -------------------------------------------------------------------------
     def _tap_score(self, event: Event) -> None:
-        """Sink on the training thread: keep every snapshot's score (deque appends are atomic)."""
+        """Sink on the training (or relay) thread: keep every snapshot's score (deque appends are
+        atomic)."""
         if isinstance(event, Snapshot):
             self._scores_in.append((event.step, event.rel_l2, event.extras.get("trivial_rel_l2")))
 

@@ -1,10 +1,11 @@
 """Live view of a training run: loss curves, prediction / reference / error fields, progress.
 
-The Trainer runs in its own thread and posts events into a :class:`lab.training.events.Mailbox`;
-this view drains the mailbox on a periodic callback (every ``poll_ms``) so neither side waits
-for the other. Steps stream into a bounded ``hv.streams.Buffer`` (one line per loss term plus
-the weighted total, log scale); the newest snapshot goes through an ``hv.streams.Pipe`` to the
-field plots, whose layout follows the problem's axes:
+The Trainer runs in its own thread, or in a worker process (:mod:`lab.training.process`), and
+its events land in a :class:`lab.training.events.Mailbox`; this view drains the mailbox on a
+periodic callback (every ``poll_ms``) so neither side waits for the other. Steps stream into a
+bounded ``hv.streams.Buffer`` (one line per loss term plus the weighted total, log scale); the
+newest snapshot goes through an ``hv.streams.Pipe`` to the field plots, whose layout follows
+the problem's axes:
 
 * one axis (``"ode"``): each output against the reference over time, and the error;
 * two or more axes: heatmaps over two of them — time horizontal and space vertical for
@@ -16,6 +17,7 @@ domain); the signed error uses a diverging map centred on zero.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +52,21 @@ def duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def _frozen(doc):
+    """The document's models frozen (recomputed once on exit), or nothing outside a document."""
+    return doc.models.freeze() if doc is not None else contextlib.nullcontext()
+
+
+def queue_message(ticket) -> str:
+    """Where a queued run stands, in the words of someone waiting for it."""
+    if ticket.owner_full():
+        return ("**Queued**: this session already trains as many runs as one session may at once; "
+                "this one starts when yours ends. **Stop** removes it from the queue.")
+    ahead = ticket.ahead()
+    return (f"**Queued**, {ahead} ahead: the server trains as many runs at once as it can. "
+            "This one starts when a slot frees. **Stop** removes it from the queue.")
 
 
 def plot_axes(axes: Sequence[str]) -> tuple[str, str] | None:
@@ -203,12 +220,14 @@ class TrainingView(pn.viewable.Viewer):
     total_steps = param.Integer(1, doc="Step at which the current run ends")
     rel_l2 = param.Number(math.nan, doc="Relative L2 error of the newest snapshot")
     running = param.Boolean(False, doc="Whether a trainer is attached and has not finished")
+    queued = param.Boolean(False, doc="Whether the attached run waits for a free training slot")
 
     def __init__(self, on_error: Callable[[str], None] | None = None,
                  on_finished: Callable[[Done | Failed], None] | None = None, **params):
         super().__init__(**params)
         self.on_error, self.on_finished = on_error, on_finished
         self.trainer = None
+        self.ticket = None
         self._mailbox: Mailbox | None = None
         self._callback = None
         self._method_steps: list[Step] = []
@@ -247,27 +266,43 @@ class TrainingView(pn.viewable.Viewer):
         self.progress.value = 0
         self.counter.value, self.rel_text.value = "0", "–"
 
-    def start(self, trainer) -> None:
-        """Subscribe to ``trainer``, start it in its thread and start draining its events."""
+    def start(self, trainer, ticket=None) -> None:
+        """Subscribe to ``trainer`` (a Trainer, or a :class:`lab.training.process.ProcessTrainer`)
+        and start draining its events; start it now, or once ``ticket`` (its place under the
+        server's limits, :class:`lab.training.slots.Ticket`) is granted — the status shows the
+        queue meanwhile, and Stop takes the run out of it."""
         if self.running:
             raise RuntimeError("a run is already in progress; stop it first")
         p = trainer.problem
         self.configure(p.bounds(), p.outputs)
-        self.trainer = trainer
+        self.trainer, self.ticket = trainer, ticket
         self._mailbox = Mailbox()
         trainer.subscribe(self._mailbox)
+        if ticket is not None:  # the slot is free again the moment the run ends, seen or not
+            trainer.subscribe(lambda ev: ticket.release() if isinstance(ev, (Done, Failed)) else None)
         c = trainer.config
         self.total_steps = max(trainer.step + c.steps + c.lbfgs_steps, 1)
         self.progress.max, self.progress.value = self.total_steps, trainer.step
         self.step = trainer.step
         self.status.object = f"Starting **{p.title}** with **{trainer.model_config.title}** …"
         self.running = True
-        trainer.start()
+        self.queued = ticket is not None and ticket.queued
+        if not self.queued:
+            trainer.start()
+        else:
+            self.status.object = queue_message(ticket)
         self._callback = pn.state.add_periodic_callback(self.drain, period=self.poll_ms)
 
     def stop(self) -> None:
-        """Ask the trainer to stop; it checkpoints, and its Done event ends the polling."""
-        if self.trainer is not None:
+        """Ask the trainer to stop; it checkpoints, and its Done event ends the polling. A run
+        still queued leaves the queue, having trained nothing."""
+        if self.queued:
+            self.ticket.release()
+            self._stop_polling()
+            self.param.update(queued=False, running=False)
+            self._mailbox = None
+            self.status.object = "Removed from the queue; nothing was trained."
+        elif self.trainer is not None:
             self.trainer.stop()
 
     def pause(self) -> None:
@@ -295,25 +330,36 @@ class TrainingView(pn.viewable.Viewer):
         """Move everything the trainer posted since the last call into the plots."""
         if self._mailbox is None:
             return
+        if self.queued:
+            if self.ticket.granted:
+                self.queued = False
+                self.status.object = f"Starting **{self.trainer.problem.title}** …"
+                self.trainer.start()
+            else:
+                self.status.object = queue_message(self.ticket)
+            return
         alive = self.trainer.is_running  # read first: a thread already gone has posted everything
         steps, snapshot, other = self._mailbox.drain()
         if not alive and not any(isinstance(ev, (Done, Failed)) for ev in other):
             other.append(Failed(self.trainer.step, "the training thread ended without a result "
                                 "(an error before the first step; see the server log)", "", None))
-        # Bokeh sends what a periodic callback changed, as one message, once it returns
-        for ev in other:
-            if isinstance(ev, Preparing):
-                self._on_preparing(ev)
-            elif isinstance(ev, Started):
-                self._on_started(ev)
-        if steps:
-            self._on_steps(steps)
-        if snapshot is not None:
-            self._on_snapshot(snapshot)
-        finished = [ev for ev in other if isinstance(ev, (Done, Failed))]
-        self._update_methods(steps, snapshot, flush=bool(finished))
-        for ev in finished:
-            self._on_finished(ev)
+        # Bokeh sends what a periodic callback changed, as one message, once it returns; frozen,
+        # the document walks its models once per drain rather than once per plot updated (that
+        # walk, over the whole app, is most of a served session's work while it trains)
+        with _frozen(pn.state.curdoc):
+            for ev in other:
+                if isinstance(ev, Preparing):
+                    self._on_preparing(ev)
+                elif isinstance(ev, Started):
+                    self._on_started(ev)
+            if steps:
+                self._on_steps(steps)
+            if snapshot is not None:
+                self._on_snapshot(snapshot)
+            finished = [ev for ev in other if isinstance(ev, (Done, Failed))]
+            self._update_methods(steps, snapshot, flush=bool(finished))
+            for ev in finished:
+                self._on_finished(ev)
 
     def _update_methods(self, steps: list[Step], snapshot: Snapshot | None, *, flush: bool) -> None:
         """Hand steps and the newest snapshot to the method plots at most every

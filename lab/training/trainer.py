@@ -92,10 +92,7 @@ class Trainer:
         self._lbfgs: torch.optim.LBFGS | None = None
         self._lbfgs_end: int | None = None
         self._task = None
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._thread: threading.Thread | None = None
+        self._new_controls()
         self.step = start_step
         self.result: Result | None = None
         self.model: torch.nn.Module | None = None
@@ -157,6 +154,25 @@ class Trainer:
                    optimizer_state=ckpt.optimizer, plan=plan, loop_state=ckpt.state)
 
     # ---- control --------------------------------------------------------------------------
+    def _new_controls(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._thread: threading.Thread | None = None
+
+    def __getstate__(self) -> dict:
+        """A trainer not yet started pickles whole (problem, configs, checkpoint state, run
+        record), so it can train in another process (:mod:`lab.training.process`); its listeners
+        and controls stay behind."""
+        if self.is_running:
+            raise RuntimeError("a running trainer cannot be sent to another process")
+        return {k: v for k, v in vars(self).items() if k not in ("_sinks", "_stop", "_running", "_thread")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._sinks = []
+        self._new_controls()
+
     def subscribe(self, sink: Callable[[Event], None]) -> None:
         self._sinks.append(sink)
 
