@@ -109,11 +109,12 @@ def test_a_killed_worker_ends_the_run_as_interrupted_and_its_checkpoint_continue
     end = events[-1]
     assert isinstance(end, Failed) and "ended unexpectedly" in end.message and "signal 9" in end.message
     assert end.checkpoint_step is not None and end.checkpoint_step >= 10
-    summary = find_run(end.run_dir).summary()
-    assert summary["status"] == "interrupted" and summary["checkpoint_step"] == end.checkpoint_step
+    row = find_run(end.run_dir).row()
+    assert row["status"] == "interrupted" and f"step {end.checkpoint_step}" in row["note"]
     resumed = Trainer.resume(end.run_dir, steps=5)  # nothing checkpointed was lost
     assert resumed.step == end.checkpoint_step
-    assert resumed.run().status == "completed"
+    result = resumed.run()  # 5 more steps of its million-step plan: still short of it, so "stopped"
+    assert result.status == "stopped" and result.step == end.checkpoint_step + 5
 
 
 SERVER = textwrap.dedent("""

@@ -25,8 +25,8 @@ interpreter start (importing torch: a few seconds), paid once per training.
 
 Failure policy: the worker stops (and checkpoints) when the server goes away, whichever way
 (its control pipe closes); a worker that dies (killed, out of memory) ends the run here with a
-:class:`Failed` event naming the last checkpoint, which stays on disk, and the run folder's
-summary says ``interrupted``. At interpreter exit a live worker is stopped and waited for
+:class:`Failed` event naming the last checkpoint, which stays on disk, and the run lists as
+``interrupted``. At interpreter exit a live worker is stopped and waited for
 (:mod:`lab.workers`).
 """
 from __future__ import annotations
@@ -192,19 +192,17 @@ class ProcessTrainer:
                 self._sinks.remove(sink)
 
     def _died(self) -> Failed:
-        """The Failed event of a worker that ended without a result; the run folder says so too."""
+        """The Failed event of a worker that ended without a result. The run folder is left as
+        the worker left it: "running" with its lock given back by the OS, which the run store
+        lists as interrupted at its last checkpoint (:mod:`lab.training.runs`)."""
         code = self._process.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
         kept = None
         if self.run_dir:
-            record = RunRecord(self.run_dir)
             try:
-                kept = record.load_checkpoint()[1].get("step")
+                kept = RunRecord(self.run_dir).load_checkpoint()[1].get("step")
             except ValueError:
                 kept = None  # no checkpoint was written before the worker died
-            message = f"the training process ended unexpectedly ({how})"
-            record.finish(status="interrupted", step=self.step, rel_l2=None, message=message,
-                          checkpoint_step=kept)
         return Failed(self.step, f"the training process ended unexpectedly ({how}); see the server log",
                       self.run_dir, kept)
 
