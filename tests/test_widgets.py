@@ -101,12 +101,12 @@ def test_out_of_range_value_is_named_under_its_field_and_app_keeps_working(tmp_p
     nu_before = app.problem_view.problem.nu
     nu_widget._process_events({"value": 5.0})  # as if typed in the browser
     assert _under(form, "nu") and form.message.alert_type == "danger"
-    assert "nu" in form.message.object and "at most 1.0" in form.message.object
+    assert "Nu must be from 0.0001 to 1" in form.message.object  # the field's label and its range
     assert app.problem_view.problem.nu == nu_before and nu_widget.value == nu_before
     assert not app.alert.visible  # said once, where the user is typing
     steps = app.train_editor
     steps._widgets["steps"]._process_events({"value": -3})
-    assert _under(steps, "steps") and "steps" in steps.message.object
+    assert _under(steps, "steps") and "Steps must be from 0 to 10,000,000" in steps.message.object
     assert app.train_config.steps == APP_TRAIN_DEFAULTS["steps"]
     # a valid edit clears the message and is applied; the app still renders
     nu_widget._process_events({"value": 0.01})
