@@ -137,10 +137,11 @@ def launch(pw):
 
 
 def settings_input(page, label: str):
-    """The input box of the generated settings form whose label is exactly ``label``."""
+    """The visible input box of the generated settings forms whose label is exactly ``label``
+    (views of other tabs stay in the page, hidden, with fields of the same names)."""
     exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
     return page.locator(".bk-input-group").filter(
-        has=page.locator("label", has_text=exact)).locator("input")
+        has=page.locator("label", has_text=exact)).locator("input:visible")
 
 
 def type_setting(page, label: str, value) -> None:
