@@ -9,7 +9,7 @@ from lab.models import get_model_config
 from lab.models.pig import GaussianField, memory_estimate_gb
 from lab.problems import get_problem
 from lab.problems.base import Problem
-from lab.training.hard import HardConstraint
+from lab.models.hard import HardConstraint
 
 
 class PeriodicPair(Problem):

@@ -24,7 +24,7 @@ from torch import nn
 
 from lab.models import ModelConfig
 from lab.models.mlp import Normalize
-from lab.training.hard import HARD_MODES, hard_constrained
+from lab.models.hard import HARD_MODES, hard_constrained
 
 
 class PeriodicEmbedding(nn.Module):

@@ -3,7 +3,7 @@
 Optional training methods (see :class:`lab.training.config.TrainConfig`): causal weighting
 of the residual over time (:mod:`lab.training.causal`), adaptive loss balancing
 (:mod:`lab.training.balancing`), residual-adaptive resampling (:mod:`lab.training.resampling`);
-terms a hard-constrained model satisfies exactly (:mod:`lab.training.hard`) leave the loss.
+terms a hard-constrained model satisfies exactly (:mod:`lab.models.hard`) leave the loss.
 Snapshots carry, besides the fields, ``|r|`` on a coarsened grid (where the physics is still
 violated) and, for PIG, the Gaussians (:meth:`lab.models.pig.GaussianField.gaussians`).
 """
@@ -18,7 +18,7 @@ from lab.models.pig import GaussianField
 from lab.problems.base import coarse_grid
 from lab.training.balancing import MovingWeights, balanced, grad_norms, ntk_traces
 from lab.training.causal import CausalWeighting
-from lab.training.hard import HardConstraint
+from lab.models.hard import HardConstraint
 from lab.training.resampling import rad_sample
 from lab.training.tasks import Task, register_task
 
