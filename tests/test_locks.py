@@ -72,7 +72,9 @@ def test_a_run_training_in_one_session_is_not_continued_from_another(tmp_path):
         first.stop()
         first.join()
     assert first.result.status == "stopped"
-    assert Trainer.resume(run.name, steps=1, runs_dir=runs_dir).run().status == "completed"
+    # the lock went with the first trainer: one more step now runs (the run keeps its long plan)
+    after = Trainer.resume(run.name, steps=1, runs_dir=runs_dir).run()
+    assert (after.status, after.step) == ("stopped", first.result.step + 1)
 
 
 @pytest.mark.fault("locks")
