@@ -34,7 +34,7 @@ from lab.device import describe, pick_device, resolve_dtype
 from lab.diagnostics.hessian import HessianOperator, top_eigenvalues
 from lab.diagnostics.landscape import landscape_2d, random_directions
 from lab.diagnostics.spectra import energy_spectrum
-from lab.models.mlp import mlp
+from lab.nn import mlp
 from lab.sampling import sample_box
 
 NU = 0.01 / math.pi

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lab.models.mlp import Normalize, Sine
+from lab.nn import Normalize, Sine
 
 #: engines of :meth:`Fields.for_problem`
 ENGINES = ("auto", "autograd", "taylor", "compiled")

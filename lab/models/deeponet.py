@@ -17,8 +17,8 @@ from torch import nn
 
 from lab.models import register_model
 from lab.models.fno import OperatorModelConfig, coordinates
-from lab.models.mlp import ACTIVATIONS, mlp
-from lab.models.mlp import activation as make_activation
+from lab.nn import ACTIVATIONS, mlp
+from lab.nn import activation as make_activation
 
 
 class DeepONet(nn.Module):

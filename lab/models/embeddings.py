@@ -12,7 +12,7 @@
   ``σ`` sets the frequencies the network sees from step one, which counters spectral bias
   (an MLP learns low frequencies first).
 
-Non-periodic axes are first mapped onto [-1, 1] (:class:`lab.models.mlp.Normalize`).
+Non-periodic axes are first mapped onto [-1, 1] (:class:`lab.nn.Normalize`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from lab.models import ModelConfig
-from lab.models.mlp import Normalize
+from lab.nn import Normalize
 from lab.models.hard import HARD_MODES, hard_constrained
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from lab.models import register_model
 from lab.models.embeddings import EmbeddedConfig
-from lab.models.mlp import ACTIVATIONS, activation, linear, mlp
+from lab.nn import ACTIVATIONS, activation, linear, mlp
 
 
 class ModifiedMLP(nn.Module):

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from lab.models import ModelConfig, register_model
-from lab.models.mlp import ACTIVATIONS, mlp
+from lab.nn import ACTIVATIONS, mlp
 from lab.solvers.ode import dopri5, rk4
 
 

@@ -41,7 +41,7 @@ from lab.config import ConfigError, label
 from lab.limits import GB, capped_bytes
 from lab.autodiff import _activate
 from lab.models import ModelConfig, register_model
-from lab.models.mlp import ACTIVATIONS, Normalize, mlp
+from lab.nn import ACTIVATIONS, Normalize, mlp
 from lab.models.hard import HARD_MODES, hard_constrained
 
 #: tensors of shape (chunk, gaussians) alive per chunk in a dense pass with first and second

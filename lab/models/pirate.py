@@ -20,7 +20,7 @@ from torch import nn
 
 from lab.models import register_model
 from lab.models.embeddings import EmbeddedConfig
-from lab.models.mlp import ACTIVATIONS, activation, linear
+from lab.nn import ACTIVATIONS, activation, linear
 
 
 class PirateBlock(nn.Module):
