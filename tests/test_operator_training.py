@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from lab.data.datasets import BurgersData, DarcyData, NS2DData
-from lab.models import get_model_config, pino
+from lab.models import get_model_config
 from lab.problems import get_problem
+from lab.solvers import residuals
 from lab.solvers.navier_stokes import fno_forcing
 from lab.training.config import TrainConfig
 from lab.training.events import Done, Preparing, Snapshot, Started
+from lab.training.les_pino import les_pino_demo
 from lab.training.tasks.operator import super_resolution
 from lab.training.trainer import Trainer
 
@@ -86,9 +88,9 @@ def test_burgers_residual_small_for_the_solution_and_second_order_in_time():
                                         storage="float64").generate()["y"])[:, 0]
         dt = 1.0 / (frames - 1)
         skip = round(0.2 / dt)  # the rough GRF start is not resolved in time before t ~ 0.2
-        errs.append(float(pino.burgers_residual(u, nu=0.1, dt=dt)[:, skip:].pow(2).mean().sqrt()))
+        errs.append(float(residuals.burgers_residual(u, nu=0.1, dt=dt)[:, skip:].pow(2).mean().sqrt()))
         bump = 0.01 * torch.sin(2 * math.pi * torch.arange(128) / 128)[:, None]
-        perturbed.append(float(pino.burgers_residual(u + bump, nu=0.1, dt=dt)[:, skip:].pow(2).mean().sqrt()))
+        perturbed.append(float(residuals.burgers_residual(u + bump, nu=0.1, dt=dt)[:, skip:].pow(2).mean().sqrt()))
     order = -np.polyfit(np.log([11, 21, 41]), np.log(errs), 1)[0]
     assert 1.8 < order < 2.2, (errs, order)
     assert errs[-1] < 0.05 * perturbed[-1]
@@ -99,19 +101,19 @@ def test_ns_vorticity_residual_second_order_and_discriminating():
     for rd in (0.2, 0.1, 0.05):
         w = torch.as_tensor(NS2DData(n_samples=1, solve_resolution=32, resolution=32, time_steps=round(0.4 / rd),
                                      record_dt=rd, storage="float64").generate()["w"])
-        errs.append(float(pino.vorticity_residual(w, nu=1e-3, dt=rd, forcing=fno_forcing(32)).pow(2).mean().sqrt()))
+        errs.append(float(residuals.vorticity_residual(w, nu=1e-3, dt=rd, forcing=fno_forcing(32)).pow(2).mean().sqrt()))
     order = math.log(errs[0] / errs[-1]) / math.log(4)
     assert 1.8 < order < 2.2, (errs, order)
-    wrong = float(pino.vorticity_residual(w * 1.05, nu=1e-3, dt=0.05, forcing=fno_forcing(32)).pow(2).mean().sqrt())
+    wrong = float(residuals.vorticity_residual(w * 1.05, nu=1e-3, dt=0.05, forcing=fno_forcing(32)).pow(2).mean().sqrt())
     assert errs[-1] < 0.05 * wrong
 
 
 def test_darcy_residual_vanishes_on_the_discrete_solution():
     d = DarcyData(n_samples=2, solve_resolution=33, resolution=33, storage="float64").generate()
     a, u = torch.as_tensor(d["x"])[:, 0], torch.as_tensor(d["y"])[:, 0]
-    assert pino.darcy_residual(a, u).abs().max() < 1e-9
-    assert pino.darcy_residual(a, 1.02 * u).abs().max() > 1e-2
-    assert pino.boundary_values(u).abs().max() == 0
+    assert residuals.darcy_residual(a, u).abs().max() < 1e-9
+    assert residuals.darcy_residual(a, 1.02 * u).abs().max() > 1e-2
+    assert residuals.boundary_values(u).abs().max() == 0
 
 
 def test_darcy_operator_data_follow_the_low_phase_and_field_modes():
@@ -128,7 +130,7 @@ def test_darcy_operator_data_follow_the_low_phase_and_field_modes():
 
 
 def test_les_pino_demo_learns_from_the_residual_alone():
-    out = pino.les_pino_demo(n_dns=12, n_les=8, dt=0.05, rollout=2, n_train=2, steps=40, modes=3, width=8)
+    out = les_pino_demo(n_dns=12, n_les=8, dt=0.05, rollout=2, n_train=2, steps=40, modes=3, width=8)
     assert out["residual_after"] < 0.05 * out["residual_before"], out
     # the comparison is meaningful: the classical LES tracks the filtered DNS better than
     # persistence (at this tiny size the residual-trained FNO does not yet; see the benchmark)

@@ -32,9 +32,9 @@ from lab.data.cache import load_or_generate
 from lab.data.datasets import BurgersData, DarcyData, DatasetSpec, KSData, NS2DData
 from lab.config import ConfigError, label
 from lab.limits import GB, Need, capped_bytes
-from lab.models import pino
 from lab.problems import register
 from lab.problems.base import Problem
+from lab.solvers import residuals
 from lab.solvers.navier_stokes import fno_forcing
 
 
@@ -222,7 +222,7 @@ class BurgersSpaceTimeOperator(OperatorProblem):
 
     def physics_losses(self, x, pred):
         dt = self.t_end / (self.time_frames - 1)
-        r = pino.burgers_residual(pred[:, 0], nu=self.nu, dt=dt)
+        r = residuals.burgers_residual(pred[:, 0], nu=self.nu, dt=dt)
         return {"pde": r.pow(2).mean(), "ic": (pred[:, 0, :, 0] - x[:, 0, :, 0]).pow(2).mean()}
 
 
@@ -268,8 +268,8 @@ class DarcyOperator(OperatorProblem):
 
     def physics_losses(self, x, pred):
         mid, half = (self.A_HIGH + self.a_low) / 2, (self.A_HIGH - self.a_low) / 2
-        r = pino.darcy_residual(x[:, 0] * half + mid, pred[:, 0], 1.0)
-        return {"pde": r.pow(2).mean(), "bc": pino.boundary_values(pred[:, 0]).pow(2).mean()}
+        r = residuals.darcy_residual(x[:, 0] * half + mid, pred[:, 0], 1.0)
+        return {"pde": r.pow(2).mean(), "bc": residuals.boundary_values(pred[:, 0]).pow(2).mean()}
 
 
 class RolloutProblem(OperatorProblem):
@@ -334,8 +334,8 @@ class NS2DOperator(RolloutProblem, _Vorticity):
 
     def physics_losses(self, x, pred):
         w = torch.cat([x[:, -1:], pred[:, :, 0]], dim=1)  # last input frame + predictions
-        r = pino.vorticity_residual(w, nu=self.nu, dt=self.record_dt,
-                                    forcing=fno_forcing(self.resolution, device=x.device, dtype=x.dtype))
+        r = residuals.vorticity_residual(w, nu=self.nu, dt=self.record_dt,
+                                         forcing=fno_forcing(self.resolution, device=x.device, dtype=x.dtype))
         return {"pde": r.pow(2).mean()}
 
 

@@ -5,7 +5,7 @@ PINO residual terms; the model is any ``family = "operator"`` network. Loss term
 
 * ``data`` — the relative L2 loss ``mean_b ||G(a_b) - u_b|| / ||u_b||`` of Li et al. (2021),
   averaged over the rollout steps for trajectory problems;
-* ``pde``, ``ic``, ``bc`` — PINO terms (:mod:`lab.models.pino`) when ``problem.physics``.
+* ``pde``, ``ic``, ``bc`` — PINO terms (:mod:`lab.solvers.residuals`) when ``problem.physics``.
 
 A model with an output normaliser (the FNO's ``normalize_output``) has it fitted to the
 training outputs here, once the data are loaded; it decodes inside the model, so every term
