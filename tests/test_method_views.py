@@ -15,8 +15,8 @@ import torch
 from bokeh.models import ColumnDataSource
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
+from lab.sampling import coarse_grid
 from lab.training.events import Snapshot, Step
-from lab.problems.base import coarse_grid
 from lab.training.tasks.pinn import residual_on_grid
 from widgets.app import LabApp, models_for
 from widgets.forms import settings_form

@@ -3,7 +3,7 @@
 The preview draws the problem's verified reference (:meth:`lab.problems.Problem.reference`,
 cached on disk by ``lab``) on the problem's own evaluation grid — the grid training compares
 against, so a preview also warms the cache a run will read — thinned by
-:func:`lab.problems.base.coarse_grid` when it holds more than ``max_points`` values.
+:func:`lab.sampling.coarse_grid` when it holds more than ``max_points`` values.
 The view follows the problem's ``kind``:
 
 * ``"1d+t"`` — the x–t image, t across and x up (the PINN-paper convention), with a colour bar;
@@ -46,7 +46,7 @@ import param
 
 from lab.config import describe_bounds
 from lab.problems import Problem, list_problems
-from lab.problems.base import coarse_grid
+from lab.sampling import coarse_grid
 from lab.workers import finish_at_exit
 from widgets import render
 from widgets.alerts import Message

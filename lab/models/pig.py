@@ -236,6 +236,10 @@ class GaussianField(nn.Module):
                     "covariance": cov.double().cpu().numpy(),
                     "weight": self.features.norm(dim=1).double().cpu().numpy()}
 
+    def snapshot_extras(self) -> dict[str, dict[str, np.ndarray]]:
+        """What a training snapshot carries for this model (the PINN task's hook): the Gaussians."""
+        return {"gaussians": self.gaussians()}
+
 
 @register_model
 class PIGConfig(ModelConfig):

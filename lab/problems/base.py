@@ -27,16 +27,6 @@ from lab.problems import cache
 from lab.sampling import sample_box
 
 
-def coarse_grid(grid: dict[str, np.ndarray], max_points: int) -> dict[str, np.ndarray]:
-    """Every ``s``-th point per axis (``s >= 2``), ``s`` the smallest keeping ``<= max_points``:
-    a subgrid of a reference grid on which residual maps and previews stay cheap."""
-    n = math.prod(len(g) for g in grid.values())
-    s = max(2, math.ceil((n / max_points) ** (1 / len(grid))))
-    while math.prod(len(g[::s]) for g in grid.values()) > max_points:
-        s += 1
-    return {a: g[::s] for a, g in grid.items()}
-
-
 class Problem(Config):
     """Base class; concrete problems set the class attributes and implement the hooks."""
 

@@ -3,9 +3,11 @@
 Optional training methods (see :class:`lab.training.config.TrainConfig`): causal weighting
 of the residual over time (:mod:`lab.training.causal`), adaptive loss balancing
 (:mod:`lab.training.balancing`), residual-adaptive resampling (:mod:`lab.training.resampling`);
-terms a hard-constrained model satisfies exactly (:mod:`lab.models.hard`) leave the loss.
-Snapshots carry, besides the fields, ``|r|`` on a coarsened grid (where the physics is still
-violated) and, for PIG, the Gaussians (:meth:`lab.models.pig.GaussianField.gaussians`).
+terms a hard-constrained model satisfies exactly (its ``enforced`` names, :mod:`lab.models.hard`)
+leave the loss. Snapshots carry, besides the fields, ``|r|`` on a coarsened grid (where the
+physics is still violated) and what the model's parts add through their ``snapshot_extras()``
+hook (PIG: its Gaussians, :meth:`lab.models.pig.GaussianField.snapshot_extras`). Hooks, not
+type checks: the task serves any model without importing the model families.
 """
 from __future__ import annotations
 
@@ -14,11 +16,9 @@ import torch
 
 from lab.autodiff import Fields
 from lab.diagnostics.metrics import relative_l2
-from lab.models.pig import GaussianField
-from lab.problems.base import coarse_grid
+from lab.sampling import coarse_grid
 from lab.training.balancing import MovingWeights, balanced, grad_norms, ntk_traces
 from lab.training.causal import CausalWeighting
-from lab.models.hard import HardConstraint
 from lab.training.resampling import rad_sample
 from lab.training.tasks import Task, register_task
 
@@ -72,8 +72,8 @@ class PINNTask(Task):
         if c.balancing != "none":
             self.balance = MovingWeights(c.balance_momentum, device=self.device, dtype=self.dtype)
         self._balanced_at: int | None = None
-        self.enforced = model.enforced if isinstance(model, HardConstraint) else ()
-        self.gaussian_field = next((m for m in model.modules() if isinstance(m, GaussianField)), None)
+        self.enforced = getattr(model, "enforced", ())  # terms the model meets exactly
+        self.extra_sources = [m for m in model.modules() if callable(getattr(m, "snapshot_extras", None))]
         self.resample()
         self._drawn_for: int | None = None  # the step draw() last prepared the batch of
 
@@ -188,7 +188,9 @@ class PINNTask(Task):
     def evaluate(self):
         pred = evaluate_on_grid(self.model, self.problem, self.grid, device=self.device, dtype=self.dtype)
         fields = {"prediction": pred, "reference": self.reference, "error": pred - self.reference}
-        extras = {"gaussians": self.gaussian_field.gaussians()} if self.gaussian_field is not None else {}
+        extras = {}
+        for source in self.extra_sources:
+            extras.update(source.snapshot_extras())
         coarse = coarse_grid(self.grid, RESIDUAL_POINTS)
         r = residual_on_grid(self.problem, self.model, coarse, device=self.device, dtype=self.dtype)
         extras["residual"] = {"grid": coarse, "abs": np.abs(r)}
