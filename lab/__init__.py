@@ -6,12 +6,31 @@ The names users type::
     problem = get_problem("burgers")
     trainer = Trainer(problem, get_model_config("mlp", width=32), TrainConfig(steps=2000))
     result = trainer.run()
-"""
-from lab.device import pick_device
-from lab.diagnostics.metrics import relative_l2
-from lab.models import get_model_config, list_models
-from lab.problems import get_problem, list_problems
-from lab.training import Mailbox, TrainConfig, Trainer, list_runs
 
-__all__ = ["Mailbox", "TrainConfig", "Trainer", "get_model_config", "get_problem", "list_models",
-           "list_problems", "list_runs", "pick_device", "relative_l2"]
+They are loaded on first use (PEP 562): importing a low layer (``lab.solvers``, ``lab.nn``)
+runs this file too, and must not pull in the training stack above it.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Mailbox": "lab.training", "TrainConfig": "lab.training", "Trainer": "lab.training",
+    "list_runs": "lab.training", "get_model_config": "lab.models", "list_models": "lab.models",
+    "get_problem": "lab.problems", "list_problems": "lab.problems", "pick_device": "lab.device",
+    "relative_l2": "lab.diagnostics.metrics",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'lab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
