@@ -60,3 +60,37 @@ def test_concurrent_callers_compute_a_reference_once(tmp_path, monkeypatch):
     assert len(calls) == 1 and len(results) == 2
     for r in results:
         np.testing.assert_array_equal(r, np.arange(4.0))
+
+
+def test_a_changed_solver_version_misses_the_cache(tmp_path, monkeypatch):
+    """A solver that now returns other numbers bumps its VERSION: the old references go unused."""
+    from lab.problems import get_problem
+    from lab.solvers import exact
+
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    problem = get_problem("heat")
+    calls = []
+    solve = type(problem)._reference
+    monkeypatch.setattr(type(problem), "_reference", lambda self, grid: calls.append(1) or solve(self, grid))
+    grid = problem.grid((9, 5))
+    first = problem.reference(grid)
+    problem.reference(grid)
+    assert len(calls) == 1
+    monkeypatch.setattr(exact, "VERSION", exact.VERSION + ".1")
+    np.testing.assert_array_equal(problem.reference(grid), first)
+    assert len(calls) == 2
+
+
+def test_solver_versions_follow_the_solvers_a_solver_uses():
+    """KdV's reference comes from ETDRK4, which takes its wavenumbers from the spectral module."""
+    import pkgutil
+
+    import lab.solvers
+    from lab.problems import get_problem
+
+    for info in pkgutil.iter_modules(lab.solvers.__path__):
+        module = __import__(f"lab.solvers.{info.name}", fromlist=["VERSION"])
+        assert isinstance(module.VERSION, str), info.name
+    assert set(get_problem("kdv").solver_versions()) == {"lab.solvers.etdrk4", "lab.solvers.spectral"}
+    assert cache.key_for("p", {}, _grid(), {"lab.solvers.spectral": "1"}) != \
+        cache.key_for("p", {}, _grid(), {"lab.solvers.spectral": "2"})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -25,6 +26,7 @@ from lab.config import Config
 from lab.limits import Need
 from lab.problems import cache
 from lab.sampling import sample_box
+from lab.solvers import versions
 
 
 class Problem(Config):
@@ -161,14 +163,24 @@ class Problem(Config):
     def reference(self, grid: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Verified solution on a tensor-product grid: shape ``[len(g) for g in grid]`` (+ outputs).
 
-        Cached on disk keyed by problem, parameters and grid; see :mod:`lab.problems.cache`.
+        Cached on disk keyed by problem, parameters, grid and :meth:`solver_versions`; see
+        :mod:`lab.problems.cache`.
         """
         grid = grid if grid is not None else self.grid()
         missing = [a for a in self.axes if a not in grid]
         if missing:
             raise ValueError(f"grid is missing axes {missing}; {self.key} needs {self.axes}")
         grid = {a: np.asarray(grid[a], dtype=np.float64) for a in self.axes}
-        return cache.cached(self.key, self.config(), grid, lambda: self._reference(grid))
+        return cache.cached(self.key, self.config(), grid, lambda: self._reference(grid),
+                            self.solver_versions())
+
+    def solver_versions(self) -> dict[str, str]:
+        """``VERSION`` of each solver the reference may come from: those used by the modules
+        that define this class and its bases (:func:`lab.solvers.versions`). Found, not
+        declared, so a problem cannot forget one; a shared module may count a solver that
+        only its neighbour uses, which costs a recomputation, never a stale reference."""
+        return versions(*{sys.modules[c.__module__] for c in type(self).__mro__
+                          if c.__module__.startswith("lab.problems.")})
 
     def _reference(self, grid: dict[str, np.ndarray]) -> np.ndarray:
         raise NotImplementedError

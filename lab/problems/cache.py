@@ -1,4 +1,5 @@
-"""On-disk cache of reference solutions, keyed by problem, parameters and grid.
+"""On-disk cache of reference solutions, keyed by problem, parameters, grid and the versions
+of the solvers that computed them (so a changed solver does not serve its old numbers).
 
 Each entry is an ``.npz`` (loaded with ``allow_pickle=False``) plus a JSON sidecar with the
 SHA-256 of the array bytes. A missing, partial or corrupt entry is recomputed, never used.
@@ -26,9 +27,12 @@ def cache_dir() -> Path:
     return Path(root) / "reference"
 
 
-def key_for(problem: str, params: dict, grid: dict[str, np.ndarray]) -> str:
+def key_for(problem: str, params: dict, grid: dict[str, np.ndarray],
+            solvers: dict[str, str] | None = None) -> str:
+    """``solvers``: ``{solver module: VERSION}`` (:func:`lab.solvers.versions`)."""
     h = hashlib.sha256()
-    h.update(json.dumps({"problem": problem, "params": params}, sort_keys=True, default=str).encode())
+    h.update(json.dumps({"problem": problem, "params": params, "solvers": solvers or {}},
+                        sort_keys=True, default=str).encode())
     for name in sorted(grid):
         h.update(name.encode())
         h.update(np.ascontiguousarray(grid[name], dtype=np.float64).tobytes())
@@ -60,14 +64,14 @@ def store(key: str, arr: np.ndarray) -> None:
 
 
 def cached(problem: str, params: dict, grid: dict[str, np.ndarray],
-           compute: Callable[[], np.ndarray]) -> np.ndarray:
+           compute: Callable[[], np.ndarray], solvers: dict[str, str] | None = None) -> np.ndarray:
     """Return the cached reference or compute, store and return it.
 
     One computation per key at a time, across threads and processes (an OS file lock per key):
     a second caller (the app's catalogue preview and a diagnostics view, or two training jobs,
     asking for the same reference) waits for the first and reads its result.
     """
-    key = key_for(problem, params, grid)
+    key = key_for(problem, params, grid, solvers)
     arr = load(key)
     if arr is not None:
         return arr

@@ -31,6 +31,10 @@ import torch
 
 from lab.solvers.spectral import wavenumber_grid
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 
 def _lengths(lengths, d):
     if isinstance(lengths, (int, float)):

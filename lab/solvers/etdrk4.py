@@ -24,6 +24,10 @@ import torch
 
 from lab.solvers.spectral import dealias_mask, wavenumbers
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 Step = Callable[[torch.Tensor], torch.Tensor]
 
 

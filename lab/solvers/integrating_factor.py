@@ -17,6 +17,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 Nonlinear = Callable[[torch.Tensor], torch.Tensor]
 
 

@@ -29,6 +29,10 @@ import torch
 from lab.solvers.integrating_factor import advance_to, lawson_rk4
 from lab.solvers.spectral import dealias_mask, wavenumber_grid
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 #: advective CFL bound enforced on a user time step (RK4 imaginary-axis limit is 2*sqrt(2))
 CFL_LIMIT = 2.5
 #: diffusive bound for the explicit eddy viscosity (RK4 real-axis limit is 2.785)

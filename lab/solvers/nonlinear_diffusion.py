@@ -16,6 +16,10 @@ import torch
 
 from lab.solvers.integrating_factor import output_times
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 
 def _lap_square(u: torch.Tensor, h: float) -> torch.Tensor:
     """5-point Laplacian of ``u^2`` at the interior nodes, zero on the boundary."""

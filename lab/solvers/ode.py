@@ -19,6 +19,10 @@ from collections.abc import Callable
 
 import torch
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 #: ``f(t, y)``; ``t`` is a Python float (dopri5) or a 0-dim tensor (rk4)
 VectorField = Callable[[float | torch.Tensor, torch.Tensor], torch.Tensor]
 

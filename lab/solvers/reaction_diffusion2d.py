@@ -18,6 +18,10 @@ import torch
 from lab.solvers.integrating_factor import advance_to, lawson_rk4
 from lab.solvers.spectral import dealias_mask, wavenumber_grid
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 #: bound on ``dt * max|2uv - v^2|`` (RK4 real-axis stability limit is 2.785)
 REACTION_LIMIT = 2.5
 

@@ -28,6 +28,10 @@ import torch
 
 from lab.solvers import elliptic, etdrk4, navier_stokes
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 
 def _midpoint(frames: torch.Tensor, dt: float, time_dim: int):
     a = frames.narrow(time_dim, 0, frames.shape[time_dim] - 1)

@@ -13,6 +13,10 @@ from collections.abc import Sequence
 
 import torch
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 
 def wavenumbers(n: int, length: float = 2 * math.pi, *, real: bool = False,
                 device=None, dtype=torch.float64) -> torch.Tensor:
