@@ -96,12 +96,13 @@ def _stop_on_signals(trainer, received: list[int]):
 def cmd_train(args) -> int:
     from lab.models import get_model_config
     from lab.problems import get_problem
+    from lab.session import resume
     from lab.training import TrainConfig, Trainer
 
     if args.resume is not None:
         if not args.resume.strip():
             raise ValueError("--resume needs the name or path of a saved run ('sciml-lab runs list' shows them)")
-        trainer = Trainer.resume(args.resume, steps=args.steps, runs_dir=args.runs_dir)
+        trainer = resume(args.resume, steps=args.steps, runs_dir=args.runs_dir)
     else:
         p_kw, m_kw, t_kw = _parse_sets(args.set or [])
         if args.steps is not None:
@@ -174,9 +175,9 @@ def cmd_problems(args) -> int:
 
 def cmd_export(args) -> int:
     from lab.io import export, field_set
-    from lab.training.saved import evaluate_run
+    from lab.session import evaluate
 
-    problem, snap, _ = evaluate_run(args.name, args.runs_dir)
+    problem, snap, _ = evaluate(args.name, args.runs_dir)
     fs = field_set(problem, snap, run=args.name)
     path = export(fs, args.out or f"{args.name.rstrip('/').split('/')[-1]}", args.format, time=args.time)
     print(path)

@@ -39,7 +39,7 @@ def test_a_saved_run_exports_from_the_cli_as_the_evaluation_the_app_shows(tmp_pa
     pytest.importorskip("h5netcdf")
     from lab.cli import main
     from lab.training.runs import list_runs
-    from lab.training.saved import evaluate_run
+    from lab import session
 
     runs = str(tmp_path / "runs")
     assert main(["--runs-dir", runs, "train", "--quiet", "--problem", "burgers", "--steps", "3",
@@ -47,7 +47,7 @@ def test_a_saved_run_exports_from_the_cli_as_the_evaluation_the_app_shows(tmp_pa
     name = list_runs(runs)[0]["name"]
     out = tmp_path / "burgers.nc"
     assert main(["--runs-dir", runs, "export", name, "--format", "nc", "--out", str(out)]) == 0
-    problem, snap, _ = evaluate_run(name, runs)
+    problem, snap, _ = session.evaluate(name, runs)
     ds = read_dataset(out)
     np.testing.assert_array_equal(ds["prediction"].values, snap.fields["prediction"])
     np.testing.assert_array_equal(ds["reference"].values, snap.fields["reference"])

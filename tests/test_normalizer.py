@@ -9,7 +9,7 @@ from lab.models.fno import FNO
 from lab.models.layers.normalizer import EPS, OutputNormalizer, resample
 from lab.problems import get_problem
 from lab.training.config import TrainConfig
-from lab.training.saved import evaluate_run
+from lab import session
 from lab.training.tasks.operator import super_resolution
 from lab.training.trainer import Trainer
 
@@ -69,7 +69,7 @@ def test_the_task_fits_the_normaliser_and_the_run_keeps_it(tmp_path):
     assert torch.allclose(norm.mean[:, 0].double(), y.mean(0), atol=1e-6)
     assert torch.allclose(norm.std[:, 0].double(), y.std(0) + EPS, atol=1e-6)
     assert float(y.mean(0).abs().max()) > 1e-3  # the mean field is not zero: the check can fail
-    _, snap, _ = evaluate_run(result.run_dir, tmp_path)  # rebuilt from the checkpoint alone
+    _, snap, _ = session.evaluate(result.run_dir, tmp_path)  # rebuilt from the checkpoint alone
     assert snap.rel_l2 == pytest.approx(result.rel_l2, rel=1e-6)
     assert np.isfinite(super_resolution(trainer.model, problem, 29))
 

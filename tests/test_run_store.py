@@ -218,13 +218,13 @@ def test_temporary_files_of_killed_writes_are_removed_when_the_run_is_continued(
 @pytest.mark.fault("run-store")
 def test_a_checkpoint_of_another_network_is_refused_on_open_naming_the_file(made, tmp_path):
     from lab.training.checkpoint import save_checkpoint
-    from lab.training.saved import evaluate_run
+    from lab import session
 
     run = _copy(made, tmp_path / "runs", "20260101-000000-heat-mlp-swapped")
     other = get_model_config("mlp", width=6, depth=1).build(get_problem("heat"))
     save_checkpoint(run / "checkpoint.safetensors", other, {"step": 20})  # no config to compare with
     with pytest.raises(ValueError, match=r"checkpoint\.safetensors: does not fit the model config\.json"):
-        evaluate_run(str(run))
+        session.evaluate(str(run))
 
 
 @pytest.mark.fault("run-store")

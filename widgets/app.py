@@ -14,6 +14,7 @@ import panel as pn
 import param
 
 from lab.models import get_model_config, list_models
+from lab.session import RunSpec
 from lab.training import Done, Failed, TrainConfig, Trainer
 from lab.training.process import ProcessTrainer
 from lab.training.slots import TrainingSlots, available_cores
@@ -214,16 +215,14 @@ class LabApp(pn.viewable.Viewer):
     def _finished(self, _ev: Done | Failed) -> None:
         self.runs.refresh()
 
-    def _open_run(self, problem, snapshot, history, config: dict) -> None:
+    def _open_run(self, problem, snapshot, history, spec: RunSpec) -> None:
         """Show a saved run, with the sidebar and header set to its problem and model (so
         Train next trains what is shown)."""
         if not self.training.running:
             self.problem_view.show(problem)
-            model = config["model"]
-            self.model_picker.value = model["kind"]
-            saved = type(self.model_config).from_dict(model["params"])
-            self.model_config.param.update(**{k: v for k, v in saved.param.values().items()
-                                              if k != "name"})
+            self.model_picker.value = spec.model
+            _, saved, _ = spec.build()
+            self.model_config.param.update(**saved.to_dict())
         self.clear_error()  # e.g. "Select a run first" of an earlier click
         self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
         self.operator.show_saved(problem, snapshot, history)

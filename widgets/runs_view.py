@@ -2,7 +2,7 @@
 
 *Open* shows a run's logged loss history and the fields of its checkpoint against the
 reference; *Continue* resumes training from the checkpoint, in the same run folder, through
-:meth:`lab.Trainer.resume`. A damaged run is listed with status "damaged" and the file and
+:func:`lab.session.resume`. A damaged run is listed with status "damaged" and the file and
 reason in the *note* column (a killed one as "interrupted"); opening or continuing it says
 why it cannot, and every other run works as before.
 """
@@ -14,8 +14,8 @@ import pandas as pd
 import panel as pn
 
 from lab.problems import Problem
-from lab.training import Snapshot, Trainer, find_run, list_runs
-from lab.training.saved import evaluate_run
+from lab.session import RunSpec, evaluate, resume
+from lab.training import Snapshot, Trainer, list_runs
 
 COLUMNS = ["name", "problem", "model", "status", "step", "rel_l2", "created", "note"]
 
@@ -24,7 +24,7 @@ class RunsView(pn.viewable.Viewer):
     """Table of saved runs with Open / Continue."""
 
     def __init__(self, runs_dir=None, *,
-                 on_open: Callable[[Problem, Snapshot, list[dict], dict], None] | None = None,
+                 on_open: Callable[[Problem, Snapshot, list[dict], RunSpec], None] | None = None,
                  on_continue: Callable[[Trainer], None] | None = None,
                  on_error: Callable[[str], None] | None = None, **params):
         super().__init__(**params)
@@ -80,22 +80,22 @@ class RunsView(pn.viewable.Viewer):
         if name is None:
             return
         try:
-            problem, snapshot, history = evaluate_run(name, self.runs_dir)
-            config = find_run(name, self.runs_dir).config()
+            problem, snapshot, history = evaluate(name, self.runs_dir)
+            spec = RunSpec.from_run(name, self.runs_dir)
         except (OSError, ValueError, KeyError) as err:
             if self.on_error is None:
                 raise
             self.on_error(f"Cannot open run {name}: {err}")
             return
         if self.on_open is not None:
-            self.on_open(problem, snapshot, history, config)
+            self.on_open(problem, snapshot, history, spec)
 
     def continue_selected(self) -> None:
         name = self._need_selection()
         if name is None:
             return
         try:
-            trainer = Trainer.resume(name, steps=self.more_steps.value or None, runs_dir=self.runs_dir)
+            trainer = resume(name, steps=self.more_steps.value or None, runs_dir=self.runs_dir)
         except (OSError, ValueError, KeyError) as err:
             if self.on_error is None:
                 raise

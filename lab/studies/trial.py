@@ -46,9 +46,8 @@ def run_trial(run_dir: str, objective: str, pruning: dict | None = None) -> dict
 
     ``pruning = {"storage": url, "study": name, "trial_id": id}`` reports the relative L2
     error at every snapshot to the study and stops the run when its pruner says so."""
-    from lab.models import get_model_config
-    from lab.problems import get_problem
-    from lab.training import TrainConfig, Trainer
+    from lab.session import RunSpec, resume
+    from lab.training import Trainer
     from lab.training.events import Snapshot, Started
 
     record = RunRecord(Path(run_dir))
@@ -58,12 +57,9 @@ def run_trial(run_dir: str, objective: str, pruning: dict | None = None) -> dict
     if (record.path / CHECKPOINT).is_file():
         if _finished_unrecorded(record):
             return _outcome(record, objective, resumed_from=None)
-        trainer = Trainer.resume(str(record.path))
+        trainer = resume(record.path)
     else:
-        cfg = record.config()
-        trainer = Trainer(get_problem(cfg["problem"]["key"], **cfg["problem"]["params"]),
-                          get_model_config(cfg["model"]["kind"], **cfg["model"]["params"]),
-                          TrainConfig.from_dict(cfg["train"]), record=record)
+        trainer = Trainer(*RunSpec.from_run(record).build(), record=record)
     started = {}
     trainer.subscribe(lambda ev: started.setdefault("step", ev.start_step) if isinstance(ev, Started) else None)
     pruned = {}

@@ -35,6 +35,7 @@ from lab.training.config import TrainConfig
 from lab.training.events import Done, Event, Failed, Preparing, Snapshot, Started, Step
 from lab.training.preflight import check_run
 from lab.training.runs import RunRecord, default_runs_dir, find_run
+from lab.training.spec import RunSpec
 from lab.training.tasks import task_for
 from lab.workers import finish_at_exit
 
@@ -116,16 +117,14 @@ class Trainer:
         Everything else that shapes the rest of the run comes back too (the task's generator,
         points, adapted weights, ...: :meth:`lab.training.tasks.Task.state_dict`), so on the
         same device a stopped run continued to its plan ends with the weights of the
-        uninterrupted run. A damaged checkpoint raises ``ValueError`` before anything is written.
+        uninterrupted run. A damaged checkpoint raises ``ValueError`` before anything is written,
+        and so does a config a :class:`~lab.training.spec.RunSpec` refuses (naming the field).
+        :func:`lab.session.resume` is this, for callers that rebuild and evaluate runs too.
         """
-        from lab.models import get_model_config
-        from lab.problems import get_problem
-
         record = find_run(run, runs_dir)
-        cfg = record.config()
+        problem, model_config, train = RunSpec.from_run(record).build()
         ckpt = record.read_checkpoint()
         meta = ckpt.metadata
-        train = TrainConfig.from_dict(cfg["train"])
         start = int(meta.get("step", 0))
         plan = None
         if steps is None:
@@ -148,10 +147,8 @@ class Trainer:
         if lbfgs_steps is not None:
             train.lbfgs_steps = lbfgs_steps
         record.check_continuable()  # damaged, or trained elsewhere (one writer per run): refused
-        return cls(get_problem(cfg["problem"]["key"], **cfg["problem"]["params"]),
-                   get_model_config(cfg["model"]["kind"], **cfg["model"]["params"]), train,
-                   sinks=sinks, record=record, state_dict=ckpt.weights, start_step=start,
-                   optimizer_state=ckpt.optimizer, plan=plan, loop_state=ckpt.state)
+        return cls(problem, model_config, train, sinks=sinks, record=record, state_dict=ckpt.weights,
+                   start_step=start, optimizer_state=ckpt.optimizer, plan=plan, loop_state=ckpt.state)
 
     # ---- control --------------------------------------------------------------------------
     def _new_controls(self) -> None:

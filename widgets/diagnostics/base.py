@@ -57,29 +57,13 @@ class Source:
 
     @classmethod
     def from_run(cls, run: str, runs_dir=None) -> "Source":
-        """A saved run: problem and model rebuilt from its config, weights from its checkpoint,
+        """A saved run: problem and model rebuilt by :func:`lab.session.rebuild` (on the CPU),
         fields from the task's own evaluation (prediction, reference, error)."""
-        from lab.models import get_model_config
-        from lab.problems import get_problem
-        from lab.training.config import TrainConfig
-        from lab.training.runs import find_run
-        from lab.training.tasks import task_for
+        from lab.session import rebuild
 
-        record = find_run(run, runs_dir)
-        cfg = record.config()
-        problem = get_problem(cfg["problem"]["key"], **cfg["problem"]["params"])
-        model_config = get_model_config(cfg["model"]["kind"], **cfg["model"]["params"])
-        state, meta = record.load_checkpoint()
-        model = model_config.build(problem)
-        dtype = next(iter(state.values())).dtype
-        model.to(dtype=dtype)
-        model.load_state_dict(state)
-        train = TrainConfig.from_dict(cfg["train"])
-        task = task_for(model_config.family)(problem, model, train, device=torch.device("cpu"),
-                                             dtype=dtype, generator=torch.Generator().manual_seed(0))
-        grid, fields, rel, extras = task.evaluate()
-        snap = Snapshot(int(meta.get("step", 0)), grid, fields, rel, extras)
-        return cls(problem, snap, model, label=f"saved run {record.name}", family=model_config.family)
+        saved = rebuild(run, runs_dir)
+        return cls(saved.problem, saved.evaluate(), saved.model, label=f"saved run {saved.name}",
+                   family=saved.model_config.family)
 
 
 def copy_model(model: torch.nn.Module) -> torch.nn.Module:

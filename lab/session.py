@@ -1,0 +1,103 @@
+"""Saved runs, in one place: their typed spec, and how one is rebuilt, continued and evaluated.
+
+A run folder's ``config.json`` is a :class:`RunSpec` (problem, model, training — checked field
+by field); its checkpoint holds the weights. From the two:
+
+* :func:`rebuild` gives the problem, the configs and the trained network (checkpoint weights,
+  eval mode, on the CPU unless asked otherwise) — a :class:`SavedRun`;
+* :func:`evaluate` gives what the app's *Open* and ``sciml-lab export`` show: the problem, a
+  :class:`~lab.training.events.Snapshot` of the checkpoint against the reference (computed by
+  the model family's task, exactly as the Trainer's snapshots are) and the loss history;
+* :func:`resume` gives a :class:`~lab.training.Trainer` that continues the run in its folder
+  (:meth:`lab.training.Trainer.resume`, which holds the checkpoint's training state).
+
+Rebuilding and evaluating never write to the run folder, so reopening a run in the app or a
+notebook cannot change what was saved. The CLI, the app's views and the studies all go
+through here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lab.device import pick_device, resolve_dtype
+from lab.training import Snapshot, Trainer
+from lab.training.config import TrainConfig
+from lab.training.runs import CHECKPOINT, CONFIG, RunDamaged, RunRecord, find_run
+from lab.training.spec import RunSpec, SpecError
+from lab.training.tasks import task_for
+
+__all__ = ["RunSpec", "SavedRun", "SpecError", "evaluate", "rebuild", "resume"]
+
+
+@dataclass
+class SavedRun:
+    """A saved run rebuilt: its spec, the objects built from it and the trained network."""
+
+    name: str
+    spec: RunSpec
+    problem: object
+    model_config: object
+    train_config: TrainConfig
+    #: the network with the checkpoint's weights, in eval mode
+    model: torch.nn.Module
+    #: the step the checkpoint was written at
+    step: int
+    device: torch.device
+    dtype: torch.dtype
+    record: RunRecord
+
+    def evaluate(self) -> Snapshot:
+        """The checkpoint against the reference, by the family's task (as the Trainer's snapshots)."""
+        c = self.train_config
+        task = task_for(self.model_config.family)(
+            self.problem, self.model, c, device=self.device, dtype=self.dtype,
+            generator=torch.Generator().manual_seed(c.seed))
+        grid, fields, rel, extras = task.evaluate()
+        return Snapshot(self.step, grid, fields, rel, extras)
+
+    def history(self) -> list[dict]:
+        """The logged losses: ``{"step", "total", <term>: value, ...}`` per logged step."""
+        return [{"step": r["step"], "total": r["total"],
+                 **{k[5:]: v for k, v in r.items() if k.startswith("loss_")}}
+                for r in self.record.metrics() if "total" in r]
+
+
+def rebuild(run: str | Path, runs_dir=None, *, device: str = "cpu") -> SavedRun:
+    """The saved run ``run`` (a name in ``runs_dir`` or a path) with its checkpoint's weights.
+
+    A damaged folder is refused naming the file and why (a checkpoint of another network
+    included), a config the spec refuses naming the field; nothing is written."""
+    record = find_run(str(run), runs_dir)
+    record.check()
+    spec = RunSpec.from_run(record)
+    problem, model_config, train = spec.build()
+    weights, meta = record.load_checkpoint()
+    dev, dtype = pick_device(device), resolve_dtype(train.dtype)
+    # the run's own generator: rebuilding leaves the global random state alone
+    model = model_config.build(problem, generator=torch.Generator().manual_seed(train.seed))
+    model.to(device=dev, dtype=dtype)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:  # names and shapes from another model
+        raise RunDamaged(record.name, CHECKPOINT, f"does not fit the model {CONFIG} describes "
+                                                  f"({str(err).splitlines()[0]})") from None
+    model.eval()
+    return SavedRun(record.name, spec, problem, model_config, train, model, int(meta.get("step", 0)),
+                    dev, dtype, record)
+
+
+def evaluate(run: str | Path, runs_dir=None, *, device: str = "auto") -> tuple[object, Snapshot, list[dict]]:
+    """``(problem, snapshot, history)`` of a saved run: see :meth:`SavedRun.evaluate` and
+    :meth:`SavedRun.history`. ``device="auto"`` evaluates on the fastest device there is."""
+    saved = rebuild(run, runs_dir, device=device)
+    return saved.problem, saved.evaluate(), saved.history()
+
+
+def resume(run: str | Path, *, steps: int | None = None, lbfgs_steps: int | None = None, sinks=(),
+           runs_dir=None) -> Trainer:
+    """A Trainer that continues the saved run in its folder: see :meth:`lab.training.Trainer.resume`
+    for what ``steps`` and ``lbfgs_steps`` mean (``None``: finish the run's plan)."""
+    return Trainer.resume(str(run), steps=steps, lbfgs_steps=lbfgs_steps, sinks=sinks, runs_dir=runs_dir)
