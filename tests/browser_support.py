@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 import pytest
 
 CHROMIUM = shutil.which("chromium")
+#: ``--disable-dev-shm-usage``: a container's /dev/shm may be too small for the renderer
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+                 "--disable-component-update", "--disable-dev-shm-usage"]
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 WAIT_MS = 240_000  # a hang guard only: the shared CI box may be slow, nothing asserts on time
@@ -100,8 +101,15 @@ def served_lab(tmp: Path, *args: str) -> Iterator[tuple[str, Path]]:
     cmd = ([exe] if exe else [sys.executable, "-m", "widgets.cli"]) + [
         "serve", "--no-show", "--port", str(port), "--address", "localhost", "--runs-dir", str(runs), *args]
     env = {"SCIML_LAB_HOME": str(tmp / "home"), "SCIML_LAB_CACHE": str(tmp / "cache")}
-    with running(cmd, port, tmp / "server.log", env):
-        yield f"http://localhost:{port}/", runs
+    try:
+        with running(cmd, port, tmp / "server.log", env):
+            yield f"http://localhost:{port}/", runs
+    finally:  # where each run got to: shown with the server log when a test fails
+        for run in sorted(runs.glob("*/")):
+            rows = (run / "metrics.jsonl").read_text(errors="replace").splitlines() \
+                if (run / "metrics.jsonl").exists() else []
+            print(f"--- run {run.name}: {len(rows)} metric rows, last {rows[-1] if rows else None}; "
+                  f"files {sorted(p.name for p in run.iterdir())}")
 
 
 def record_page_errors(page) -> list[str]:
@@ -109,6 +117,7 @@ def record_page_errors(page) -> list[str]:
     server says "reference … isn't known" and from then on drops that view's updates."""
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("crash", lambda _page: errors.append("the page's renderer crashed"))
     return errors
 
 

@@ -1,10 +1,12 @@
 """Several people training at once on one served lab, in a real browser.
 
-Four sessions (separate browser contexts) train at the same time on a server that allows four:
-every page keeps receiving loss points while all four train, a fifth page still loads and, over
+Two sessions (separate browser contexts) train at the same time on a server that allows two:
+every page keeps receiving loss points while both train, a third page still loads and, over
 the limit, is queued with its place shown until Stop takes it out, and Stop ends each run with
 its state saved. How fast all this is on a given machine is ``benchmarks/app_sessions.py``'s
-business: nothing here asserts on time (every wait is a hang guard).
+business (it measures four sessions): nothing here asserts on time (every wait is a hang guard).
+Two keep this test light enough for a busy two-core CI box; the mechanics are the same for any
+number.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium, recor
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
-SESSIONS = 4
+SESSIONS = 2
 START_GUARD_MS = 3 * WAIT_MS
 
 
@@ -46,7 +48,7 @@ def _points(page) -> int:
 
 
 @pytest.mark.fault("concurrency")
-def test_four_sessions_training_at_once_all_stay_live_a_fifth_is_queued_and_stop_stops_each(tmp_path):
+def test_sessions_training_at_once_all_stay_live_one_more_is_queued_and_stop_stops_each(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=WAIT_MS)
@@ -56,22 +58,22 @@ def test_four_sessions_training_at_once_all_stay_live_a_fifth_is_queued_and_stop
         pages = [page for page, _ in opened]
         for page in pages:
             _train(page, 10**6)
-        for page in pages:  # each session's plot receives points (the hang guard allows four
+        for page in pages:  # each session's plot receives points (the hang guard allows the
             # worker processes to start on a busy two-core box) ...
             page.wait_for_function(f"() => ({LOSS_POINTS})() > 0", timeout=START_GUARD_MS)
         seen = [_points(page) for page in pages]
-        for page, n in zip(pages, seen):  # ... and keeps receiving them while all four train
+        for page, n in zip(pages, seen):  # ... and keeps receiving them while all of them train
             page.wait_for_function(f"() => ({LOSS_POINTS})() > {n}")
         assert len(list(runs.iterdir())) == SESSIONS
 
-        fifth, fifth_errors = _open(browser, url)  # a new page loads while they train
-        _train(fifth, 50)
-        status = fifth.get_by_text(re.compile(r"Queued.*0 ahead"))
+        extra, extra_errors = _open(browser, url)  # a new page loads while they train
+        _train(extra, 50)
+        status = extra.get_by_text(re.compile(r"Queued.*0 ahead"))
         expect(status).to_be_visible()
-        expect(fifth.get_by_role("button", name="Pause", exact=True)).to_be_disabled()
-        fifth.get_by_role("button", name="Stop", exact=True).click()
-        expect(fifth.get_by_text("Removed from the queue; nothing was trained.")).to_be_visible()
-        expect(fifth.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+        expect(extra.get_by_role("button", name="Pause", exact=True)).to_be_disabled()
+        extra.get_by_role("button", name="Stop", exact=True).click()
+        expect(extra.get_by_text("Removed from the queue; nothing was trained.")).to_be_visible()
+        expect(extra.get_by_role("button", name="Train", exact=True)).to_be_enabled()
 
         for page in pages:
             page.get_by_role("button", name="Stop", exact=True).click()
@@ -80,7 +82,7 @@ def test_four_sessions_training_at_once_all_stay_live_a_fifth_is_queued_and_stop
             expect(page.get_by_text(re.compile(r"Run stopped at step \d+"))).to_be_visible()
         summaries = [json.loads((run / "summary.json").read_text()) for run in runs.iterdir()]
         assert len(summaries) == SESSIONS and {s["status"] for s in summaries} == {"stopped"}
-        for page, errors in [*opened, (fifth, fifth_errors)]:
+        for page, errors in [*opened, (extra, extra_errors)]:
             assert not errors, errors  # every page stayed in step with the server
         browser.close()
     log = (tmp_path / "server.log").read_text(errors="replace")
