@@ -150,11 +150,17 @@ def test_a_worker_killed_mid_trial_reruns_it_from_its_last_checkpoint(client, tm
     driver.start()
 
     def checkpointed_key():
-        for path in runs(tmp_path).glob("*/checkpoint.safetensors"):
-            if RunRecord(path.parent).summary().get("status") == "running":
-                for worker, keys in client.processing().items():
-                    if keys:
-                        return worker
+        """A busy worker, once every trial being trained has a checkpoint (whichever worker is
+        killed then, its trial has one to continue from)."""
+        busy = [worker for worker, keys in client.processing().items() if keys]
+        try:  # a run folder being made has no summary yet: not ready
+            running = [rec for rec in map(RunRecord, runs(tmp_path).glob("*/"))
+                       if rec.summary().get("status") == "running"]
+        except (OSError, ValueError):
+            return None
+        if busy and len(running) == len(busy) and all(
+                (rec.path / "checkpoint.safetensors").exists() for rec in running):
+            return busy[0]
         return None
 
     worker = _wait_for(checkpointed_key)
