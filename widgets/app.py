@@ -228,7 +228,8 @@ class LabApp(pn.viewable.Viewer):
         self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
         self.operator.show_saved(problem, snapshot, history)
         self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
-                                       f"(checkpoint) · relative L2 {snapshot.rel_l2:.3e}")
+                                       f"(checkpoint)" + (f" · relative L2 {snapshot.rel_l2:.3e}"
+                                                          if snapshot.rel_l2 is not None else ""))
         self.tabs.active = 1  # Training
 
 
