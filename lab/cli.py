@@ -63,7 +63,7 @@ def _progress_sink(total_steps: int, preparing_every_s: float = 2.0):
             state["post"] = post
             bar.set_postfix(post, refresh=False)
             bar.refresh()
-        elif isinstance(ev, Snapshot):
+        elif isinstance(ev, Snapshot) and ev.rel_l2 is not None:  # None: no reference
             state["rel"] = ev.rel_l2
             bar.set_postfix({**state["post"], "relL2": f"{ev.rel_l2:.2e}"})
         elif isinstance(ev, (Done, Failed)):
@@ -91,6 +91,32 @@ def _stop_on_signals(trainer, received: list[int]):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def load_user_module(spec: str) -> None:
+    """Import a user's module so the problems and models it defines register: a file path
+    (``my_pde.py``) or an importable dotted name (``my_package.problems``)."""
+    import importlib
+    import importlib.util
+
+    path = Path(spec)
+    if spec.endswith(".py") or path.exists():
+        if not path.is_file():
+            raise ValueError(f"--module {spec!r}: no such file")
+        name = f"sciml_lab_user_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as err:
+            del sys.modules[name]
+            raise ValueError(f"--module {spec!r} failed to import: {type(err).__name__}: {err}") from None
+        return
+    try:
+        importlib.import_module(spec)
+    except ImportError as err:
+        raise ValueError(f"--module {spec!r} is neither a .py file nor an importable module: {err}") from None
 
 
 def cmd_train(args) -> int:
@@ -266,6 +292,9 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     # --runs-dir is accepted before or after the subcommand (see main)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", default=None, help="where runs are saved (default ~/.sciml-lab/runs)")
+    common.add_argument("--module", action="append", default=[], metavar="FILE_OR_MODULE",
+                        help="import a file (my_pde.py) or module first: the problems and models "
+                             "it defines become available; repeatable")
     ap = argparse.ArgumentParser(prog="sciml-lab",
                                  description="sciml-lab: an interactive lab for scientific machine learning")
     ap.add_argument("--runs-dir", dest="runs_dir_global", default=None, help=argparse.SUPPRESS)
@@ -313,6 +342,8 @@ def main(argv: list[str] | None = None, add_commands: AddCommands | None = None)
     args = build_parser(add_commands).parse_args(argv)
     args.runs_dir = args.runs_dir or args.runs_dir_global
     try:
+        for spec in getattr(args, "module", None) or []:
+            load_user_module(spec)
         return args.func(args)
     except ValueError as err:  # bad input: one clear line, no traceback
         print(f"sciml-lab: error: {err}", file=sys.stderr)
