@@ -351,3 +351,33 @@ def test_the_app_trains_a_problem_without_a_reference_and_shows_prediction_and_r
     assert "has no reference solution" in catalogue.status.object and catalogue.preview.objects == []
     with pytest.raises(ValueError, match="has no reference solution"):
         Source.reference(app.problem_view.problem)
+
+
+def test_a_subclass_declares_conditions_and_overrides_the_physics():
+    from lab.problems import register
+    from lab.problems.custom import CustomProblem
+
+    @register
+    class Cooling(CustomProblem):
+        key, title, axes = "user_cooling", "Rod with a cooled end", ("x", "t")
+        domain = {"x": (0.0, 2.0), "t": (0.0, 1.0)}
+        boundary = {"x": (Dirichlet(1.0), Robin(a=2.0, b=3.0))}
+        kappa = param.Number(0.1, bounds=(0.01, 1.0), doc="Diffusivity")
+
+        def residual(self, f):
+            return f.d("t") - self.kappa * f.d("x", "x")
+
+        def initial_condition(self, X):
+            return torch.ones(len(X), 1)
+
+    problem = get_problem("user_cooling", kappa=0.2)
+    assert problem.loss_names() == ("pde", "ic", "bc") and not problem.has_reference()
+    X = torch.tensor([[0.0, 0.5], [2.0, 0.25]])
+    r = problem.point_residuals(_linear(5.0, 1.0), {"bc": X})["bc"][:, 0]
+    assert torch.allclose(r, torch.tensor([0.5 - 1.0, 2 * 10.25 + 3 * 5.0]))
+    with pytest.raises(ValueError, match=r"boundary\['x'\] must be one of Dirichlet"):
+        class Bad(CustomProblem):
+            axes, domain, boundary = ("x", "t"), {"x": (0, 1), "t": (0, 1)}, {"x": 0.0}
+    ring = type("Ring", (CustomProblem,), {"key": "user_ring", "axes": ("x", "y"),
+                                           "boundary": {"x": Periodic(), "y": Neumann()}})
+    assert ring.periodic == ("x",) and ring.boundary["y"] == (Neumann(), Neumann())

@@ -110,10 +110,30 @@ def _call(fn: Callable, available: dict) -> Any:
 class CustomProblem(Problem):
     """A pointwise problem declared by its functions: what :func:`define_problem` builds.
 
-    Subclassing it directly works too: set ``key``, ``axes``, the parameters (``param``), and
-    the class attributes ``domain`` (axis -> (low, high)), ``pde``, ``initial``, ``boundary``,
-    ``reference_function`` as :func:`define_problem` documents, then decorate with ``register``.
+    Subclassing it directly works too, with methods instead of functions::
+
+        @register
+        class Cooling(CustomProblem):
+            key, title, axes = "cooling", "Rod with a cooled end", ("x", "t")
+            domain = {"x": (0.0, 1.0), "t": (0.0, 1.0)}
+            boundary = {"x": (Dirichlet(1.0), Robin(a=2.0, b=1.0))}   # low end, high end
+            kappa = param.Number(0.1, bounds=(0.01, 1.0), doc="Diffusivity")
+
+            def residual(self, f):
+                return f.d("t") - self.kappa * f.d("x", "x")
+
+            def initial_condition(self, X):
+                return torch.ones(len(X), 1)
+
+    ``boundary`` is checked and completed when the class is made (one condition for both ends
+    becomes a pair; ``Periodic`` axes join ``periodic``); ``_reference(grid)`` may give a reference.
     """
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "boundary" in cls.__dict__:
+            cls.boundary, periodic = _conditions(cls.boundary, cls.axes)
+            cls.periodic = tuple(dict.fromkeys(cls.periodic + periodic))
 
     domain: ClassVar[dict[str, tuple[float, float]]] = {}
     pde: ClassVar[Callable | None] = None
@@ -139,6 +159,13 @@ class CustomProblem(Problem):
 
     def _value(self, v, X: torch.Tensor) -> torch.Tensor:
         return self._as_outputs(_call(v, self._coords(X)) if callable(v) else v, X)
+
+    def has_reference(self) -> bool:
+        if type(self)._reference is not CustomProblem._reference:  # a subclass's own
+            return True
+        data = self.__dict__.get("_reference_data", type(self).reference_data)
+        return type(self).reference_function is not None or (
+            data is not None and data[0] == self.config())
 
     def residual(self, f):
         return _call(type(self).pde, {"f": f, "p": self,
@@ -212,11 +239,6 @@ class CustomProblem(Problem):
         return torch.cat(parts)
 
     # -- reference --
-    def has_reference(self) -> bool:
-        data = self.__dict__.get("_reference_data", type(self).reference_data)
-        return type(self).reference_function is not None or (
-            data is not None and data[0] == self.config())
-
     def set_reference(self, values, grid: dict[str, np.ndarray] | None = None) -> None:
         """Use ``values`` (an array on ``grid``, by default the evaluation grid) as the
         reference for the current parameter values; changing a parameter drops it."""
