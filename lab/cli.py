@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.config import describe_bounds, parse_assignments
+from lab.entry_points import load_user_module
 
 
 def _parse_sets(pairs: list[str]) -> tuple[dict, dict, dict]:
@@ -91,32 +92,6 @@ def _stop_on_signals(trainer, received: list[int]):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-def load_user_module(spec: str) -> None:
-    """Import a user's module so the problems and models it defines register: a file path
-    (``my_pde.py``) or an importable dotted name (``my_package.problems``)."""
-    import importlib
-    import importlib.util
-
-    path = Path(spec)
-    if spec.endswith(".py") or path.exists():
-        if not path.is_file():
-            raise ValueError(f"--module {spec!r}: no such file")
-        name = f"sciml_lab_user_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module
-        try:
-            module_spec.loader.exec_module(module)
-        except Exception as err:
-            del sys.modules[name]
-            raise ValueError(f"--module {spec!r} failed to import: {type(err).__name__}: {err}") from None
-        return
-    try:
-        importlib.import_module(spec)
-    except ImportError as err:
-        raise ValueError(f"--module {spec!r} is neither a .py file nor an importable module: {err}") from None
 
 
 def cmd_train(args) -> int:
@@ -343,7 +318,7 @@ def main(argv: list[str] | None = None, add_commands: AddCommands | None = None)
     args.runs_dir = args.runs_dir or args.runs_dir_global
     try:
         for spec in getattr(args, "module", None) or []:
-            load_user_module(spec)
+            load_user_module(spec)  # before anything lists problems or models
         return args.func(args)
     except ValueError as err:  # bad input: one clear line, no traceback
         print(f"sciml-lab: error: {err}", file=sys.stderr)

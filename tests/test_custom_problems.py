@@ -381,3 +381,31 @@ def test_a_subclass_declares_conditions_and_overrides_the_physics():
     ring = type("Ring", (CustomProblem,), {"key": "user_ring", "axes": ("x", "y"),
                                            "boundary": {"x": Periodic(), "y": Neumann()}})
     assert ring.periodic == ("x",) and ring.boundary["y"] == (Neumann(), Neumann())
+
+
+def test_a_problem_from_a_module_file_trains_in_a_worker_process_and_one_from_main_is_refused(tmp_path):
+    """Served, the app trains in worker processes: they import the --module files (and entry
+    points) first, so a user's problem travels; one defined in ``__main__`` is refused in words."""
+    from lab.entry_points import USER_MODULES, load_user_module
+    from lab.training.process import ProcessTrainer
+
+    path = tmp_path / "my_worker_pde.py"
+    path.write_text(USER_FILE.format(key="user_worker_kpp"))
+    load_user_module(str(path))
+    try:
+        trainer = Trainer(get_problem("user_worker_kpp"), get_model_config("mlp", width=8),
+                          TrainConfig(steps=5, snapshot_every=5, **FAST), runs_dir=str(tmp_path / "runs"))
+        worker = ProcessTrainer(trainer)
+        worker.start()
+        worker.join(300)
+        assert worker.result is not None and worker.result.status == "completed", worker.result
+        assert worker.result.rel_l2 is None
+    finally:
+        USER_MODULES.remove(str(path.resolve()))
+    main_made = define_problem("user_main_made", bounds={"x": (0.0, 1.0), "t": (0.0, 1.0)},
+                               residual=lambda f: f.d("t"), initial=0.0)
+    main_made.defined_in = "__main__"  # as if a notebook cell had defined it
+    trainer = Trainer(main_made(), get_model_config("mlp", width=8), TrainConfig(steps=5, **FAST),
+                      runs_dir=str(tmp_path / "runs"))
+    with pytest.raises(ValueError, match="defined in this Python session.*training_mode='thread'"):
+        ProcessTrainer(trainer)

@@ -151,7 +151,11 @@ class LabApp(pn.viewable.Viewer):
             self.report_error("A run is in progress: stop it before starting another.")
             return
         if self.training_mode == "process":
-            trainer = ProcessTrainer(trainer, threads=self.worker_threads)
+            try:
+                trainer = ProcessTrainer(trainer, threads=self.worker_threads)
+            except ValueError as err:  # e.g. a problem defined in a notebook cannot travel
+                self.report_error(str(err))
+                return
         self.clear_error()
         self.tabs.active = 1  # Training
         self.operator.attach(trainer)  # no-op unless the problem is an operator problem

@@ -35,6 +35,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -143,6 +144,9 @@ class CustomProblem(Problem):
     reference_function: ClassVar[Callable | None] = None
     #: ``(config, grid, values)``: a reference array for the parameter values ``config``
     reference_data: ClassVar[tuple | None] = None
+    #: the module that defined the problem (``"__main__"``: a notebook or script, which a
+    #: training process cannot import again)
+    defined_in: ClassVar[str] = ""
     cache_reference = False  # the user's function or array is the reference, as it is now
 
     # -- domain and conditions --
@@ -382,7 +386,9 @@ def define_problem(key: str, *, residual: Callable, bounds: dict[str, tuple[floa
                  pde=staticmethod(residual), initial=staticmethod(initial) if callable(initial) else initial,
                  boundary=conditions, reference_function=staticmethod(fn) if fn else None,
                  __module__=__name__, __doc__=description or title or key)
+    attrs["defined_in"] = sys._getframe(1).f_globals.get("__name__", "")  # the caller's module
     cls = type(f"Custom_{key}", (CustomProblem,), attrs)
+    globals()[cls.__name__] = cls  # pickled by reference: a worker that defines it again finds it
     if reference is not None and fn is None:
         cls.reference_data = _check_reference_array(cls(), reference[0], reference[1], "reference")
     _REGISTRY.pop(key, None)
