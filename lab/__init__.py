@@ -7,6 +7,9 @@ The names users type::
     trainer = Trainer(problem, get_model_config("mlp", width=32), TrainConfig(steps=2000))
     result = trainer.run()
 
+Your own PDE: :func:`lab.problems.custom.define_problem` (``from lab import define_problem,
+Dirichlet``); your own model family: a :class:`lab.models.ModelConfig` with ``register_model``.
+
 They are loaded on first use (PEP 562): importing a low layer (``lab.solvers``, ``lab.nn``)
 runs this file too, and must not pull in the training stack above it.
 """
@@ -18,7 +21,10 @@ _EXPORTS = {
     "Mailbox": "lab.training", "TrainConfig": "lab.training", "Trainer": "lab.training",
     "list_runs": "lab.training", "get_model_config": "lab.models", "list_models": "lab.models",
     "get_problem": "lab.problems", "list_problems": "lab.problems", "pick_device": "lab.device",
-    "relative_l2": "lab.diagnostics.metrics",
+    "relative_l2": "lab.diagnostics.metrics", "ModelConfig": "lab.models",
+    "register_model": "lab.models", "define_problem": "lab.problems.custom",
+    "Dirichlet": "lab.problems.custom", "Neumann": "lab.problems.custom",
+    "Robin": "lab.problems.custom", "Periodic": "lab.problems.custom",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.config import describe_bounds, parse_assignments
+from lab.entry_points import load_user_module
 
 
 def _parse_sets(pairs: list[str]) -> tuple[dict, dict, dict]:
@@ -63,7 +64,7 @@ def _progress_sink(total_steps: int, preparing_every_s: float = 2.0):
             state["post"] = post
             bar.set_postfix(post, refresh=False)
             bar.refresh()
-        elif isinstance(ev, Snapshot):
+        elif isinstance(ev, Snapshot) and ev.rel_l2 is not None:  # None: no reference
             state["rel"] = ev.rel_l2
             bar.set_postfix({**state["post"], "relL2": f"{ev.rel_l2:.2e}"})
         elif isinstance(ev, (Done, Failed)):
@@ -267,6 +268,9 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     # --runs-dir is accepted before or after the subcommand (see main)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", default=None, help="where runs are saved (default ~/.sciml-lab/runs)")
+    common.add_argument("--module", action="append", default=[], metavar="FILE_OR_MODULE",
+                        help="import a file (my_pde.py) or module first: the problems and models "
+                             "it defines become available; repeatable")
     ap = argparse.ArgumentParser(prog="sciml-lab",
                                  description="sciml-lab: an interactive lab for scientific machine learning")
     ap.add_argument("--runs-dir", dest="runs_dir_global", default=None, help=argparse.SUPPRESS)
@@ -314,6 +318,8 @@ def main(argv: list[str] | None = None, add_commands: AddCommands | None = None)
     args = build_parser(add_commands).parse_args(argv)
     args.runs_dir = args.runs_dir or args.runs_dir_global
     try:
+        for spec in getattr(args, "module", None) or []:
+            load_user_module(spec)  # before anything lists problems or models
         return args.func(args)
     except ValueError as err:  # bad input: one clear line, no traceback
         print(f"sciml-lab: error: {err}", file=sys.stderr)

@@ -7,7 +7,8 @@ sibling package of its own layer; the leaves and the composing modules may use e
     training     Trainer, tasks, checkpoints, run store
     problems · models · data
     diagnostics · io
-    leaves       solvers, autodiff, nn, sampling, config, device, atomic, limits, workers
+    leaves       solvers, autodiff, nn, sampling, config, device, atomic, limits, workers,
+                 entry_points
 
 Why: a lower layer that reaches up drags the whole stack (and its import time, and its
 circular-import traps) into every script that only wanted a solver or a metric.
@@ -31,7 +32,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "problems/models/data": ("problems", "models", "data"),
     "diagnostics/io": ("diagnostics", "io"),
     "leaves": ("solvers", "autodiff", "nn", "sampling", "config", "device", "atomic", "limits",
-               "workers"),
+               "workers", "entry_points"),
 }
 ORDER = list(LAYERS)[::-1]  # bottom first: a layer's rank is its index here
 #: layers whose packages are siblings that must not import each other

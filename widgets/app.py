@@ -152,7 +152,11 @@ class LabApp(pn.viewable.Viewer):
             self.report_error("A run is in progress: stop it before starting another.")
             return
         if self.training_mode == "process":
-            trainer = ProcessTrainer(trainer, threads=self.worker_threads)
+            try:
+                trainer = ProcessTrainer(trainer, threads=self.worker_threads)
+            except ValueError as err:  # e.g. a problem defined in a notebook cannot travel
+                self.report_error(str(err))
+                return
         self.clear_error()
         self.tabs.active = 1  # Training
         self.operator.attach(trainer)  # no-op unless the problem is an operator problem
@@ -227,7 +231,8 @@ class LabApp(pn.viewable.Viewer):
         self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
         self.operator.show_saved(problem, snapshot, history)
         self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
-                                       f"(checkpoint) · relative L2 {snapshot.rel_l2:.3e}")
+                                       f"(checkpoint)" + (f" · relative L2 {snapshot.rel_l2:.3e}"
+                                                          if snapshot.rel_l2 is not None else ""))
         self.tabs.active = 1  # Training
 
 

@@ -328,6 +328,11 @@ class CatalogueView(pn.viewable.Viewer):
             self.preview.objects = [plot_pane(operator_samples(p, r.grid, r.data),
                                               sizing_mode="stretch_width")]
             return
+        if r.data is None:  # a problem without a reference (a user's own PDE)
+            self.status.object = (f"**{p.title}** has no reference solution: train a model on it "
+                                  "to see its prediction and PDE residual")
+            self.preview.objects = []
+            return
         shape = " × ".join(str(len(r.grid[a])) for a in p.axes)
         self.status.object = f"**{p.title}**: reference on a {shape} grid ({', '.join(p.axes)})"
         if kind == "ode":

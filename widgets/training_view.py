@@ -13,7 +13,8 @@ the problem's axes:
   a slider for every remaining axis (``t`` for ``"2d+t"``, ``z`` and ``t`` for ``"3d+t"``).
 
 Prediction and reference share one colour scale (the reference's range over the whole
-domain); the signed error uses a diverging map centred on zero.
+domain); the signed error uses a diverging map centred on zero. A problem without a reference
+(a user's own PDE) shows the prediction and the PDE residual ``|r|`` instead.
 """
 from __future__ import annotations
 
@@ -79,8 +80,28 @@ def plot_axes(axes: Sequence[str]) -> tuple[str, str] | None:
     return space[0], space[1]
 
 
+#: the panes of a snapshot with a reference, and of one without
+WITH_REFERENCE, WITHOUT_REFERENCE = ("prediction", "reference", "error"), ("prediction", "residual")
+
+
+def residual_field(snapshot: Snapshot) -> np.ndarray | None:
+    """``|r|`` of the snapshot on its field grid (nearest point of the residual's coarser grid;
+    a system's components by their largest), or ``None`` when the snapshot has none."""
+    res = snapshot.extras.get("residual")
+    if not res:
+        return None
+    coarse, values = res["grid"], np.asarray(res["abs"])
+    axes = [a for a in snapshot.grid if a in coarse]
+    if values.ndim > len(axes):
+        values = values.reshape(values.shape[:len(axes)] + (-1,)).max(-1)
+    index = [np.abs(np.asarray(coarse[a])[None, :] - np.asarray(snapshot.grid[a])[:, None]).argmin(1)
+             for a in axes]
+    return values[np.ix_(*index)]
+
+
 class FieldView(pn.viewable.Viewer):
-    """Prediction, reference and error of one snapshot, laid out for the problem's axes."""
+    """Prediction, reference and error of one snapshot, laid out for the problem's axes
+    (prediction and residual when the problem has no reference)."""
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -113,6 +134,10 @@ class FieldView(pn.viewable.Viewer):
         self.output.visible = len(self.outputs) > 1
         self.sliders.objects, self._slider_for = [], {}
         self.caption.object = "### Fields"
+        self._build_panes(WITH_REFERENCE)
+
+    def _build_panes(self, shown: tuple[str, ...]) -> None:
+        self.shown = shown
         self.pipe = hv.streams.Pipe(data=None)
         hv_axes = plot_axes(self.axes)
         if hv_axes is None:
@@ -120,7 +145,7 @@ class FieldView(pn.viewable.Viewer):
                      hv.DynamicMap(self._error_line, streams=[self.pipe])]
         else:
             panes = [hv.DynamicMap(lambda data, w=w: self._image(w, data), streams=[self.pipe])
-                     for w in ("prediction", "reference", "error")]
+                     for w in shown]
         self.plots.objects = [plot_pane(p, sizing_mode="stretch_width") for p in panes]
 
     def _make_sliders(self, grid: dict[str, np.ndarray]) -> None:
@@ -144,7 +169,12 @@ class FieldView(pn.viewable.Viewer):
         self.snapshot = snapshot
         if first:
             self._make_sliders(snapshot.grid)
-        self.caption.object = f"### Fields at step {snapshot.step} · relative L2 {snapshot.rel_l2:.3e}"
+        shown = WITH_REFERENCE if "reference" in snapshot.fields else WITHOUT_REFERENCE
+        if shown != self.shown:
+            self._build_panes(shown)
+        self.caption.object = f"### Fields at step {snapshot.step} · " + (
+            f"relative L2 {snapshot.rel_l2:.3e}" if snapshot.rel_l2 is not None
+            else "no reference: prediction and PDE residual")
         self._redraw()
 
     def _redraw(self, *_):
@@ -152,9 +182,12 @@ class FieldView(pn.viewable.Viewer):
             return
         snap, k = self.snapshot, self.outputs.index(self.output.value)
         fields = {w: (f[..., k] if len(self.outputs) > 1 else f) for w, f in snap.fields.items()}
-        ref = fields["reference"]
+        if "reference" not in fields:  # the residual |r| takes the error's place
+            r = residual_field(snap)
+            fields["residual"] = r if r is not None else np.full_like(fields["prediction"], np.nan)
+        ref = fields.get("reference", fields["prediction"])
         lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
-        err = float(np.nanmax(np.abs(fields["error"]))) or 1e-12
+        err = float(np.nanmax(np.abs(fields["error" if "error" in fields else "residual"]))) or 1e-12
         hv_axes = plot_axes(self.axes)
         if hv_axes is None:
             data = {"coords": snap.grid[self.axes[0]], "fields": fields}
@@ -175,6 +208,9 @@ class FieldView(pn.viewable.Viewer):
         if which == "error":
             vdim = hv.Dimension("error", range=(-data["err"], data["err"]) if data else (None, None))
             opts = dict(cmap=ERROR_CMAP, title=f"error (prediction − reference) of {name}")
+        elif which == "residual":
+            vdim = hv.Dimension("residual", label="|r|", range=(0, data["err"]) if data else (None, None))
+            opts = dict(cmap=FIELD_CMAP, title="PDE residual |r|")
         else:
             vdim = hv.Dimension(name, range=data["range"] if data else (None, None))
             opts = dict(cmap=FIELD_CMAP, title=f"{which} {name}")
@@ -193,21 +229,24 @@ class FieldView(pn.viewable.Viewer):
             curves = [hv.Curve([], ax, name, label=w) for w in ("prediction", "reference")]
         else:
             f = data["fields"]
-            curves = [hv.Curve((data["coords"], f["prediction"]), ax, name, label="prediction"),
-                      hv.Curve((data["coords"], f["reference"]), ax, name, label="reference")
-                      .opts(line_dash="dashed", color="black")]
+            curves = [hv.Curve((data["coords"], f["prediction"]), ax, name, label="prediction")]
+            if "reference" in f:
+                curves.append(hv.Curve((data["coords"], f["reference"]), ax, name, label="reference")
+                              .opts(line_dash="dashed", color="black"))
         curves = [c.opts(framewise=True, tools=["hover"]) for c in curves]
         return hv.Overlay(curves).opts(title=f"{name}: prediction vs reference", height=PLOT_HEIGHT,
                                        responsive=True, legend_position="top_right")
 
     def _error_line(self, data):
         ax = self.axes[0]
+        which = "residual" if data is not None and "error" not in data["fields"] else "error"
         if data is None:
             c = hv.Curve([], ax, "error")
         else:
-            c = hv.Curve((data["coords"], data["fields"]["error"]), ax, "error")
+            c = hv.Curve((data["coords"], data["fields"][which]), ax, which)
+        title = "error (prediction − reference)" if which == "error" else "PDE residual |r|"
         return c.opts(framewise=True, height=PLOT_HEIGHT, responsive=True, color="#d62728",
-                      title="error (prediction − reference)", tools=["hover"])
+                      title=title, tools=["hover"])
 
 
 class TrainingView(pn.viewable.Viewer):
@@ -393,8 +432,8 @@ class TrainingView(pn.viewable.Viewer):
             "" if left is None else f" · about {duration(left)} left")
 
     def _on_snapshot(self, snap: Snapshot) -> None:
-        self.rel_l2 = snap.rel_l2
-        self.rel_text.value = f"{snap.rel_l2:.3e}"
+        self.rel_l2 = snap.rel_l2 if snap.rel_l2 is not None else math.nan
+        self.rel_text.value = f"{snap.rel_l2:.3e}" if snap.rel_l2 is not None else "– (no reference)"
         self.fields.update(snap)
 
     def _on_finished(self, ev: Done | Failed) -> None:
@@ -405,8 +444,9 @@ class TrainingView(pn.viewable.Viewer):
         self.counter.value = f"{ev.step} / {self.total_steps}"
         if isinstance(ev, Done):
             self.progress.value = min(ev.step, self.total_steps)
+            rel = f"relative L2 {ev.rel_l2:.3e} · " if math.isfinite(ev.rel_l2) else ""
             self.status.object = (f"Run **{ev.reason}** at step {ev.step} in {ev.elapsed:.1f} s · "
-                                  f"relative L2 {ev.rel_l2:.3e} · saved in `{ev.run_dir}`")
+                                  f"{rel}saved in `{ev.run_dir}`")
         else:
             kept = (f"the last good checkpoint (step {ev.checkpoint_step}) is kept"
                     if ev.checkpoint_step is not None else "no checkpoint was written")

@@ -43,7 +43,8 @@ def field_set(problem, snapshot, **provenance) -> FieldSet:
     axes = tuple(a for a in problem.axes if a in snapshot.grid)
     attrs = {"problem": problem.key, "title": problem.title,
              "parameters": json.dumps(problem.config(), default=str),
-             "step": int(snapshot.step), "rel_l2": float(snapshot.rel_l2),
+             "step": int(snapshot.step),
+             **({"rel_l2": float(snapshot.rel_l2)} if snapshot.rel_l2 is not None else {}),
              "exported": datetime.datetime.now().isoformat(timespec="seconds"),
              **{k: v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
                 for k, v in provenance.items()}}

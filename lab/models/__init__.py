@@ -6,6 +6,24 @@ rebuilds the exact network. Initial weights are drawn from the ``generator`` giv
 global generator, so runs built at once in several threads each get the weights of their seed. ``family`` tells the Trainer which task drives it
 (``"pinn"``: pointwise networks trained on a residual; ``"operator"``: function-to-function
 maps trained on datasets; ``"ode"``: vector-field models trained on trajectories).
+
+Your own model family: subclass :class:`ModelConfig`, declare its settings as ``param``
+parameters, return any ``nn.Module`` mapping points ``(N, len(problem.axes))`` to
+``(N, len(problem.outputs))`` from :meth:`ModelConfig.build`, and decorate it with
+:func:`register_model`::
+
+    @register_model
+    class SineNet(ModelConfig):
+        kind, title = "sine_net", "Sine network"
+        width = param.Integer(32, bounds=(2, 512), doc="Neurons per layer")
+
+        def build(self, problem, generator=None):
+            d, k = len(problem.axes), len(problem.outputs)
+            layers = [nn.Linear(d, self.width), Sine(), nn.Linear(self.width, k)]
+            ...
+
+Other packages register models through the entry-point group ``sciml_lab.models`` (a module
+that registers them, or a ``ModelConfig`` class), loaded on the first :func:`list_models`.
 """
 from __future__ import annotations
 
@@ -16,6 +34,10 @@ from typing import ClassVar
 import torch
 
 from lab.config import Config
+from lab.entry_points import load_entry_points
+
+#: the entry-point group other packages register model families under
+ENTRY_POINTS = "sciml_lab.models"
 
 
 class ModelConfig(Config):
@@ -41,9 +63,16 @@ def register_model(cls: type[ModelConfig]) -> type[ModelConfig]:
     return cls
 
 
+def _register_loaded(obj) -> None:
+    """An entry point's object: a module (it registered its models) or a ModelConfig class."""
+    if isinstance(obj, type) and issubclass(obj, ModelConfig) and _REGISTRY.get(obj.kind) is not obj:
+        register_model(obj)
+
+
 def list_models(family: str | None = None) -> dict[str, type[ModelConfig]]:
     for mod in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{mod.name}")
+    load_entry_points(ENTRY_POINTS, _register_loaded)
     return {k: v for k, v in _REGISTRY.items() if family is None or v.family == family}
 
 

@@ -2,13 +2,21 @@
 
 Each module in this package defines problem classes and registers them with
 :func:`register`; importing the package imports every module, so the registry is complete.
+Other packages add problems through the entry-point group ``sciml_lab.problems`` (each entry
+point names a module that registers problems, or a ``Problem`` class), loaded on the first
+:func:`list_problems`; one that fails to load is reported as a warning naming it. Your own
+problem in a notebook: :func:`lab.problems.custom.define_problem`.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
 
+from lab.entry_points import load_entry_points
 from lab.problems.base import Problem
+
+#: the entry-point group other packages register problems under
+ENTRY_POINTS = "sciml_lab.problems"
 
 _REGISTRY: dict[str, type[Problem]] = {}
 
@@ -27,6 +35,13 @@ def _load_all() -> None:
     for mod in pkgutil.iter_modules(__path__):
         if mod.name not in {"base", "cache"}:
             importlib.import_module(f"{__name__}.{mod.name}")
+    load_entry_points(ENTRY_POINTS, _register_loaded)
+
+
+def _register_loaded(obj) -> None:
+    """An entry point's object: a module (it registered its problems) or a Problem class."""
+    if isinstance(obj, type) and issubclass(obj, Problem) and _REGISTRY.get(obj.key) is not obj:
+        register(obj)
 
 
 def list_problems() -> dict[str, type[Problem]]:

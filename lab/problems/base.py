@@ -8,7 +8,9 @@ form for the CLI and run records. It knows nothing of models or UIs; it states
 * the PDE residual, written against lazily computed derivatives (:class:`lab.autodiff.Fields`),
 * initial / boundary conditions as loss terms,
 * a collocation sampler, and
-* a verified reference solution on any tensor-product grid (cached on disk).
+* a verified reference solution on any tensor-product grid (cached on disk), or none: a
+  problem without one (:meth:`Problem.has_reference` false) gives ``None``, and training,
+  summaries and views then show what needs no reference (prediction, residual).
 """
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ class Problem(Config):
     periodic: ClassVar[tuple[str, ...]] = ()
     #: default reference / evaluation grid size per axis
     grid_shape: ClassVar[tuple[int, ...]] = (128, 101)
+    #: whether :meth:`reference` keeps its results in the disk cache (a user's reference
+    #: function may change under the same key and parameters: those are not cached)
+    cache_reference: ClassVar[bool] = True
 
     # ---- domain ---------------------------------------------------------------------------
     def bounds(self) -> dict[str, tuple[float, float]]:
@@ -160,17 +165,26 @@ class Problem(Config):
         return [Need(3 * 8 * n, "the evaluation grid", self, ())]
 
     # ---- reference ------------------------------------------------------------------------
-    def reference(self, grid: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """Verified solution on a tensor-product grid: shape ``[len(g) for g in grid]`` (+ outputs).
+    def has_reference(self) -> bool:
+        """Whether :meth:`reference` gives a solution: a problem that implements ``_reference``."""
+        return type(self)._reference is not Problem._reference
+
+    def reference(self, grid: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
+        """Verified solution on a tensor-product grid: shape ``[len(g) for g in grid]`` (+ outputs);
+        ``None`` for a problem without a reference (:meth:`has_reference`).
 
         Cached on disk keyed by problem, parameters, grid and :meth:`solver_versions`; see
         :mod:`lab.problems.cache`.
         """
+        if not self.has_reference():
+            return None
         grid = grid if grid is not None else self.grid()
         missing = [a for a in self.axes if a not in grid]
         if missing:
             raise ValueError(f"grid is missing axes {missing}; {self.key} needs {self.axes}")
         grid = {a: np.asarray(grid[a], dtype=np.float64) for a in self.axes}
+        if not self.cache_reference:
+            return self._reference(grid)
         return cache.cached(self.key, self.config(), grid, lambda: self._reference(grid),
                             self.solver_versions())
 

@@ -70,7 +70,7 @@ def run_trial(run_dir: str, objective: str, pruning: dict | None = None) -> dict
         trial = optuna.Trial(study, pruning["trial_id"])
 
         def prune(ev) -> None:
-            if isinstance(ev, Snapshot) and math.isfinite(ev.rel_l2):
+            if isinstance(ev, Snapshot) and ev.rel_l2 is not None and math.isfinite(ev.rel_l2):
                 trial.report(ev.rel_l2, ev.step)
                 if trial.should_prune():
                     pruned["step"] = ev.step

@@ -55,14 +55,14 @@ class Snapshot:
     step: int
     grid: dict[str, np.ndarray]
     fields: dict[str, np.ndarray]   # "prediction", "reference", "error" on ``grid``
-    rel_l2: float
+    rel_l2: float | None            # None (and no "reference", "error") without a reference
     extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Done:
     step: int
-    rel_l2: float
+    rel_l2: float                   # NaN without a reference
     reason: str                     # "completed" or "stopped"
     run_dir: str
     elapsed: float

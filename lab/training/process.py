@@ -41,6 +41,7 @@ from collections.abc import Callable
 
 import torch
 
+from lab.entry_points import USER_MODULES, load_user_module
 from lab.training.events import Done, Event, Failed, Snapshot, Started, Step
 from lab.training.runs import RunRecord
 from lab.training.trainer import Trainer
@@ -60,7 +61,9 @@ class ProcessTrainer:
     def __init__(self, trainer: Trainer, *, threads: int = 1):
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads (torch threads of the worker) must be at least 1, not {threads!r}")
+        _check_travels(trainer)
         self._payload = pickle.dumps(trainer)  # anything that cannot travel fails here, not in the worker
+        self._modules = list(USER_MODULES)  # the worker imports them before it unpickles
         self.problem, self.model_config, self.config = trainer.problem, trainer.model_config, trainer.config
         self.runs_dir, self.step, self.threads = trainer.runs_dir, trainer.step, threads
         self.result = None
@@ -86,7 +89,8 @@ class ProcessTrainer:
             raise RuntimeError("this trainer has already been started")
         events, events_out = CONTEXT.Pipe(duplex=False)
         control_in, control = CONTEXT.Pipe(duplex=False)
-        self._process = CONTEXT.Process(target=work, args=(self._payload, events_out, control_in, self.threads),
+        self._process = CONTEXT.Process(target=work, args=(self._payload, events_out, control_in, self.threads,
+                                                                  self._modules),
                                         name="sciml-lab-training", daemon=True)
         self._process.start()
         events_out.close()   # only the worker writes events: its exit ends our reads with EOF
@@ -208,12 +212,33 @@ class ProcessTrainer:
 
 
 # ---- the worker ---------------------------------------------------------------------------
-def work(payload: bytes, events, control, threads: int) -> None:
-    """Worker process: train the pickled Trainer, sending every event, then the result."""
+def _check_travels(trainer: Trainer) -> None:
+    """Refuse, in words, a problem or model defined in the server's ``__main__`` (a notebook
+    cell, a script): a fresh worker process cannot rebuild it. One from a ``--module`` file, an
+    installed package or an entry point travels (the worker imports the same modules)."""
+    for what, obj in (("problem", trainer.problem), ("model", trainer.model_config)):
+        where = getattr(type(obj), "defined_in", "") or type(obj).__module__
+        if where == "__main__":
+            raise ValueError(
+                f"the {what} {type(obj).__name__} was defined in this Python session, which a training "
+                "process cannot import; train in a thread (LabApp(training_mode='thread'), "
+                "SCIML_LAB_TRAINING=thread), or define it in a file given with --module")
+
+
+def work(payload: bytes, events, control, threads: int, modules: tuple[str, ...] = ()) -> None:
+    """Worker process: train the pickled Trainer, sending every event, then the result.
+    ``modules``: the user modules the server imported (``--module``); with the entry points,
+    they register the problems and models the Trainer refers to."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's; it stops us in order
     if hasattr(os, "nice"):
         os.nice(NICE)
     torch.set_num_threads(threads)
+    for spec in modules:
+        load_user_module(spec)
+    from lab.models import list_models
+    from lab.problems import list_problems
+
+    list_problems(), list_models()  # entry points: extensions' problems and models
     trainer: Trainer = pickle.loads(payload)
     outbox = _Outbox(events, trainer)
     trainer.subscribe(outbox)

@@ -365,7 +365,7 @@ class Trainer:
     def _train(self, task, t0: float) -> tuple[int, float | None]:
         c = self.config
         step = self._start_step
-        rel = None
+        rel, shown = None, None  # the newest relative L2 (None without a reference) and its step
         params = [p for p in self.model.parameters() if p.requires_grad]
 
         def diverged(step: int, terms) -> Divergence:
@@ -384,7 +384,7 @@ class Trainer:
             return step // every > prev // every
 
         def observe(prev: int, step: int, phase: str, lr: float, total, terms, weights) -> None:
-            nonlocal rel
+            nonlocal rel, shown
             if crossed(prev, step, c.log_every):
                 losses = {k: float(v.detach()) for k, v in terms.items()}
                 weights = {k: float(w) for k, w in weights.items()}  # adapted weights are tensors
@@ -395,6 +395,7 @@ class Trainer:
                 self._emit(ev)
             if crossed(prev, step, c.snapshot_every):
                 grid, fields, rel, extras = task.evaluate()
+                shown = step
                 self._log({"step": step, "rel_l2": rel})
                 self._emit(Snapshot(step, grid, fields, rel, extras))
             if crossed(prev, step, c.checkpoint_every):
@@ -478,7 +479,7 @@ class Trainer:
                 observe(prev, step, "lbfgs", 1.0, box["total"], box["terms"], box["weights"])
                 if done == 0:  # the gradient is below tolerance: nothing more to gain
                     break
-        if step % c.snapshot_every != 0 or rel is None:  # the final state is always shown
+        if shown != step:  # the final state is always shown
             grid, fields, rel, extras = task.evaluate()
             self._log({"step": step, "rel_l2": rel})
             self._emit(Snapshot(step, grid, fields, rel, extras))

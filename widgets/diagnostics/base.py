@@ -50,6 +50,8 @@ class Source:
     @classmethod
     def reference(cls, problem, grid_shape: tuple[int, ...] | None = None) -> "Source":
         """The problem's reference on its grid (``grid_shape`` overrides the default)."""
+        if not problem.has_reference():
+            raise ValueError(f"{problem.title} has no reference solution; look at a live or a saved run")
         grid = problem.grid(grid_shape)
         ref = np.asarray(problem.reference(grid))
         return cls(problem, Snapshot(0, grid, {"reference": ref}, float("nan")),

@@ -136,9 +136,12 @@ class SpectraView(DiagnosticPanel):
             k, E = energy_spectrum(f, d, lengths, vector=vector)
             E = E.reshape(-1, k.numel()).mean(0)
             out["curves"][which] = (k.numpy(), E.numpy())
-        k, E_ref = out["curves"]["reference"]
+        if not fields:
+            raise ValueError("the snapshot has no spatial field to analyse")
+        # without a reference (a user's own PDE) the guide follows the prediction's spectrum
+        k, E_ref = out["curves"]["reference" if "reference" in fields else "prediction"]
         out["guide"] = (k, power_law_guide(torch.as_tensor(k), torch.as_tensor(E_ref), self.anchor).numpy())
-        if "prediction" in fields:
+        if "prediction" in fields and "reference" in fields:
             kmax = float(k[-1])
             err = band_errors(fields["prediction"], fields["reference"], d, (kmax / 3, 2 * kmax / 3),
                               lengths, vector=vector, relative_to="total")

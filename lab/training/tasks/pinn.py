@@ -148,9 +148,8 @@ class PINNTask(Task):
             X = X[torch.randperm(len(X), generator=self.generator)[:self.config.ntk_points].to(X.device)]
             if k == "pde":
                 r = self.problem.residual(Fields(self.model, X, self.problem.axes))
-            else:
-                target = self.problem.initial_condition(X) if k == "ic" else self.problem.boundary_value(X)
-                r = self.model(X) - target
+            else:  # the problem's own terms: Neumann, Robin, ... conditions included
+                r = self.problem.point_residuals(self.model, {k: X})[k]
             out[k] = r.reshape(-1)
         return out
 
@@ -187,11 +186,14 @@ class PINNTask(Task):
 
     def evaluate(self):
         pred = evaluate_on_grid(self.model, self.problem, self.grid, device=self.device, dtype=self.dtype)
-        fields = {"prediction": pred, "reference": self.reference, "error": pred - self.reference}
+        fields, rel = {"prediction": pred}, None  # a problem without a reference: no error either
+        if self.reference is not None:
+            fields.update(reference=self.reference, error=pred - self.reference)
+            rel = relative_l2(pred, self.reference)
         extras = {}
         for source in self.extra_sources:
             extras.update(source.snapshot_extras())
         coarse = coarse_grid(self.grid, RESIDUAL_POINTS)
         r = residual_on_grid(self.problem, self.model, coarse, device=self.device, dtype=self.dtype)
         extras["residual"] = {"grid": coarse, "abs": np.abs(r)}
-        return self.grid, fields, relative_l2(pred, self.reference), extras
+        return self.grid, fields, rel, extras
