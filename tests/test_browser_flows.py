@@ -161,6 +161,11 @@ def test_a_page_whose_scripts_arrive_after_the_session_timeout_fetches_nothing_o
         route.continue_()
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     page.wait_for_load_state("networkidle")
+    # the page talks to a live session: Train starts a run, Stop ends it
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_enabled()
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     context.close()
     assert not errors, errors
     assert not off_host, [r.url for r in off_host]
