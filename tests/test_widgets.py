@@ -86,6 +86,27 @@ def test_plot_axes_follow_the_problem_kind():
     assert plot_axes(("t",)) is None                     # time series
 
 
+def _figures(root):
+    from bokeh.models import Plot
+
+    return [f for f in root.select({"type": Plot}) if any("image" in r.data_source.data
+                                                          for r in f.renderers if hasattr(r, "data_source"))]
+
+
+@pytest.mark.parametrize("key,equal", [("helmholtz2d", True), ("burgers", False)])
+def test_spatial_heatmaps_keep_equal_scales_and_space_time_maps_fill_the_width(tmp_path, key, equal):
+    """Over x–y a unit of x is as long as a unit of y (a round vortex stays round); over t–x
+    there is no common unit and the map takes the width it is given."""
+    view = TrainingView()
+    problem = get_problem(key)
+    view.configure(problem.bounds(), problem.outputs)
+    figures = _figures(pn.panel(view.fields).get_root())
+    assert figures
+    for fig in figures:
+        assert (fig.match_aspect, fig.aspect_scale) == ((True, 1) if equal else (False, 1))
+        assert (fig.frame_height is not None) == equal  # its drawing area sized for equal scales
+
+
 def _under(form, p_name: str) -> bool:
     """Whether the form's message is shown right under the field of ``p_name``."""
     objects = form.layout.objects

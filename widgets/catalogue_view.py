@@ -52,7 +52,7 @@ from widgets import render
 from widgets.alerts import Message
 from widgets.pages import call_on_page
 from widgets.problem_view import KIND_LABELS, ProblemView
-from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, plot_pane
+from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, field_frame, grid_extent, plot_pane
 from widgets.training_view import plot_axes
 
 #: errors a solver raises for parameters it refuses; shown in the alert (others are re-raised
@@ -97,8 +97,8 @@ def field_image(grid: dict[str, np.ndarray], values: np.ndarray, axes: Sequence[
     z = values if tuple(axes).index(h) > tuple(axes).index(v) else values.T  # rows follow v
     dim = hv.Dimension(name, range=clim) if clim is not None and clim[1] > clim[0] else name
     return hv.Image((grid[h], grid[v], z), kdims=[h, v], vdims=[dim]).opts(
-        cmap=FIELD_CMAP, colorbar=True, height=PLOT_HEIGHT, responsive=True, tools=["hover"],
-        toolbar="above", title=title)
+        cmap=FIELD_CMAP, colorbar=True, tools=["hover"], toolbar="above", title=title,
+        **field_frame((h, v), grid_extent(grid, (h, v))))
 
 
 def trajectory_paths(t: np.ndarray, states: np.ndarray, names: Sequence[str]) -> hv.Layout:

@@ -29,7 +29,7 @@ import pandas as pd
 import panel as pn
 
 from lab.training.events import Snapshot, Step
-from widgets.theme import FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, RESIDUAL_CMAP, plot_pane
+from widgets.theme import FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, RESIDUAL_CMAP, field_frame, grid_extent, plot_pane
 
 #: columns of step history kept per plot; beyond it every other column is dropped
 HISTORY = 4000
@@ -216,9 +216,8 @@ class MethodView(pn.viewable.Viewer):
     def _heat(self, grid, arr, name, cmap, **opts):
         h, v = self.shown
         return hv.Image((grid[h], grid[v], plane(arr, self.axes, (h, v))), kdims=[h, v],
-                        vdims=[name]).opts(cmap=cmap, colorbar=True, framewise=True,
-                                           height=PLOT_HEIGHT, responsive=True, tools=["hover"],
-                                           **opts)
+                        vdims=[name]).opts(cmap=cmap, colorbar=True, framewise=True, tools=["hover"],
+                                           **field_frame((h, v), grid_extent(grid, (h, v))), **opts)
 
     def _blank(self, name: str, cmap: str) -> hv.Image:
         """An empty heatmap over the plotted axes, until the first snapshot: blank (NaN, not
@@ -227,8 +226,8 @@ class MethodView(pn.viewable.Viewer):
         h, v = self.shown or ("x", "y")
         (h0, h1), (v0, v1) = self.bounds.get(h, (0, 1)), self.bounds.get(v, (0, 1))
         return hv.Image(np.full((2, 2), np.nan), kdims=[h, v], vdims=[name],
-                        bounds=(h0, v0, h1, v1)).opts(cmap=cmap, colorbar=True, height=PLOT_HEIGHT,
-                                                      responsive=True)
+                        bounds=(h0, v0, h1, v1)).opts(cmap=cmap, colorbar=True,
+                                                      **field_frame((h, v), {h: (h0, h1), v: (v0, v1)}))
 
     def _residual_plot(self, data):
         if data is None:

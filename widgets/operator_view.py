@@ -41,7 +41,7 @@ from lab.problems import Problem
 from lab.training.events import Done, Event, Failed, Mailbox, Preparing, Snapshot, Started, Step
 from lab.training.tasks.operator import super_resolution
 from widgets.alerts import Message
-from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot_pane
+from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, field_frame, grid_extent, plot_pane
 from widgets.training_view import plot_axes
 
 FIELDS = ("input", "prediction", "reference", "error")
@@ -142,16 +142,16 @@ def _sample_curves(snapshot, ax: str, titles: dict, name: str) -> list[hv.Elemen
 
 def _sample_images(snapshot, axes, bounds, titles: dict, name: str) -> list[hv.Element]:
     h, v = plot_axes(axes)
-    style = dict(colorbar=True, framewise=True, height=PLOT_HEIGHT, responsive=True, tools=["hover"],
-                 toolbar="above")
+    style = dict(colorbar=True, framewise=True, tools=["hover"], toolbar="above")
     labels = {"input": "input", "prediction": name, "reference": name, "error": "error"}
     cmaps = {"input": INPUT_CMAP, "prediction": FIELD_CMAP, "reference": FIELD_CMAP, "error": ERROR_CMAP}
     if snapshot is None:
         if bounds is None:
             raise ValueError("empty image placeholders need the problem's bounds")
         (h0, h1), (v0, v1) = bounds[h], bounds[v]
+        frame = field_frame((h, v), bounds)
         return [hv.Image(np.zeros((2, 2)), kdims=[h, v], vdims=[labels[w]], bounds=(h0, v0, h1, v1))
-                .opts(title=titles[w], cmap=cmaps[w], **style) for w in FIELDS]
+                .opts(title=titles[w], cmap=cmaps[w], **style, **frame) for w in FIELDS]
     # arrays are indexed [axes[0], axes[1]]; hv.Image wants [vertical, horizontal]
     transpose = axes.index(h) < axes.index(v)
     f = {w: np.asarray(snapshot.fields[w], dtype=float) for w in FIELDS}
@@ -163,8 +163,9 @@ def _sample_images(snapshot, axes, bounds, titles: dict, name: str) -> list[hv.E
               "error": (-e, e)}
     ranges["reference"] = ranges["prediction"]  # one colour scale for prediction and truth
     hs, vs = snapshot.grid[h], snapshot.grid[v]
+    frame = field_frame((h, v), grid_extent(snapshot.grid, (h, v)))
     return [hv.Image((hs, vs, f[w]), kdims=[h, v], vdims=[hv.Dimension(labels[w], range=ranges[w])])
-            .opts(title=titles[w], cmap=cmaps[w], **style) for w in FIELDS]
+            .opts(title=titles[w], cmap=cmaps[w], **style, **frame) for w in FIELDS]
 
 
 def rollout_element(snapshot: Snapshot | None) -> hv.Overlay:

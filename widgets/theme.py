@@ -12,12 +12,33 @@ LOSS_COLORS = ["#111111", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                "#e377c2", "#17becf"]
 ACCENT = "#2f6f8f"
 PLOT_HEIGHT = 250
+#: a spatial heatmap's drawing area: at most this high and this wide, its scales equal
+FIELD_FRAME = (190, 400)
 #: sequential map for residual magnitudes (log10 |r|)
 RESIDUAL_CMAP = "magma"
 #: vtk.js preset for volume rendering. Panel's bundled vtk.js looks presets up in its short
 #: list of 11 (the matplotlib maps are not among them: picking one throws in the page and the
 #: volume is drawn without colours); this is the sequential one closest to FIELD_CMAP's use.
 VOLUME_CMAP = "Black-Body Radiation"
+
+
+def field_frame(axes: tuple[str, str], bounds: dict) -> dict:
+    """Size options of a heatmap over ``axes`` (horizontal, vertical) of a domain with ``bounds``.
+
+    Two spatial axes keep equal scales, so a circle stays round and a 2:1 channel looks 2:1;
+    a space–time map has no common unit and fills the width instead."""
+    h, v = axes
+    if "t" in axes:
+        return dict(height=PLOT_HEIGHT, responsive=True)
+    (h0, h1), (v0, v1) = bounds[h], bounds[v]
+    high, wide = FIELD_FRAME
+    ratio = (h1 - h0) / (v1 - v0)
+    return dict(frame_height=max(int(min(high, wide / ratio)), 40), data_aspect=1)
+
+
+def grid_extent(grid: dict, axes) -> dict:
+    """(first, last) coordinate of each of ``axes`` in ``grid`` (arrays of coordinates)."""
+    return {a: (float(min(grid[a])), float(max(grid[a]))) for a in axes}
 
 
 #: lets a view be narrower than its widest row, which then scrolls sideways instead

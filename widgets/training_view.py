@@ -32,7 +32,7 @@ import param
 
 from lab.training.events import Done, Failed, Mailbox, Preparing, Snapshot, Started, Step
 from widgets.method_views import MethodView
-from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, plot_pane
+from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, field_frame, plot_pane
 
 LOSS_HISTORY = 50_000  # rows kept in the loss buffer
 
@@ -220,8 +220,8 @@ class FieldView(pn.viewable.Viewer):
                            bounds=(h0, v0, h1, v1))
         else:
             img = hv.Image((data["h"], data["v"], data["fields"][which]), kdims=[h, v], vdims=[vdim])
-        return img.opts(colorbar=True, framewise=True, height=PLOT_HEIGHT, responsive=True,
-                        tools=["hover"], toolbar="above", **opts)
+        return img.opts(colorbar=True, framewise=True, tools=["hover"], toolbar="above",
+                        **field_frame((h, v), self.bounds), **opts)
 
     def _lines(self, data):
         ax, name = self.axes[0], self.output.value or "u"
