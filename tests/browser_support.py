@@ -94,7 +94,8 @@ def running(cmd: list[str], port: int, log: Path, env: dict | None = None,
 
 @contextlib.contextmanager
 def served_lab(tmp: Path, *args: str) -> Iterator[tuple[str, Path]]:
-    """``sciml-lab serve [args]`` on a free port with home, cache and runs in ``tmp``: (url, runs dir)."""
+    """``sciml-lab serve [args]`` on a free port with home, cache and runs in ``tmp``: (url, runs dir).
+    Its log must end without a traceback: what goes wrong in a session is shown to its user."""
     port = free_port()
     runs = tmp / "runs"
     exe = shutil.which("sciml-lab")
@@ -104,6 +105,8 @@ def served_lab(tmp: Path, *args: str) -> Iterator[tuple[str, Path]]:
     try:
         with running(cmd, port, tmp / "server.log", env):
             yield f"http://localhost:{port}/", runs
+        log = (tmp / "server.log").read_text(errors="replace")
+        assert "Traceback" not in log, f"the server logged a traceback:\n{log[-5000:]}"
     finally:  # where each run got to: shown with the server log when a test fails
         for run in sorted(runs.glob("*/")):
             rows = (run / "metrics.jsonl").read_text(errors="replace").splitlines() \
