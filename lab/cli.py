@@ -175,13 +175,9 @@ def cmd_problems(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from lab.io import export, field_set
-    from lab.session import evaluate
+    from lab.session import export
 
-    problem, snap, _ = evaluate(args.name, args.runs_dir)
-    fs = field_set(problem, snap, run=args.name)
-    path = export(fs, args.out or f"{args.name.rstrip('/').split('/')[-1]}", args.format, time=args.time)
-    print(path)
+    print(export(args.name, args.format, args.out, args.runs_dir, time=args.time))
     return 0
 
 

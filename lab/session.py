@@ -9,7 +9,9 @@ by field); its checkpoint holds the weights. From the two:
   :class:`~lab.training.events.Snapshot` of the checkpoint against the reference (computed by
   the model family's task, exactly as the Trainer's snapshots are) and the loss history;
 * :func:`resume` gives a :class:`~lab.training.Trainer` that continues the run in its folder
-  (:meth:`lab.training.Trainer.resume`, which holds the checkpoint's training state).
+  (:meth:`lab.training.Trainer.resume`, which holds the checkpoint's training state);
+* :func:`export` writes that evaluation to a file (netCDF, zarr, VTK, MP4, GIF: :mod:`lab.io`),
+  as ``sciml-lab export`` and the app's *Download* do.
 
 Rebuilding and evaluating never write to the run folder, so reopening a run in the app or a
 notebook cannot change what was saved. The CLI, the app's views and the studies all go
@@ -29,7 +31,7 @@ from lab.training.runs import CHECKPOINT, CONFIG, RunDamaged, RunRecord, find_ru
 from lab.training.spec import RunSpec, SpecError
 from lab.training.tasks import task_for
 
-__all__ = ["RunSpec", "SavedRun", "SpecError", "evaluate", "rebuild", "resume"]
+__all__ = ["RunSpec", "SavedRun", "SpecError", "evaluate", "export", "rebuild", "resume"]
 
 
 @dataclass
@@ -101,3 +103,15 @@ def resume(run: str | Path, *, steps: int | None = None, lbfgs_steps: int | None
     """A Trainer that continues the saved run in its folder: see :meth:`lab.training.Trainer.resume`
     for what ``steps`` and ``lbfgs_steps`` mean (``None``: finish the run's plan)."""
     return Trainer.resume(str(run), steps=steps, lbfgs_steps=lbfgs_steps, sinks=sinks, runs_dir=runs_dir)
+
+
+def export(run: str | Path, fmt: str, out: str | Path | None = None, runs_dir=None, *,
+           time: int | None = None) -> Path:
+    """Write the evaluation of a saved run (:func:`evaluate`) in ``fmt`` (one of
+    :data:`lab.io.FORMATS`) to ``out`` (default: the run's name, in the working folder), stamped
+    with the run's name; returns the path written."""
+    from lab.io import export as write, field_set
+
+    problem, snapshot, _ = evaluate(run, runs_dir)
+    name = str(run).rstrip("/").split("/")[-1]
+    return write(field_set(problem, snapshot, run=name), out or name, fmt, time=time)

@@ -56,6 +56,34 @@ def test_a_saved_run_exports_from_the_cli_as_the_evaluation_the_app_shows(tmp_pa
     assert ds.attrs["rel_l2"] == pytest.approx(snap.rel_l2)
 
 
+def test_the_saved_runs_view_exports_the_selected_run_for_download(tmp_path):
+    """The app's Export writes what ``sciml-lab export`` writes and offers it for download; a
+    run that cannot be exported, or no run selected, is said in the alert and nothing is offered."""
+    pytest.importorskip("h5netcdf")
+    from lab.cli import main
+    from lab import session
+    from widgets.runs_view import RunsView
+
+    runs = str(tmp_path / "runs")
+    assert main(["--runs-dir", runs, "train", "--quiet", "--problem", "burgers", "--steps", "3",
+                 "--set", "n_pde=64", "n_ic=16", "n_bc=16", "model.width=8"]) == 0
+    errors = []
+    view = RunsView(runs, on_error=errors.append)
+    assert view.export_selected() is None and errors == ["Select a run in the table first."]
+    view.table.selection = [0]
+    path = view.export_selected()
+    name = view.selected()
+    ds = read_dataset(path)
+    _, snap, _ = session.evaluate(name, runs)
+    np.testing.assert_array_equal(ds["prediction"].values, snap.fields["prediction"])
+    assert view.download.visible and view.download.file == str(path)
+    assert view.download.filename == f"{name}.nc"
+
+    (tmp_path / "runs" / name / "config.json").write_text("{}")  # damaged since
+    assert view.export_selected() is None and not view.download.visible
+    assert errors[-1].startswith(f"Cannot export run {name}:")
+
+
 def test_vti_holds_each_spatial_field_at_the_chosen_time_in_vtk_order(tmp_path):
     from vtkmodules.util.numpy_support import vtk_to_numpy
     from vtkmodules.vtkIOXML import vtkXMLImageDataReader

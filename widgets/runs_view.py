@@ -2,22 +2,29 @@
 
 *Open* shows a run's logged loss history and the fields of its checkpoint against the
 reference; *Continue* resumes training from the checkpoint, in the same run folder, through
-:func:`lab.session.resume`. A damaged run is listed with status "damaged" and the file and
+:func:`lab.session.resume`; *Export* writes those fields as a file (netCDF, VTK for ParaView,
+GIF, MP4: :func:`lab.session.export`, as ``sciml-lab export`` does) that *Download* then
+hands to the browser. A damaged run is listed with status "damaged" and the file and
 reason in the *note* column (a killed one as "interrupted"); opening or continuing it says
 why it cannot, and every other run works as before.
 """
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import panel as pn
 
 from lab.problems import Problem
-from lab.session import RunSpec, evaluate, resume
+from lab.session import RunSpec, evaluate, export, resume
 from lab.training import Snapshot, Trainer, list_runs
 
 COLUMNS = ["name", "problem", "model", "status", "step", "rel_l2", "created", "note"]
+#: formats a browser can take as one file (a zarr store is a folder: ``sciml-lab export``)
+DOWNLOADS = {"netCDF (.nc)": "nc", "VTK for ParaView (.vti)": "vti", "GIF animation": "gif",
+             "MP4 animation": "mp4"}
 
 
 class RunsView(pn.viewable.Viewer):
@@ -41,12 +48,18 @@ class RunsView(pn.viewable.Viewer):
         self.open_button = pn.widgets.Button(label="Open", color="primary", width=90)
         self.continue_button = pn.widgets.Button(label="Continue training", color="success",
                                                  width=150)
+        self.export_format = pn.widgets.Select(label="Export as", options=DOWNLOADS, value="nc", width=170)
+        self.export_button = pn.widgets.Button(label="Export", color="light", width=90)
+        self.download = pn.widgets.FileDownload(label="Download", visible=False, width=260)
         self.refresh_button.on_click(lambda _: self.refresh())
         self.open_button.on_click(lambda _: self.open_selected())
         self.continue_button.on_click(lambda _: self.continue_selected())
+        self.export_button.on_click(lambda _: self.export_selected())
+        self._exports: Path | None = None  # this view's scratch folder, made on first export
         self._layout = pn.Column(
             pn.Row(self.refresh_button, self.open_button, self.more_steps, self.continue_button,
                    align="end"),
+            pn.Row(self.export_format, self.export_button, self.download, align="end"),
             self.table, sizing_mode="stretch_width")
 
     def __panel__(self):
@@ -103,3 +116,21 @@ class RunsView(pn.viewable.Viewer):
             return
         if self.on_continue is not None:
             self.on_continue(trainer)
+
+    def export_selected(self) -> Path | None:
+        """Export the selected run in the chosen format and offer the file for download."""
+        name = self._need_selection()
+        if name is None:
+            return None
+        self._exports = self._exports or Path(tempfile.mkdtemp(prefix="sciml-lab-exports-"))
+        try:
+            path = export(name, self.export_format.value, self._exports / name, self.runs_dir)
+        except (OSError, ValueError, KeyError) as err:
+            self.download.visible = False
+            if self.on_error is None:
+                raise
+            self.on_error(f"Cannot export run {name}: {err}")
+            return None
+        self.download.param.update(file=str(path), filename=path.name, label=f"Download {path.name}",
+                                   visible=True)
+        return path
