@@ -278,6 +278,33 @@ def test_train_an_fno_on_an_operator_problem(page):
     screenshot(page, "fno")
 
 
+def test_a_study_runs_from_its_tab_and_lists_every_run(page):
+    """Studies tab: a bad line is refused by name; a two-point study with two seeds trains four
+    runs on a local cluster, listed in its table as they finish and kept as saved runs."""
+    from playwright.sync_api import expect
+
+    _pick(page, 0, "Burgers 1D")
+    page.locator(".bk-tab", has_text="Studies").click()
+    space = page.get_by_role("textbox", name=re.compile("^Search space"))
+    fixed = page.get_by_role("textbox", name=re.compile("^Fixed settings"))
+    space.fill("model.widht=[4, 8]")
+    space.blur()
+    run = page.get_by_role("button", name="Run study", exact=True)
+    run.click()
+    expect(page.locator(".alert-danger:visible")).to_contain_text("model.widht")
+    space.fill("model.width=[4, 8]")
+    space.blur()
+    fixed.fill("steps=5\nn_pde=64\nn_ic=16\nn_bc=16\nmodel.depth=1\nsnapshot_every=5")
+    fixed.blur()
+    expect(run).to_be_enabled()
+    run.click()
+    expect(page.get_by_text(re.compile(r"4 of 4 runs done; best"))).to_be_visible()
+    expect(page.locator(".alert-danger:visible")).to_have_count(0)
+    rows = page.locator(".tabulator-row:visible")
+    expect(rows).to_have_count(4)
+    screenshot(page, "study")
+
+
 def test_diagnostics_tabs_survive_each_other_after_a_3d_render(page):
     """vtk.js views removed by a tab switch threw on every later switch (``getInteractor`` of
     undefined), and the Spectra tab then showed no controls until a reload."""

@@ -253,3 +253,40 @@ def test_with_a_pruner_each_run_reports_its_error_at_every_snapshot(client, tmp_
         snaps = {r["step"]: r["rel_l2"] for r in RunRecord(Path(t.user_attrs["run"])).metrics() if "rel_l2" in r}
         assert t.intermediate_values == pytest.approx(snaps)
         assert sorted(t.intermediate_values) == [5, 10, 15, 20]
+
+
+def _studies_view(tmp_path, client, space: str, fixed: dict = TINY):
+    from widgets.studies_view import StudiesView
+
+    view = StudiesView(lambda: ("burgers", "mlp"), str(tmp_path / "runs"), client=client)
+    view.space.value = space
+    view.fixed.value = "\n".join(f"{k}={json.dumps(v)}" for k, v in fixed.items())
+    return view
+
+
+@pytest.mark.bad_input("study")
+@pytest.mark.parametrize("space,words", [
+    ("", "the search space is empty"),
+    ("model.widht=[4, 8]", "model.widht"),
+    ("model.width=[4, 8]\nsteps", "search space expects key=value"),
+])
+def test_the_studies_tab_refuses_a_bad_form_by_name_and_runs_nothing(tmp_path, client, space, words):
+    view = _studies_view(tmp_path, client, space)
+    view.run()
+    assert not view.running and words in view.alert.message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_studies_tab_runs_every_point_and_seed_and_shows_each_run(tmp_path, client):
+    """The app's study is the CLI's: every (point, seed) a saved run, listed as it finishes."""
+    view = _studies_view(tmp_path, client, "model.width=[4, 8]")
+    view.seeds.value = 2
+    view.run()
+    view.join()
+    view.drain()
+    assert sorted((r["model.width"], r["seed"]) for r in view.rows) == [(4, 0), (4, 1), (8, 0), (8, 1)]
+    assert {r["state"] for r in view.rows} == {"COMPLETE"}
+    assert len(view.table.value) == 4 and len(view.plot.object.data) == 4
+    assert "4 of 4 runs done; best" in view.status.object and not view.alert.message
+    assert sorted(r["run"] for r in view.rows) == sorted(r["name"] for r in list_runs(tmp_path / "runs"))
+    assert not view.running and not view.run_button.disabled

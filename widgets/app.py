@@ -27,6 +27,7 @@ from widgets.offline import (OfflineFast, indent_at_newlines_only, inline_styles
 from widgets.operator_view import OperatorView
 from widgets.problem_view import ProblemView
 from widgets.runs_view import RunsView
+from widgets.studies_view import StudiesView
 from widgets.theme import ACCENT, FIT, fit_width
 from widgets.training_view import TrainingView
 
@@ -104,9 +105,11 @@ class LabApp(pn.viewable.Viewer):
 
         self.catalogue = CatalogueView(self.problem_view)  # follows the picker and parameter edits
         self.diagnostics = DiagnosticsView.for_app(self)  # its "Look at" list follows the runs
+        self.studies = StudiesView(lambda: (self.problem_view.problem.key, self.model_picker.value),
+                                   self.runs_dir, on_finished=self.runs.refresh)
         self.tabs = pn.Tabs(*((name, fit_width(view)) for name, view in (
             ("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator)),
-            ("Saved runs", self.runs), ("Diagnostics", self.diagnostics))),
+            ("Saved runs", self.runs), ("Diagnostics", self.diagnostics), ("Studies", self.studies))),
             dynamic=False, sizing_mode="stretch_width", styles=FIT)
         self.sidebar = [
             self.problem_view.picker, self.model_picker,
@@ -120,7 +123,8 @@ class LabApp(pn.viewable.Viewer):
         self.main = [self.problem_view.header, self.tabs]
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
-            pn.state.on_session_destroyed(lambda _ctx: (self.training.shutdown(), self.operator.shutdown()))
+            pn.state.on_session_destroyed(lambda _ctx: (self.training.shutdown(), self.operator.shutdown(),
+                                                        self.studies.stop()))
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar, width=340), pn.Column(*self.main, sizing_mode="stretch_width"),
