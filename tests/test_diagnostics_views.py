@@ -10,7 +10,7 @@ from lab import TrainConfig, Trainer, get_model_config, get_problem
 from lab.diagnostics.attractors import sample_attractor
 from lab.diagnostics.spectra import energy_spectrum
 from lab.training.events import Snapshot
-from widgets.diagnostics import (AttractorView, DiagnosticsView, Fields3DView, LandscapeView, Source,
+from widgets.diagnostics import (AttractorView, DiagnosticsView, Fields3DView, LandscapeView, NTKView, Source,
                                  SpectraView)
 
 N = 16
@@ -168,6 +168,35 @@ def test_landscape_view_on_a_saved_run_and_its_memory_budget(tmp_path):
     assert view.alert.visible and "above the memory budget" in view.alert.object
 
 
+def test_ntk_view_of_a_saved_run_shows_each_terms_block_and_its_memory_budget(tmp_path):
+    """The view's spectra and traces are the kernel's own (J Jᵀ of the per-point residuals on the
+    view's seeded batch), term by term; a kernel above the memory budget is refused."""
+    import torch
+
+    from lab.diagnostics.ntk import empirical_ntk
+
+    result = _tiny_pinn_run(tmp_path).run()
+    src = Source.from_run(result.run_dir)
+    view = NTKView(n_pde=40, n_ic=12, n_bc=10)
+    view.set_source(src)
+    view.refresh(background=False)
+    assert view.error is None, view.error
+    r = view.result
+    assert r["sizes"] == {"pde": 40, "ic": 12, "bc": 10}
+    batch = src.problem.sample(40, 12, 10, torch.Generator().manual_seed(0), dtype=torch.float64)
+    ntk = empirical_ntk(lambda: src.problem.point_residuals(src.model, batch, "autograd"), src.model)
+    for term in ("pde", "ic", "bc"):
+        np.testing.assert_allclose(r["eigenvalues"][term], ntk.eigenvalues(term), rtol=1e-9, atol=1e-12)
+        assert r["traces"][term] == pytest.approx(np.trace(ntk.block(term)) / ntk.sizes[ntk.terms.index(term)])
+    assert r["ratios"]["pde"] == 1.0
+    assert list(view.table.object["term"]) == ["pde", "ic", "bc"]
+    assert len(view.spectrum_pane.object) == 3  # one spectrum per term
+
+    view.param.update(n_pde=20_000, memory_budget_mb=1.0)
+    view.refresh(background=False)
+    assert view.alert.visible and "above the" in view.alert.object and "GB allowed" in view.alert.object
+
+
 def test_live_run_refreshes_a_panel_every_k_steps_from_its_thread(tmp_path):
     diag = DiagnosticsView(runs_dir=str(tmp_path))
     diag.picker.value = "live run"
@@ -202,7 +231,7 @@ def test_offscreen_screenshot_of_an_isosurface_has_real_pixels():
     assert red.sum() > 0.8 * (~background).sum()  # shaded red: the surface's colour, not noise
 
 
-@pytest.mark.parametrize("view", [Fields3DView, SpectraView, AttractorView, LandscapeView])
+@pytest.mark.parametrize("view", [Fields3DView, SpectraView, AttractorView, LandscapeView, NTKView])
 def test_a_diagnostic_with_nothing_to_show_says_what_to_do_and_draws_no_placeholder(view):
     """The loss landscape showed a blue square of zeros before anything was computed."""
     panel = view()

@@ -1,4 +1,4 @@
-"""The Diagnostics tab: 3D fields, spectra, attractors and loss landscapes of one source.
+"""The Diagnostics tab: 3D fields, spectra, attractors, loss landscapes and the NTK of one source.
 
 The source is the selected problem's reference, a saved run (rebuilt from its checkpoint) or
 the live run of a :class:`widgets.training_view.TrainingView`: attached to one, the view
@@ -22,10 +22,11 @@ from widgets.diagnostics.attractor_view import AttractorView
 from widgets.diagnostics.base import DiagnosticPanel, Source, copy_model
 from widgets.diagnostics.fields3d_view import Fields3DView
 from widgets.diagnostics.landscape_view import LandscapeView
+from widgets.diagnostics.ntk_view import NTKView
 from widgets.diagnostics.spectra_view import SpectraView
 
 __all__ = ["AttractorView", "DiagnosticPanel", "DiagnosticsView", "Fields3DView", "LandscapeView",
-           "Source", "SpectraView"]
+           "NTKView", "Source", "SpectraView"]
 
 #: parameter snapshots kept per live run for PCA directions
 MAX_TRAJECTORY = 200
@@ -40,7 +41,7 @@ class DiagnosticsView(pn.viewable.Viewer):
         super().__init__(**params)
         self._problem = problem
         self.panels = {"3D fields": Fields3DView(), "Spectra": SpectraView(),
-                       "Attractors": AttractorView(), "Loss landscape": LandscapeView()}
+                       "Attractors": AttractorView(), "Loss landscape": LandscapeView(), "NTK": NTKView()}
         self.alert = Message()
         self.picker = pn.widgets.Select(name="Look at", options=["reference", "live run"], width=320)
         self.load_button = pn.widgets.Button(label="Load", color="primary", width=80)
