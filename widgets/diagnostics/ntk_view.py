@@ -58,6 +58,7 @@ class NTKView(DiagnosticPanel):
         problem = source.problem
         batch = problem.sample(self.n_pde, self.n_ic, self.n_bc, torch.Generator().manual_seed(self.seed),
                                device=p0.device, dtype=p0.dtype)
+        batch = {term: X for term, X in batch.items() if len(X)}  # a term given 0 points is left out
         ntk = empirical_ntk(lambda: problem.point_residuals(model, batch, "autograd"), model,
                             max_bytes=int(self.memory_budget_mb * 2**20))
         traces = ntk.traces()
