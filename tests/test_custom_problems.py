@@ -25,6 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(n_pde=256, n_ic=64, n_bc=64, log_every=50)
 
 
+@pytest.fixture(autouse=True)
+def _catalogue_restored():
+    """What a test registers (problems, model families) is gone after it: later tests (the app's
+    pickers, the catalogue) see the catalogue as shipped."""
+    import lab.models as models
+    import lab.problems as problems
+
+    problems.list_problems(), models.list_models()  # the shipped catalogue, loaded whole first
+    saved = dict(problems._REGISTRY), dict(models._REGISTRY)
+    yield
+    for registry, before in zip((problems._REGISTRY, models._REGISTRY), saved):
+        registry.clear()
+        registry.update(before)
+
+
 def _heat(key="user_heat", **kw):
     return define_problem(
         key, title="Heat (user)", bounds={"x": (0.0, 1.0), "t": (0.0, 0.5)},
@@ -58,6 +73,7 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
     assert block, "README.md lost its 'Your own PDE' example"
     code = block.group(1).replace("steps=2000", "steps=20")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCIML_LAB_HOME", str(tmp_path / "home"))  # the example saves to the default folder
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["result"].status == "completed"
@@ -172,7 +188,6 @@ class Sine(nn.Module):
         return torch.sin(x)
 
 
-@register_model
 class SineNetConfig(ModelConfig):
     """A user's model family: a SIREN-like sine network."""
 
@@ -191,6 +206,7 @@ class SineNetConfig(ModelConfig):
 
 
 def test_a_user_model_family_trains_on_a_problem(tmp_path):
+    register_model(SineNetConfig)
     assert list_models()["test_sine_net"] is SineNetConfig
     config = get_model_config("test_sine_net", width=16)
     with pytest.raises(ValueError, match="Width"):
