@@ -40,6 +40,11 @@ class OrszagTang2D(Problem):
     ``lap psi + omega = 0`` (a residual in ``(omega, a)`` alone would need ``psi`` from a
     global Poisson solve). ``psi`` is fixed up to a constant by the equations; the initial
     condition and the reference take the mean-free one.
+
+    Accuracy of the default reference (``nu = eta = 0.015``, ``n = 64``, ``T = 1``): relative L2
+    difference from ``n = 128`` of 9e-7 at ``t = 0.5`` and 6e-3 at ``t = 1``, when the current
+    sheets have thinned; the solver refuses a grid whose spectrum reaches its cut-off (see
+    :mod:`lab.solvers.mhd`), so longer horizons or smaller ``nu``, ``eta`` ask for larger ``n``.
     """
 
     key = "mhd2d_orszag_tang"
