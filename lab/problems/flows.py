@@ -68,6 +68,18 @@ def _solve_need(problem: Problem, working_arrays: int, ndim: int) -> Need:
                 cap="max_memory_gb")
 
 
+def _reference_params(n: int, bounds: tuple[int, int],
+                      doc: str = "Reference pseudo-spectral grid per axis"):
+    """The ``n``, ``dt`` and ``max_memory_gb`` parameters of a pseudo-spectral reference (new
+    instances for each class): ``n, dt, max_memory_gb = _reference_params(...)``."""
+    return (param.Integer(n, bounds=bounds, doc=doc),
+            param.Number(None, allow_None=True, bounds=(1e-6, 10.0),
+                         doc="Reference time step; None = automatic (CFL 1)"),
+            param.Number(2.0, bounds=(0.01, 1024.0), label="Max memory (GB)",
+                         doc="Refuse reference solves estimated to need more memory (GB of "
+                             "2^30 bytes; never more than the machine holds)"))
+
+
 class _NavierStokes2D(Problem):
     """``w_t + u.grad w = nu lap w - mu w + f``, ``w = v_x - u_y``, ``u_x + v_y = 0``, periodic.
 
@@ -94,12 +106,7 @@ class _NavierStokes2D(Problem):
     forcing_wavenumber = param.Integer(4, bounds=(1, 32), doc="Kolmogorov forcing wavenumber k")
     t_end = param.Number(10.0, bounds=(0.01, 100.0), doc="Final time T")
     seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed of the random initial vorticity")
-    n = param.Integer(128, bounds=(64, 2048), doc="Reference pseudo-spectral grid per axis")
-    dt = param.Number(None, allow_None=True, bounds=(1e-6, 10.0),
-                      doc="Reference time step; None = automatic (CFL 1)")
-    max_memory_gb = param.Number(2.0, bounds=(0.01, 1024.0), label="Max memory (GB)",
-                                 doc="Refuse reference solves estimated to need more memory (GB of "
-                                     "2^30 bytes; never more than the machine holds)")
+    n, dt, max_memory_gb = _reference_params(128, (64, 2048))
 
     def bounds(self):
         return {"x": (0.0, self.length), "y": (0.0, self.length), "t": (0.0, self.t_end)}
@@ -260,12 +267,7 @@ class _NavierStokes3D(Problem):
     nu = param.Number(1 / 1600, bounds=(1e-5, 10.0), doc="Kinematic viscosity ν")
     cs = param.Number(0.0, bounds=(0.0, 1.0), doc="Smagorinsky constant C_s (0: no closure)")
     t_end = param.Number(2.0, bounds=(0.01, 50.0), doc="Final time T")
-    n = param.Integer(32, bounds=(16, 1024), doc="Reference pseudo-spectral grid per axis")
-    dt = param.Number(None, allow_None=True, bounds=(1e-6, 10.0),
-                      doc="Reference time step; None = automatic (CFL 1)")
-    max_memory_gb = param.Number(2.0, bounds=(0.01, 1024.0), label="Max memory (GB)",
-                                 doc="Refuse reference solves estimated to need more memory (GB of "
-                                     "2^30 bytes; never more than the machine holds)")
+    n, dt, max_memory_gb = _reference_params(32, (16, 1024))
 
     def bounds(self):
         L = self.length
