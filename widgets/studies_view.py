@@ -6,7 +6,7 @@ settings as ``key=value`` lines, seeds, objective, workers — and builds a
 runs). *Run study* drives :func:`lab.studies.run_study` in a thread of its own on a local Dask
 cluster; each finished trial is posted to a mailbox that a periodic callback moves into the
 table and the plot (objective against the first searched parameter, one dot per seed), so the
-page never waits for the study. *Stop* closes the cluster: the trials in flight stay "running"
+page never waits for the study. *Stop study* closes the cluster: the trials in flight stay "running"
 in the study's storage, and running the same study again continues them from their
 checkpoints, as the CLI does. Every trial is an ordinary run in the run store (*Saved runs*).
 """
@@ -55,7 +55,7 @@ class StudiesView(pn.viewable.Viewer):
         self.objective = pn.widgets.Select(label="Objective (minimised)", options=OBJECTIVES, width=200)
         self.workers = pn.widgets.IntInput(label="Workers", value=2, start=1, end=64, width=100)
         self.run_button = pn.widgets.Button(label="Run study", color="primary", width=110)
-        self.stop_button = pn.widgets.Button(label="Stop", color="danger", width=80, disabled=True)
+        self.stop_button = pn.widgets.Button(label="Stop study", color="danger", width=100, disabled=True)
         self.run_button.on_click(lambda _: self.run())
         self.stop_button.on_click(lambda _: self.stop())
         self.alert = Message()
