@@ -88,8 +88,13 @@ def running(cmd: list[str], port: int, log: Path, env: dict | None = None,
             proc.kill()
             proc.wait()
         # the server's own account: pytest shows captured output only for a failing test
+        lines = log.read_text(errors="replace").splitlines()
+        first = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+        if first is not None and first < len(lines) - 150:  # the first error, before the tail
+            print(f"--- {' '.join(cmd[:2])} log: its first traceback ---")
+            print("\n".join(lines[max(first - 5, 0):first + 60]))
         print(f"--- {' '.join(cmd[:2])} log (last 150 lines) ---")
-        print("\n".join(log.read_text(errors="replace").splitlines()[-150:]))
+        print("\n".join(lines[-150:]))
 
 
 @contextlib.contextmanager
@@ -154,6 +159,39 @@ def settings_input(page, label: str):
     exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
     return page.locator(".bk-input-group").filter(
         has=page.locator("label", has_text=exact)).locator("input:visible")
+
+
+_BUTTON = """[...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "%s")"""
+
+
+def training_started(probe: str = LOSS_POINTS) -> str:
+    """Train acted on: a run is going (Stop enabled) or its plot (``probe``) has a point."""
+    return f"() => {{ const stop = {_BUTTON % 'Stop'}; return (stop && !stop.disabled) || ({probe})() > 0; }}"
+
+
+#: Stop acted on: the run has ended and Train is enabled again
+TRAINING_ENDED = f"() => {{ const train = {_BUTTON % 'Train'}; return !!train && !train.disabled; }}"
+#: how long a press may take to show before it is repeated (once per press; see ``press``)
+PRESS_MS = 60_000
+
+
+def press(page, name: str, acted: str, tries: int = 3) -> None:
+    """Click the button ``name`` until the JavaScript predicate ``acted`` holds.
+
+    On a loaded two-core box a click on Train or Stop was now and then never acted on by the
+    server (no run started, no error logged, the page otherwise live); a user clicks again, and
+    so does this, after ``PRESS_MS``. A press that still shows nothing fails the test."""
+    button = page.get_by_role("button", name=name, exact=True)
+    for _ in range(tries - 1):
+        button.click()
+        try:
+            page.wait_for_function(acted, timeout=PRESS_MS)
+            return
+        except Exception as err:  # Playwright's TimeoutError: press again
+            if "Timeout" not in type(err).__name__:
+                raise
+    button.click()
+    page.wait_for_function(acted)
 
 
 def type_setting(page, label: str, value) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import (CANVAS_COLOURS, LOSS_POINTS, SCREENSHOTS, WAIT_MS, launch,
-                             needs_chromium, record_page_errors, served_lab)
+from browser_support import (CANVAS_COLOURS, LOSS_POINTS, SCREENSHOTS, TRAINING_ENDED, WAIT_MS, launch,
+                             needs_chromium, press, record_page_errors, served_lab, training_started)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -59,14 +59,12 @@ def test_train_watch_stop_and_find_the_run(server):
                 box = page.locator(".bk-input-group", has_text=label).locator("input")
                 box.fill(value)
                 box.press("Enter")
-            train.click()
-
+            press(page, "Train", training_started())
             page.wait_for_function(f"({LOSS_POINTS})() >= 2")
             first = page.evaluate(LOSS_POINTS)
             page.wait_for_function(f"({LOSS_POINTS})() > {first}")  # new points stream in
 
-            page.get_by_role("button", name="Stop", exact=True).click()
-            expect(train).to_be_enabled()
+            press(page, "Stop", TRAINING_ENDED)
             # the final state is always drawn: the three training heatmaps hold the 256 x 101
             # Burgers fields (placeholders are 2 x 2); the catalogue's preview may add a fourth
             page.wait_for_function(f"({FIELD_SIZES})().filter((n) => n > 4).length >= 3")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 import holoviews as hv
@@ -53,6 +54,12 @@ def duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+#: a blank heatmap (NaN until the first snapshot) is meant: HoloViews' range of it warned at
+#: every render, and those lines buried whatever else a served lab's log had to say
+warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning,
+                        module="holoviews")
 
 
 def _frozen(doc):
