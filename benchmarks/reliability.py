@@ -8,6 +8,7 @@ a damaged file, a concurrent writer) and passes when nothing trained is lost. Th
 runs exactly those tests and tallies them, so the table can never drift from what is tested:
 
     python benchmarks/reliability.py            # prints the table, writes the JSON
+    python benchmarks/reliability.py --deselect NODEID   # extra pytest arguments, recorded
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def main(argv=()) -> int:
     result = {"what": "bad inputs tried / refused cleanly, and faults injected / survived with nothing "
                       "lost, by class; each is one test of the suite marked bad_input or fault",
               "date": datetime.date.today().isoformat(), "python": platform.python_version(),
-              "torch": __import__("torch").__version__, "rows": rows,
+              "torch": __import__("torch").__version__, "pytest_args": list(argv), "rows": rows,
               "totals": {"inputs_tried": sum(r["tried"] for r in rows if r["kind"] == "input"),
                          "inputs_refused_cleanly": sum(r.get("refused_cleanly", 0) for r in rows),
                          "faults_injected": sum(r["tried"] for r in rows if r["kind"] == "fault"),
