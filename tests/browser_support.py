@@ -161,37 +161,49 @@ def settings_input(page, label: str):
         has=page.locator("label", has_text=exact)).locator("input:visible")
 
 
-_BUTTON = """[...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "%s")"""
+def training_started(page, probe: str = LOSS_POINTS):
+    """Train acted on: the run's plot (``probe``) has a point."""
+    return lambda timeout: page.wait_for_function(f"({probe})() > 0", timeout=timeout)
 
 
-def training_started(probe: str = LOSS_POINTS) -> str:
-    """Train acted on: a run is going (Stop enabled) or its plot (``probe``) has a point."""
-    return f"() => {{ const stop = {_BUTTON % 'Stop'}; return (stop && !stop.disabled) || ({probe})() > 0; }}"
+def run_going(page):
+    """Train acted on: a run is going or queued (the sidebar's Stop is enabled)."""
+    from playwright.sync_api import expect
+
+    return lambda timeout: expect(page.get_by_role("button", name="Stop", exact=True)).to_be_enabled(timeout=timeout)
 
 
-#: Stop acted on: the run has ended and Train is enabled again
-TRAINING_ENDED = f"() => {{ const train = {_BUTTON % 'Train'}; return !!train && !train.disabled; }}"
-#: how long a press may take to show before it is repeated (once per press; see ``press``)
+def training_ended(page):
+    """Stop acted on: the run has ended and Train is enabled again."""
+    from playwright.sync_api import expect
+
+    return lambda timeout: expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=timeout)
+
+
+#: how long a press may take to show before it is repeated (see ``press``)
 PRESS_MS = 60_000
 
 
-def press(page, name: str, acted: str, tries: int = 3) -> None:
-    """Click the button ``name`` until the JavaScript predicate ``acted`` holds.
+def press(page, name: str, acted, tries: int = 3) -> None:
+    """Click the button ``name`` until ``acted(timeout_ms)`` passes.
 
     On a loaded two-core box a click on Train or Stop was now and then never acted on by the
     server (no run started, no error logged, the page otherwise live); a user clicks again, and
-    so does this, after ``PRESS_MS``. A press that still shows nothing fails the test."""
+    so does this, after ``PRESS_MS`` while the button is still enabled. The last try waits the
+    whole hang guard, and its failure fails the test."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     button = page.get_by_role("button", name=name, exact=True)
-    for _ in range(tries - 1):
-        button.click()
+    for attempt in range(tries):
+        last = attempt == tries - 1
+        if attempt == 0 or button.is_enabled():
+            button.click()
         try:
-            page.wait_for_function(acted, timeout=PRESS_MS)
+            acted(WAIT_MS if last else PRESS_MS)
             return
-        except Exception as err:  # Playwright's TimeoutError: press again
-            if "Timeout" not in type(err).__name__:
+        except (AssertionError, PlaywrightTimeout):
+            if last:
                 raise
-    button.click()
-    page.wait_for_function(acted)
 
 
 def type_setting(page, label: str, value) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import (CANVAS_COLOURS, LOSS_POINTS, SCREENSHOTS, TRAINING_ENDED, WAIT_MS, launch,
-                             needs_chromium, press, record_page_errors, served_lab, training_started)
+from browser_support import (CANVAS_COLOURS, LOSS_POINTS, SCREENSHOTS, WAIT_MS, launch,
+                             needs_chromium, press, record_page_errors, served_lab, training_ended, training_started,
+                             type_setting)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -56,15 +57,13 @@ def test_train_watch_stop_and_find_the_run(server):
             # small training typed into the generated settings: snapshots every 10 steps
             page.get_by_role("button", name="Training", exact=True).click()
             for label, value in (("Snapshot every", "10"), ("N pde", "300")):
-                box = page.locator(".bk-input-group", has_text=label).locator("input")
-                box.fill(value)
-                box.press("Enter")
-            press(page, "Train", training_started())
+                type_setting(page, label, value)  # the sidebar's field (the NTK tab has an "N pde" too)
+            press(page, "Train", training_started(page))
             page.wait_for_function(f"({LOSS_POINTS})() >= 2")
             first = page.evaluate(LOSS_POINTS)
             page.wait_for_function(f"({LOSS_POINTS})() > {first}")  # new points stream in
 
-            press(page, "Stop", TRAINING_ENDED)
+            press(page, "Stop", training_ended(page))
             # the final state is always drawn: the three training heatmaps hold the 256 x 101
             # Burgers fields (placeholders are 2 x 2); the catalogue's preview may add a fourth
             page.wait_for_function(f"({FIELD_SIZES})().filter((n) => n > 4).length >= 3")

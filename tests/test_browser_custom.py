@@ -60,7 +60,7 @@ def test_a_users_problem_and_model_from_a_file_train_in_the_served_app(tmp_path)
         page.get_by_role("button", name="Training", exact=True).click()
         for label, value in (("Steps", 30), ("N pde", 128), ("Snapshot every", 10)):
             type_setting(page, label, value)
-        press(page, "Train", training_started())
+        press(page, "Train", training_started(page))
         page.wait_for_function(f"({LOSS_POINTS})() >= 2")
         expect(train).to_be_enabled()  # the run ended
         expect(page.locator("text=no reference: prediction and PDE residual >> visible=true")).to_have_count(1)

@@ -15,9 +15,9 @@ import io
 import re
 
 import pytest
-from browser_support import (LOSS_POINTS, TRAINING_ENDED, WAIT_MS, launch, needs_chromium, press,
+from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium, press,
                              record_off_host_requests, record_page_errors, screenshot, served_lab,
-                             settings_input, training_started, type_setting)
+                             settings_input, training_ended, training_started, type_setting)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -126,7 +126,7 @@ def _train_and_see_losses(page, points: int, probe: str = LOSS_POINTS) -> None:
     A short run may finish between two polls of the view, so "more points later" is not
     asserted; that every logged step reached the plot is.
     """
-    press(page, "Train", training_started(probe))
+    press(page, "Train", training_started(page, probe))
     page.wait_for_function(f"({probe})() >= {points}")
 
 
@@ -162,8 +162,8 @@ def test_a_page_whose_scripts_arrive_after_the_session_timeout_fetches_nothing_o
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     page.wait_for_load_state("networkidle")
     # the page talks to a live session: Train starts a run, Stop ends it
-    press(page, "Train", training_started())
-    press(page, "Stop", TRAINING_ENDED)
+    press(page, "Train", training_started(page))
+    press(page, "Stop", training_ended(page))
     context.close()
     assert not errors, errors
     assert not off_host, [r.url for r in off_host]

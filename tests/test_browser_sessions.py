@@ -14,8 +14,8 @@ import json
 import re
 
 import pytest
-from browser_support import (LOSS_POINTS, TRAINING_ENDED, WAIT_MS, launch, needs_chromium, press, record_page_errors,
-                             served_lab, settings_input, training_started, type_setting)
+from browser_support import (LOSS_POINTS, WAIT_MS, launch, needs_chromium, press, record_page_errors,
+                             run_going, served_lab, settings_input, training_ended, type_setting)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -40,7 +40,7 @@ def _train(page, steps: int) -> None:
     settings_input(page, "Steps").wait_for()
     for label, value in (("Steps", steps), ("N pde", 200), ("Snapshot every", 20)):
         type_setting(page, label, value)
-    press(page, "Train", training_started())  # a queued run counts: its Stop is enabled
+    press(page, "Train", run_going(page))  # a queued run counts: its Stop is enabled
 
 
 def _points(page) -> int:
@@ -71,12 +71,12 @@ def test_sessions_training_at_once_all_stay_live_one_more_is_queued_and_stop_sto
         status = extra.get_by_text(re.compile(r"Queued.*0 ahead"))
         expect(status).to_be_visible()
         expect(extra.get_by_role("button", name="Pause", exact=True)).to_be_disabled()
-        press(extra, "Stop", TRAINING_ENDED)
+        press(extra, "Stop", training_ended(extra))
         expect(extra.get_by_text("Removed from the queue; nothing was trained.")).to_be_visible()
         expect(extra.get_by_role("button", name="Train", exact=True)).to_be_enabled()
 
         for page in pages:
-            press(page, "Stop", TRAINING_ENDED)
+            press(page, "Stop", training_ended(page))
         for page in pages:  # each run ended, saved, and its page says so
             expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
             expect(page.get_by_text(re.compile(r"Run stopped at step \d+"))).to_be_visible()
