@@ -95,11 +95,17 @@ def _stop_on_signals(trainer, received: list[int]):
 
 
 def cmd_train(args) -> int:
+    import os
+    import subprocess
+
     from lab.models import get_model_config
     from lab.problems import get_problem
     from lab.session import resume
-    from lab.training import TrainConfig, Trainer
+    from lab.training import TrainConfig, Trainer, distributed
 
+    if args.nproc is not None and "WORLD_SIZE" not in os.environ:  # start the ranks, wait for them
+        return subprocess.call(distributed.launch_command(args.nproc, args.argv))
+    group = distributed.setup_from_environment()
     if args.resume is not None:
         if not args.resume.strip():
             raise ValueError("--resume needs the name or path of a saved run ('sciml-lab runs list' shows them)")
@@ -114,17 +120,21 @@ def cmd_train(args) -> int:
     for name in args.track or []:
         trainer.subscribe(_tracking_sink(name))
     c = trainer.config
-    if not args.quiet:
+    if not args.quiet and group.lead:
         trainer.subscribe(_progress_sink(trainer.step + c.steps + c.lbfgs_steps))
     t0 = time.perf_counter()
     received: list[int] = []
     with _stop_on_signals(trainer, received):
         result = trainer.run()
+    distributed.teardown()
     out = {"status": result.status, "step": result.step, "rel_l2": result.rel_l2,
            "wall_s": round(time.perf_counter() - t0, 3), "run_dir": result.run_dir}
     if result.message:
         out["message"] = result.message
-    print(json.dumps(out))
+    if group.world > 1:
+        out["ranks"] = group.world
+    if group.lead:
+        print(json.dumps(out))
     if received and result.status == "stopped":
         name = Path(result.run_dir).name
         where = f" --runs-dir {shlex.quote(args.runs_dir)}" if args.runs_dir else ""
@@ -284,6 +294,9 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
                    help="problem.<p>=…, model.<p>=…, or a training parameter")
     t.add_argument("--resume", default=None, help="continue a saved run (name or path)")
     t.add_argument("--quiet", action="store_true")
+    t.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="data-parallel training on N ranks launched by torchrun (one GPU each; gloo "
+                        "processes on a CPU); each rank takes 1/N of the points or mini-batch")
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("runs", parents=[common], help="list or show saved runs")
@@ -312,6 +325,7 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
 
 def main(argv: list[str] | None = None, add_commands: AddCommands | None = None) -> int:
     args = build_parser(add_commands).parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what data-parallel ranks run again
     args.runs_dir = args.runs_dir or args.runs_dir_global
     try:
         for spec in getattr(args, "module", None) or []:

@@ -56,6 +56,12 @@ def train_settings(family: str) -> list[str]:
     return [n for n in TrainConfig.param if n != "name" and n not in skip]
 
 
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def models_for(kind: str) -> dict[str, str]:
     """Model picker options ``{title: kind}`` for a problem of this ``kind``."""
     families = FAMILIES_FOR_KIND.get(kind, ("pinn",))
@@ -85,6 +91,10 @@ class LabApp(pn.viewable.Viewer):
         self.train_config = TrainConfig(**APP_TRAIN_DEFAULTS)
         self.train_editor = settings_form(self.train_config, on_change=self._edited,
                                           options={"device": machine_devices()})
+        # data-parallel ranks, one GPU each: offered only where there are GPUs to split over
+        self.gpus = pn.widgets.IntSlider(name="GPUs (data-parallel)", start=1, end=max(gpu_count(), 1),
+                                         value=1, visible=gpu_count() > 1 and self.training_mode == "process",
+                                         sizing_mode="stretch_width")
         self.training = TrainingView(on_error=self.report_error, on_finished=self._finished)
         self.runs = RunsView(self.runs_dir, on_open=self._open_run, on_continue=self.start,
                              on_error=self.report_error)
@@ -118,7 +128,7 @@ class LabApp(pn.viewable.Viewer):
             pn.Card(self.problem_view.editor, title="Problem parameters", collapsed=False,
                     sizing_mode="stretch_width"),
             pn.Card(self.model_editor, title="Model", collapsed=False, sizing_mode="stretch_width"),
-            pn.Card(self.train_editor, title="Training", collapsed=True, sizing_mode="stretch_width"),
+            pn.Card(self.gpus, self.train_editor, title="Training", collapsed=True, sizing_mode="stretch_width"),
         ]
         self.main = [self.problem_view.header, self.tabs]
         doc = pn.state.curdoc
@@ -157,7 +167,7 @@ class LabApp(pn.viewable.Viewer):
             return
         if self.training_mode == "process":
             try:
-                trainer = ProcessTrainer(trainer, threads=self.worker_threads)
+                trainer = ProcessTrainer(trainer, threads=self.worker_threads, ranks=self.gpus.value)
             except ValueError as err:  # e.g. a problem defined in a notebook cannot travel
                 self.report_error(str(err))
                 return

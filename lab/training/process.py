@@ -36,12 +36,14 @@ import multiprocessing
 import os
 import pickle
 import signal
+import socket
 import threading
 from collections.abc import Callable
 
 import torch
 
 from lab.entry_points import USER_MODULES, load_user_module
+from lab.training import distributed
 from lab.training.events import Done, Event, Failed, Snapshot, Started, Step
 from lab.training.runs import RunRecord
 from lab.training.trainer import Trainer
@@ -58,9 +60,15 @@ _COMMANDS = {"stop": Trainer.stop, "pause": Trainer.pause, "resume": Trainer.res
 class ProcessTrainer:
     """Runs a not-yet-started ``trainer`` in a worker process; controlled like a Trainer."""
 
-    def __init__(self, trainer: Trainer, *, threads: int = 1):
+    def __init__(self, trainer: Trainer, *, threads: int = 1, ranks: int = 1):
+        """``ranks > 1``: a data-parallel run (:mod:`lab.training.distributed`) on that many
+        worker processes, one GPU each where there are GPUs; rank 0 sends the events."""
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads (torch threads of the worker) must be at least 1, not {threads!r}")
+        distributed.check_ranks(ranks, "GPUs (ranks of a data-parallel run)")
+        distributed.check(trainer.problem, trainer.model_config, trainer.config, distributed.Group(0, ranks))
+        self.ranks = ranks
+        self._helpers: list = []  # the worker processes of ranks 1, 2, ...
         _check_travels(trainer)
         self._payload = pickle.dumps(trainer)  # anything that cannot travel fails here, not in the worker
         self._modules = list(USER_MODULES)  # the worker imports them before it unpickles
@@ -89,10 +97,16 @@ class ProcessTrainer:
             raise RuntimeError("this trainer has already been started")
         events, events_out = CONTEXT.Pipe(duplex=False)
         control_in, control = CONTEXT.Pipe(duplex=False)
+        envs = _rank_environments(self.ranks)
         self._process = CONTEXT.Process(target=work, args=(self._payload, events_out, control_in, self.threads,
-                                                                  self._modules),
+                                                                  self._modules, envs[0]),
                                         name="sciml-lab-training", daemon=True)
         self._process.start()
+        for env in envs[1:]:
+            helper = CONTEXT.Process(target=work_rank, args=(self._payload, self.threads, self._modules, env),
+                                     name=f"sciml-lab-training-rank{env['RANK']}", daemon=True)
+            helper.start()
+            self._helpers.append(helper)
         events_out.close()   # only the worker writes events: its exit ends our reads with EOF
         control_in.close()
         with self._lock:
@@ -176,6 +190,10 @@ class ProcessTrainer:
                     self._observe(payload)
                     self._emit(payload)
         self._process.join()
+        for helper in self._helpers:  # they end with rank 0; one left waiting on a dead rank 0 is ended
+            helper.join(timeout=60)
+            if helper.is_alive():
+                helper.terminate()
         with self._lock:
             self._control.close()
         if self.result is None:
@@ -225,27 +243,55 @@ def _check_travels(trainer: Trainer) -> None:
                 "SCIML_LAB_TRAINING=thread), or define it in a file given with --module")
 
 
-def work(payload: bytes, events, control, threads: int, modules: tuple[str, ...] = ()) -> None:
-    """Worker process: train the pickled Trainer, sending every event, then the result.
-    ``modules``: the user modules the server imported (``--module``); with the entry points,
-    they register the problems and models the Trainer refers to."""
+def _rank_environments(ranks: int) -> list[dict | None]:
+    """What ``torchrun`` would set for each rank on this machine (``[None]``: one process)."""
+    if ranks == 1:
+        return [None]
+    with socket.socket() as probe:  # a free port on this machine for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return [{"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(ranks),
+             "RANK": str(r), "LOCAL_RANK": str(r)} for r in range(ranks)]
+
+
+def _prepare(threads: int, modules: tuple[str, ...], env: dict | None, payload: bytes) -> Trainer:
+    """A worker's set-up: signals, priority, threads, user modules, its rank; the trainer."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's; it stops us in order
     if hasattr(os, "nice"):
         os.nice(NICE)
     torch.set_num_threads(threads)
+    if env is not None:
+        os.environ.update(env)
+        distributed.setup_from_environment()
     for spec in modules:
         load_user_module(spec)
     from lab.models import list_models
     from lab.problems import list_problems
 
     list_problems(), list_models()  # entry points: extensions' problems and models
-    trainer: Trainer = pickle.loads(payload)
+    return pickle.loads(payload)  # it joins this process's rank as it unpickles
+
+
+def work(payload: bytes, events, control, threads: int, modules: tuple[str, ...] = (),
+         env: dict | None = None) -> None:
+    """Worker process: train the pickled Trainer, sending every event, then the result.
+    ``modules``: the user modules the server imported (``--module``); with the entry points,
+    they register the problems and models the Trainer refers to. ``env``: rank 0's place in
+    a data-parallel run."""
+    trainer = _prepare(threads, modules, env, payload)
     outbox = _Outbox(events, trainer)
     trainer.subscribe(outbox)
     threading.Thread(target=_obey, args=(control, trainer), name="sciml-lab-control", daemon=True).start()
     result = trainer.run()
+    distributed.teardown()
     outbox.send("result", result)
     events.close()
+
+
+def work_rank(payload: bytes, threads: int, modules: tuple[str, ...], env: dict) -> None:
+    """A further rank of a data-parallel run: trains silently; Stop reaches it through rank 0."""
+    _prepare(threads, modules, env, payload).run()
+    distributed.teardown()
 
 
 def _obey(control, trainer: Trainer) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from lab.device import describe, pick_device, resolve_dtype
-from lab.training import graphs
+from lab.training import distributed, graphs
 from lab.training.config import TrainConfig
 from lab.training.events import Done, Event, Failed, Preparing, Snapshot, Started, Step
 from lab.training.preflight import check_run
@@ -81,6 +81,9 @@ class Trainer:
         self.model_config = model_config
         self.config = train_config or TrainConfig()
         check_run(problem, model_config, self.config)  # before a run folder exists
+        #: the ranks of a data-parallel run (:mod:`lab.training.distributed`); rank 0 writes
+        self.group = distributed.current()
+        distributed.check(problem, model_config, self.config, self.group)
         self.runs_dir = runs_dir
         self._sinks = list(sinks)
         self._record = record
@@ -146,7 +149,8 @@ class Trainer:
                     train.lbfgs_steps = 0
         if lbfgs_steps is not None:
             train.lbfgs_steps = lbfgs_steps
-        record.check_continuable()  # damaged, or trained elsewhere (one writer per run): refused
+        if distributed.current().lead:  # the other ranks of a data-parallel run only read it
+            record.check_continuable()  # damaged, or trained elsewhere (one writer per run): refused
         return cls(problem, model_config, train, sinks=sinks, record=record, state_dict=ckpt.weights,
                    start_step=start, optimizer_state=ckpt.optimizer, plan=plan, loop_state=ckpt.state)
 
@@ -163,12 +167,15 @@ class Trainer:
         and controls stay behind."""
         if self.is_running:
             raise RuntimeError("a running trainer cannot be sent to another process")
-        return {k: v for k, v in vars(self).items() if k not in ("_sinks", "_stop", "_running", "_thread")}
+        return {k: v for k, v in vars(self).items()
+                if k not in ("_sinks", "_stop", "_running", "_thread", "group")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._sinks = []
         self._new_controls()
+        self.group = distributed.current()  # the rank of the process it now runs in
+        distributed.check(self.problem, self.model_config, self.config, self.group)
 
     def subscribe(self, sink: Callable[[Event], None]) -> None:
         self._sinks.append(sink)
@@ -233,6 +240,8 @@ class Trainer:
         tries again; the error is kept for the run's outcome (:meth:`run`)."""
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             return False
+        if not self.group.lead:
+            return True
         try:
             self._record.save_checkpoint(self.model, {**self._config_dict(), "step": step, "rel_l2": rel_l2,
                                                       "plan": list(self._plan)},
@@ -248,6 +257,8 @@ class Trainer:
 
     def _log(self, row: dict) -> None:
         """A metrics row; one the disk refuses is dropped with a warning (once), never the run."""
+        if not self.group.lead:
+            return
         try:
             self._record.log(row)
         except OSError as err:
@@ -258,10 +269,31 @@ class Trainer:
 
     def _finish(self, **summary) -> None:
         """Write the run's summary; a disk error is logged, since the outcome is already known."""
+        if not self.group.lead:
+            return
+        if self.group.world > 1:
+            summary["ranks"] = self.group.world
         try:
             self._record.finish(**summary)
         except OSError as err:
             log.error("could not write the summary of run %s: %s", self._record.name, err)
+
+    def _open_record(self) -> None:
+        if self._record is None:
+            try:
+                self._record = RunRecord.create(self._config_dict(), self.runs_dir)
+            except OSError as err:
+                raise ValueError(f"cannot create the run's folder in {self.runs_dir or default_runs_dir()}: "
+                                 f"{err.strerror or err}; choose another runs folder") from None
+        else:  # continued: locked, rows after the checkpoint's step dropped, marked running
+            self._record.reopen(self._start_step)
+
+    def _stopping(self) -> bool:
+        """Whether Stop was asked here or, in a data-parallel run, on any rank (all stop together)."""
+        return self.group.any(self._stop.is_set())
+
+    def _loop_name(self) -> str:
+        return self._record.name if self._record is not None else f"rank {self.group.rank}"
 
     def _checkpoint_state(self) -> dict:
         """The loop's state besides weights and Adam (see :meth:`__init__`'s ``loop_state``)."""
@@ -284,14 +316,8 @@ class Trainer:
         self.model.to(device=device, dtype=dtype)
         if self._state_dict is not None:
             self.model.load_state_dict(self._state_dict)
-        if self._record is None:
-            try:
-                self._record = RunRecord.create(self._config_dict(), self.runs_dir)
-            except OSError as err:
-                raise ValueError(f"cannot create the run's folder in {self.runs_dir or default_runs_dir()}: "
-                                 f"{err.strerror or err}; choose another runs folder") from None
-        else:  # continued: locked, rows after the checkpoint's step dropped, marked running
-            self._record.reopen(self._start_step)
+        if self.group.lead:  # rank 0 of a data-parallel run owns the run folder
+            self._open_record()
 
         def preparing(done: int, total: int) -> None:
             self._emit(Preparing("data", done, total, time.perf_counter() - t0))
@@ -302,14 +328,14 @@ class Trainer:
         try:
             task = task_for(self.model_config.family)(self.problem, self.model, c, device=device, dtype=dtype,
                                                       generator=torch.Generator().manual_seed(c.seed),
-                                                      progress=preparing)
+                                                      progress=preparing, group=self.group)
         except _StoppedPreparing:
             return device, None
         if "task" in self._loop_state:
             try:
                 task.load_state_dict(self._loop_state["task"])
             except (KeyError, TypeError, RuntimeError) as err:
-                raise ValueError(f"the checkpoint of run {self._record.name} holds training state that "
+                raise ValueError(f"the checkpoint of run {self._loop_name()} holds training state that "
                                  f"does not fit its config ({type(err).__name__}: {err})") from err
         self._task = task
         return device, task
@@ -325,9 +351,9 @@ class Trainer:
         run_dir = str(self._record.path) if self._record is not None else ""
         try:
             device, task = self._setup(t0)
-            run_dir = str(self._record.path)
+            run_dir = str(self._record.path) if self._record is not None else ""
             if task is not None:
-                self._emit(Started(self._record.name, run_dir, self._config_dict(), describe(device),
+                self._emit(Started(self._loop_name(), run_dir, self._config_dict(), describe(device),
                                    sum(p.numel() for p in self.model.parameters()), self._start_step))
                 step, rel = self._train(task, t0)
             reason = "stopped" if self._stop.is_set() or step < sum(self._plan) else "completed"
@@ -386,6 +412,8 @@ class Trainer:
         def observe(prev: int, step: int, phase: str, lr: float, total, terms, weights) -> None:
             nonlocal rel, shown
             if crossed(prev, step, c.log_every):
+                terms = {k: self.group.mean(v) for k, v in terms.items()}  # the whole batch's terms
+                total = self.group.mean(total)
                 losses = {k: float(v.detach()) for k, v in terms.items()}
                 weights = {k: float(w) for k, w in weights.items()}  # adapted weights are tensors
                 ev = Step(step, phase, losses, float(total.detach()), lr, weights,
@@ -393,7 +421,7 @@ class Trainer:
                 self._log({"step": step, "phase": phase, "total": ev.total, "lr": lr,
                                   "elapsed": ev.elapsed, **{f"loss_{k}": v for k, v in losses.items()}})
                 self._emit(ev)
-            if crossed(prev, step, c.snapshot_every):
+            if crossed(prev, step, c.snapshot_every) and self.group.lead:
                 grid, fields, rel, extras = task.evaluate()
                 shown = step
                 self._log({"step": step, "rel_l2": rel})
@@ -406,6 +434,8 @@ class Trainer:
         if c.steps:
             # one captured CUDA graph per step where nothing needs the host (lab.training.graphs)
             blocked = graphs.blockers(task, c, task.device)
+            if self.group.world > 1:
+                blocked.append("gradients are averaged over the ranks between backward and step")
             opt = self._adam = graphs.adam(params, c.lr, task.device, capturable=not blocked)
             self._restore_moments(opt)
             sched = self._schedule(opt)
@@ -418,15 +448,16 @@ class Trainer:
                     self.step = bad
                     raise diverged(bad, terms)
 
-            while step < adam_end and not self._stop.is_set():
+            while step < adam_end and not self._stopping():
                 self._running.wait()
-                if self._stop.is_set():
+                if self._stopping():
                     break
                 lr = opt.param_groups[0]["lr"]
                 if graph is None:
                     opt.zero_grad(set_to_none=True)
                     total, terms, weights = objective(step)
                     total.backward()
+                    self.group.average_gradients(params)
                     opt.step()
                 else:
                     total, terms, weights = graph.step(step, lr)
@@ -443,7 +474,7 @@ class Trainer:
             graph = None  # frees the graph's memory pool before L-BFGS
 
         # -- L-BFGS: runs in chunks of log_every iterations so events keep flowing ------
-        if c.lbfgs_steps and not self._stop.is_set():
+        if c.lbfgs_steps and not self._stopping():
             lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=c.log_every, history_size=50,
                                       tolerance_grad=1e-12, tolerance_change=1e-14,
                                       line_search_fn="strong_wolfe")
@@ -453,9 +484,9 @@ class Trainer:
                 lbfgs.load_state_dict({"state": saved["state"], "param_groups": lbfgs.state_dict()["param_groups"]})
             self._lbfgs, self._lbfgs_end = lbfgs, end
             state = lbfgs.state[params[0]]
-            while step < end and not self._stop.is_set():
+            while step < end and not self._stopping():
                 self._running.wait()
-                if self._stop.is_set():
+                if self._stopping():
                     break
                 box = {}
 
@@ -463,6 +494,8 @@ class Trainer:
                     lbfgs.zero_grad(set_to_none=True)
                     total, terms, weights = objective(step)
                     total.backward()
+                    self.group.average_gradients(params)
+                    total = self.group.mean(total)  # the line search compares one loss on every rank
                     box.update(total=total.detach(), terms={k: v.detach() for k, v in terms.items()},
                                weights=weights)
                     return total
@@ -479,7 +512,7 @@ class Trainer:
                 observe(prev, step, "lbfgs", 1.0, box["total"], box["terms"], box["weights"])
                 if done == 0:  # the gradient is below tolerance: nothing more to gain
                     break
-        if shown != step:  # the final state is always shown
+        if shown != step and self.group.lead:  # the final state is always shown
             grid, fields, rel, extras = task.evaluate()
             self._log({"step": step, "rel_l2": rel})
             self._emit(Snapshot(step, grid, fields, rel, extras))

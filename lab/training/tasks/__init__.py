@@ -13,12 +13,15 @@ from typing import Any
 
 import torch
 
+from lab.training.distributed import SINGLE, Group
+
 _TASKS: dict[str, type["Task"]] = {}
 
 
 class Task:
     """Base class. ``model`` is already on the task's device and dtype; ``progress(done, total)``
-    reports long work while the task is built (an operator task's data generation)."""
+    reports long work while the task is built (an operator task's data generation). Every rank
+    of a data-parallel run draws the whole batch; :meth:`loss_terms` uses ``group.shard`` of it."""
 
     family: str = ""
     #: whether the loss draws its own batch on the host inside every step: a replay of a
@@ -26,10 +29,13 @@ class Task:
     batch_inside_step: bool = False
 
     def __init__(self, problem, model: torch.nn.Module, config, *, device, dtype,
-                 generator: torch.Generator, progress: Callable[[int, int], None] | None = None):
+                 generator: torch.Generator, progress: Callable[[int, int], None] | None = None,
+                 group: Group = SINGLE):
         self.problem, self.model, self.config = problem, model, config
         self.device, self.dtype, self.generator = device, dtype, generator
         self.progress = progress
+        #: the ranks of a data-parallel run: each computes its loss on its share of the batch
+        self.group = group
 
     def draw(self, step: int) -> None:
         """Prepare the batch of ``step`` in ``self.batch`` ahead of it (once per step); a

@@ -130,6 +130,7 @@ class OperatorTask(Task):
             x, y = self.batch["x"], self.batch["y"]
         else:  # every evaluation draws afresh (L-BFGS evaluates one step several times)
             x, y = self._batch()
+        x, y = self.group.shard(x), self.group.shard(y)
         if p.rollout:
             pred = rollout(self.model, x, p.rollout_steps, p.channels[0])
             data = torch.stack([relative_l2_loss(pred[:, r], y[:, r]) for r in range(pred.shape[1])]).mean()

@@ -102,13 +102,14 @@ class PINNTask(Task):
 
     def loss_terms(self, step):
         self.draw(step)
+        mine = {k: self.group.shard(v) for k, v in self.batch.items()}
         # causal training weighs the residual per time chunk itself: skip the plain mean there
-        batch = self.batch if self.causal is None else {k: v for k, v in self.batch.items() if k != "pde"}
+        batch = mine if self.causal is None else {k: v for k, v in mine.items() if k != "pde"}
         terms = self.problem.losses(self.model, batch, self.config.derivatives)
         for k in self.enforced:
             terms.pop(k, None)
         if self.causal is not None:
-            X = self.batch["pde"]
+            X = mine["pde"]
             r = self.problem.residual(Fields.for_problem(self.problem, self.model, X, self.config.derivatives))
             sq = r.pow(2) if r.ndim == 1 else r.pow(2).mean(1)
             terms["pde"] = self.causal.loss(sq, X[:, self.problem.time_axis])
