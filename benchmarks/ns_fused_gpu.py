@@ -166,13 +166,22 @@ def main(argv=None):
     samples = args.data_samples or (8 if args.quick else 1000)
     meta = {"device": describe(device), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(),
             "torch": torch.__version__, "dtype": "float32", "quick": args.quick}
+    out = Path(args.out or ROOT / "benchmarks" / "results") / "ns_fused_gpu.json" \
+        if args.out or not args.quick else None
     bw = copy_bandwidth(device, (64 if args.quick else 2048) * 2**20, repeats)
     rows = [{"case": "d2d_copy", "bandwidth_GBps": bw / 1e9}]
     print(json.dumps({**meta, **rows[0]}), flush=True)
 
+    def save():
+        if out is not None:  # after every row: a run stopped at its time limit keeps what it measured
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({**meta, "elapsed_s": time.perf_counter() - start, "results": rows},
+                                      indent=2) + "\n")
+
     def emit(row):
         rows.append(row)
         print(json.dumps(row), flush=True)
+        save()
 
     def attempt(label, fn):
         """One row; a failure (a compile error, out of memory) is recorded, not fatal."""
@@ -233,10 +242,8 @@ def main(argv=None):
                   f"{r['max_abs_diff_per_frame'][-1]:.1e} (last) of {r['max_abs_field']:.1e}")
         else:
             print(f"  {r}")
-    if args.out or not args.quick:
-        out = Path(args.out or ROOT / "benchmarks" / "results") / "ns_fused_gpu.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({**meta, "elapsed_s": time.perf_counter() - start, "results": rows}, indent=2) + "\n")
+    save()
+    if out is not None:
         print(f"wrote {out}")
     return rows
 

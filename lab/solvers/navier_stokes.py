@@ -131,7 +131,8 @@ class _PeriodicNS:
         """One Lawson-RK4 step (no stability check: the solver's hot loop and the benchmark)."""
         if self.fused != "off":
             h = torch.full((), dt, device=self.device, dtype=self.dtype)  # a tensor: no recompiles
-            out = torch.view_as_complex(self._run_fused(self.fused_step, v, h, *self._fused_args()))
+            out = self._run_fused(self.fused_step, v, h, *self._fused_args())
+            out = torch.view_as_complex(out if out.is_contiguous() else out.contiguous())
             return out.clone() if self.fused == "graphs" else out  # a replay overwrites its output
         e = self._e_half.get(dt)
         if e is None:
