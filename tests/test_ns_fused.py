@@ -118,3 +118,18 @@ def test_compiled_steps_on_cuda_equal_the_reference(mode):
         u = ref3.project(ref3.to_spectral(isotropic_turbulence(
             16, batch=1, generator=torch.Generator().manual_seed(2), device="cuda")))
         assert relative_gap(ref3.step(u, 0.01), fused3.step(u, 0.01)) < 1e-13
+
+
+def test_a_step_starts_from_the_speed_measurement_of_its_own_state_only():
+    """The adaptive loop measures max|u| of a state and steps from it; the step reuses that
+    transform, but not for another state or one changed in place since."""
+    _, fused = pair_2d("eager")
+    v = fused.to_spectral(vorticity(32, 1, 3))
+    dt = 0.5 * fused.max_stable_dt(v)
+    plain = fused.step(v, dt)
+    fused.max_velocity(v)
+    assert relative_gap(plain, fused.step(v, dt)) < 1e-15
+    w = v.clone()
+    fused.max_velocity(w)
+    w.mul_(2)
+    assert relative_gap(fused.step(2 * v, dt), fused.step(w, dt)) < 1e-15

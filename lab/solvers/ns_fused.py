@@ -54,14 +54,28 @@ def _mask(masks: tuple[torch.Tensor, ...]) -> torch.Tensor:
     return m
 
 
+def _vorticity_transform(s, kx, ky, inv_k2, n):
+    """``(u, v, w_x, w_y)`` in physical space, ``(..., 4, n, n)``, from the real view ``s`` of ``w``."""
+    i_s = times_i(s)
+    i_psi = i_s * inv_k2
+    f = torch.stack([ky * i_psi, -kx * i_psi, kx * i_s, ky * i_s], dim=-4)
+    return torch.fft.irfftn(torch.view_as_complex(f), s=(n, n), dim=(-2, -1))
+
+
+def _vorticity_rhs(x, mask, forcing):
+    adv = x[..., 0, :, :] * x[..., 2, :, :] + x[..., 1, :, :] * x[..., 3, :, :]
+    r = -torch.view_as_real(torch.fft.rfftn(adv, dim=(-2, -1))) * mask
+    return r if forcing is None else r + forcing
+
+
 def vorticity_step(w: torch.Tensor, dt: torch.Tensor, k: tuple[torch.Tensor, torch.Tensor],
                    masks: tuple[torch.Tensor, torch.Tensor], nu: torch.Tensor, drag: torch.Tensor,
-                   forcing: torch.Tensor | None, n: int) -> torch.Tensor:
+                   forcing: torch.Tensor | None, n: int, first: torch.Tensor | None = None) -> torch.Tensor:
     """One step of the 2D vorticity equation on the real view ``w`` ``(..., n, n//2+1, 2)``.
 
     ``k`` and ``masks`` are the per-axis wavenumbers and 2/3 masks shaped to broadcast against
     ``w`` (trailing 1 for the real/imaginary axis); ``forcing`` the real view of the masked
-    forcing spectrum.
+    forcing spectrum; ``first`` the transform :func:`first_transform` made of ``w``, if any.
     """
     kx, ky = k
     k2 = _squared(k)
@@ -69,24 +83,52 @@ def vorticity_step(w: torch.Tensor, dt: torch.Tensor, k: tuple[torch.Tensor, tor
     e = torch.exp((-nu * k2 - drag) * (0.5 * dt))
 
     def nonlinear(s):
-        i_s = times_i(s)
-        i_psi = i_s * inv_k2
-        f = torch.stack([ky * i_psi, -kx * i_psi, kx * i_s, ky * i_s], dim=-4)
-        x = torch.fft.irfftn(torch.view_as_complex(f), s=(n, n), dim=(-2, -1))
-        adv = x[..., 0, :, :] * x[..., 2, :, :] + x[..., 1, :, :] * x[..., 3, :, :]
-        r = -torch.view_as_real(torch.fft.rfftn(adv, dim=(-2, -1))) * mask
-        return r if forcing is None else r + forcing
+        return _vorticity_rhs(_vorticity_transform(s, kx, ky, inv_k2, n), mask, forcing)
 
-    return lawson_rk4(w, dt, nonlinear, e)
+    k1 = None if first is None else _vorticity_rhs(first, mask, forcing)
+    return lawson_rk4(w, dt, nonlinear, e, k1)
+
+
+def _velocity_transform(s, kx, ky, kz, n, sgs):
+    """``(u, curl u[, grad u])`` in physical space, ``(..., 6 or 15, n, n, n)``, from the real view ``s``."""
+    i_s = times_i(s)
+    iu, iv, iw = i_s.unbind(-5)
+    curl = torch.stack([ky * iw - kz * iv, kz * iu - kx * iw, kx * iv - ky * iu], dim=-5)
+    parts = [s, curl]
+    if sgs is not None:  # velocity gradient g_ij = i k_j u_i, in the same transform
+        parts.append(torch.stack([i_s * kx, i_s * ky, i_s * kz], dim=-5).flatten(-6, -5))
+    return torch.fft.irfftn(torch.view_as_complex(torch.cat(parts, dim=-5)), s=(n, n, n), dim=(-3, -2, -1))
+
+
+def _velocity_rhs(x, kx, ky, kz, inv_k2, mask, sgs, forcing):
+    (a0, a1, a2), (b0, b1, b2) = x[..., 0:3, :, :, :].unbind(-4), x[..., 3:6, :, :, :].unbind(-4)
+    prods = [torch.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim=-4)]
+    if sgs is not None:  # tau = 2 (C_s Delta)^2 |S| S, |S| = sqrt(2 S_ij S_ij)
+        g = x[..., 6:15, :, :, :].unflatten(-4, (3, 3))
+        strain = 0.5 * (g + g.transpose(-4, -5))
+        norm = torch.sqrt(2 * strain.pow(2).sum(dim=(-4, -5)))
+        prods.append((sgs * norm.unsqueeze(-4).unsqueeze(-4) * strain).flatten(-5, -4))
+    y = torch.view_as_real(torch.fft.rfftn(torch.cat(prods, dim=-4), dim=(-3, -2, -1)))
+    r = y[..., 0:3, :, :, :, :] * mask
+    if sgs is not None:  # div tau: sum_j i k_j tau_ij
+        t = y[..., 3:12, :, :, :, :].unflatten(-5, (3, 3))
+        div = t[..., 0, :, :, :, :] * kx + t[..., 1, :, :, :, :] * ky + t[..., 2, :, :, :, :] * kz
+        r = r + times_i(div) * mask
+    if forcing is not None:
+        r = r + forcing
+    r0, r1, r2 = r.unbind(-5)
+    kdota = (kx * r0 + ky * r1 + kz * r2) * inv_k2
+    return r - torch.stack([kx * kdota, ky * kdota, kz * kdota], dim=-5)
 
 
 def velocity_step(u: torch.Tensor, dt: torch.Tensor, k: tuple[torch.Tensor, ...],
                   masks: tuple[torch.Tensor, ...], nu: torch.Tensor, sgs: torch.Tensor | None,
-                  forcing: torch.Tensor | None, n: int) -> torch.Tensor:
+                  forcing: torch.Tensor | None, n: int, first: torch.Tensor | None = None) -> torch.Tensor:
     """One step of 3D Navier–Stokes on the real view ``u`` ``(..., 3, n, n, n//2+1, 2)``.
 
     ``sgs`` is ``2 (C_s Delta)^2`` of the Smagorinsky closure (``None`` without it);
-    ``forcing`` the real view of the projected, masked body-force spectrum.
+    ``forcing`` the real view of the projected, masked body-force spectrum; ``first`` as in
+    :func:`vorticity_step`.
     """
     kx, ky, kz = k
     k2 = _squared(k)
@@ -94,49 +136,27 @@ def velocity_step(u: torch.Tensor, dt: torch.Tensor, k: tuple[torch.Tensor, ...]
     e = torch.exp(-nu * k2 * (0.5 * dt))
 
     def nonlinear(s):
-        i_s = times_i(s)
-        iu, iv, iw = i_s.unbind(-5)
-        curl = torch.stack([ky * iw - kz * iv, kz * iu - kx * iw, kx * iv - ky * iu], dim=-5)
-        parts = [s, curl]
-        if sgs is not None:  # velocity gradient g_ij = i k_j u_i, in the same transform
-            parts.append(torch.stack([i_s * kx, i_s * ky, i_s * kz], dim=-5).flatten(-6, -5))
-        x = torch.fft.irfftn(torch.view_as_complex(torch.cat(parts, dim=-5)), s=(n, n, n),
-                             dim=(-3, -2, -1))
-        (a0, a1, a2), (b0, b1, b2) = x[..., 0:3, :, :, :].unbind(-4), x[..., 3:6, :, :, :].unbind(-4)
-        prods = [torch.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim=-4)]
-        if sgs is not None:  # tau = 2 (C_s Delta)^2 |S| S, |S| = sqrt(2 S_ij S_ij)
-            g = x[..., 6:15, :, :, :].unflatten(-4, (3, 3))
-            strain = 0.5 * (g + g.transpose(-4, -5))
-            norm = torch.sqrt(2 * strain.pow(2).sum(dim=(-4, -5)))
-            prods.append((sgs * norm.unsqueeze(-4).unsqueeze(-4) * strain).flatten(-5, -4))
-        y = torch.view_as_real(torch.fft.rfftn(torch.cat(prods, dim=-4), dim=(-3, -2, -1)))
-        r = y[..., 0:3, :, :, :, :] * mask
-        if sgs is not None:  # div tau: sum_j i k_j tau_ij
-            t = y[..., 3:12, :, :, :, :].unflatten(-5, (3, 3))
-            div = t[..., 0, :, :, :, :] * kx + t[..., 1, :, :, :, :] * ky + t[..., 2, :, :, :, :] * kz
-            r = r + times_i(div) * mask
-        if forcing is not None:
-            r = r + forcing
-        r0, r1, r2 = r.unbind(-5)
-        kdota = (kx * r0 + ky * r1 + kz * r2) * inv_k2
-        return r - torch.stack([kx * kdota, ky * kdota, kz * kdota], dim=-5)
+        return _velocity_rhs(_velocity_transform(s, kx, ky, kz, n, sgs), kx, ky, kz, inv_k2, mask, sgs, forcing)
 
-    return lawson_rk4(u, dt, nonlinear, e)
+    k1 = None if first is None else _velocity_rhs(first, kx, ky, kz, inv_k2, mask, sgs, forcing)
+    return lawson_rk4(u, dt, nonlinear, e, k1)
 
 
-def max_speed(f: torch.Tensor, k: tuple[torch.Tensor, ...], inv: bool, n: int) -> torch.Tensor:
-    """``max |u_d|`` per direction over the batch and the grid, from the real view ``f``.
+def first_transform(v: torch.Tensor, k: tuple[torch.Tensor, ...], sgs: torch.Tensor | None, n: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The physical fields of a step's first evaluation at the real view ``v``, and ``max |u_d|``.
 
-    2D (``inv=True``): ``f`` is the vorticity, ``u = (psi_y, -psi_x)``; 3D: ``f`` is the
-    velocity ``(..., 3, ...)`` itself.
+    The velocity leads those fields, so the adaptive time loop reads the speed that sets the
+    step size from the transform the step needs anyway (2D: ``v`` is the vorticity; 3D: the
+    velocity, ``sgs`` as in :func:`velocity_step`).
     """
     d = len(k)
-    if inv:
-        kx, ky = k
-        i_psi = times_i(f) * _inv_k2(_squared(k))
-        f = torch.stack([ky * i_psi, -kx * i_psi], dim=-4)
-    u = torch.fft.irfftn(torch.view_as_complex(f), s=(n,) * d, dim=tuple(range(-d, 0)))
-    return u.abs().amax(dim=tuple(i for i in range(u.ndim) if i != u.ndim - d - 1))
+    if d == 2:
+        x = _vorticity_transform(v, *k, _inv_k2(_squared(k)), n)
+    else:
+        x = _velocity_transform(v, *k, n, sgs)
+    u = x.narrow(-d - 1, 0, d)
+    return x, u.abs().amax(dim=tuple(i for i in range(u.ndim) if i != u.ndim - d - 1))
 
 
 @functools.cache
