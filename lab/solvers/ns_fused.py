@@ -7,8 +7,8 @@ writing whole fields. Here the same arithmetic, in the same order, is written on
 views of the half spectra (``torch.view_as_real``: TorchInductor generates no code for
 complex tensors, but fuses real ones) and every per-mode array — wavenumbers, ``1/|k|^2``,
 the 2/3 mask, ``exp(L dt/2)`` — is formed inside the kernels from the 1D wavenumbers, so it
-costs no memory traffic. Compiled, each stretch between two transforms becomes one kernel,
-and the transforms stay batched (one inverse transform of all the fields an evaluation needs,
+costs no memory traffic. Compiled, each stretch between two transforms becomes one kernel (or
+a few), and the transforms stay batched (one inverse transform of all the fields an evaluation needs,
 one forward transform of all its products). Results equal the reference step to round-off.
 
 The step size enters as a 0-d tensor, so an adaptive time step does not recompile.
