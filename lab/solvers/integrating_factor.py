@@ -24,10 +24,14 @@ VERSION = "1"
 Nonlinear = Callable[[torch.Tensor], torch.Tensor]
 
 
-def lawson_rk4(v: torch.Tensor, dt: float, nonlinear: Nonlinear, e_half: torch.Tensor) -> torch.Tensor:
-    """One step ``v(t) -> v(t + dt)``; ``e_half = exp(L dt / 2)`` broadcastable against ``v``."""
+def lawson_rk4(v: torch.Tensor, dt: float, nonlinear: Nonlinear, e_half: torch.Tensor,
+               k1: torch.Tensor | None = None) -> torch.Tensor:
+    """One step ``v(t) -> v(t + dt)``; ``e_half = exp(L dt / 2)`` broadcastable against ``v``.
+
+    ``k1 = nonlinear(v)`` may be passed when the caller already has it.
+    """
     e2 = e_half * e_half
-    k1 = nonlinear(v)
+    k1 = nonlinear(v) if k1 is None else k1
     k2 = nonlinear(e_half * (v + (0.5 * dt) * k1))
     k3 = nonlinear(e_half * v + (0.5 * dt) * k2)
     k4 = nonlinear(e2 * v + dt * (e_half * k3))

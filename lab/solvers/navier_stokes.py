@@ -12,6 +12,13 @@ with ``k_max`` the largest retained wavenumber. Without ``dt`` the step follows 
 Everything is torch and device-agnostic, batched over leading dimensions (many initial
 conditions at once); run float64 for references, float32 for speed on a GPU.
 
+``fused`` picks how a step runs: ``"off"`` the reference code below; ``"eager"``, ``"compile"``
+or ``"graphs"`` the same arithmetic fused into few kernels (:mod:`lab.solvers.ns_fused`), run
+eagerly, compiled by ``torch.compile``, or compiled and replayed as CUDA graphs. ``"auto"``
+(the default) compiles on CUDA, where the step is memory bound and fusion pays, and keeps the
+reference elsewhere: compiling costs a CPU user a minute, and eagerly the fused arithmetic
+saves little on a CPU, whose FFTs dominate the step.
+
 2D, on ``[0, L)^2``:  ``w_t + u . grad w = nu lap w - mu w + f``, ``u = (psi_y, -psi_x)``,
 ``lap psi = -w`` (Kochkov et al. 2021 and the FNO data, Li et al. 2021, use this form).
 
@@ -22,10 +29,12 @@ Methods*, 2006, sec. 3.3):  ``u_t = P[u x w + div(2 nu_t S) + f] + nu lap u``,
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import torch
 
+from lab.solvers import ns_fused
 from lab.solvers.integrating_factor import advance_to, lawson_rk4
 from lab.solvers.spectral import dealias_mask, wavenumber_grid
 
@@ -50,14 +59,23 @@ def _check_positive_int(name, n, low):
         raise ValueError(f"{name} must be an integer >= {low}, got {n}")
 
 
+def default_fused(device: torch.device) -> str:
+    """What ``fused="auto"`` means on ``device``: compiled on CUDA (with Triton), else the reference."""
+    if device.type == "cuda" and importlib.util.find_spec("triton") is not None:
+        return "compile"
+    return "off"
+
+
 class _PeriodicNS:
     """Shared set-up: wavenumbers, de-aliasing, the integrating factor and the time loop."""
 
     ndim = 0
     #: arrays of ``n^d`` reals alive during one step per batch member (see ``estimate_bytes``)
     working_arrays = 0
+    #: the fused step of this equation (:mod:`lab.solvers.ns_fused`); None: reference only
+    fused_step = None
 
-    def __init__(self, n, *, nu, length, max_bytes, device, dtype):
+    def __init__(self, n, *, nu, length, max_bytes, device, dtype, fused="off"):
         _check_positive_int("n", n, 8)
         if not nu >= 0:
             raise ValueError(f"nu (viscosity) must be >= 0, got {nu}")
@@ -68,6 +86,14 @@ class _PeriodicNS:
         self.n, self.nu, self.length = int(n), float(nu), float(length)
         self.max_bytes = float(max_bytes)
         self.device, self.dtype = torch.device(device or "cpu"), dtype
+        allowed = ("auto",) + (ns_fused.MODES if self.fused_step is not None else ("off",))
+        if fused not in allowed:
+            raise ValueError(f"fused must be one of {allowed}, got {fused!r}")
+        if fused == "auto":
+            fused = "off" if self.fused_step is None else default_fused(self.device)
+        self.fused = fused
+        if self.fused == "graphs" and self.device.type != "cuda":
+            raise ValueError(f"fused='graphs' needs a CUDA device, got device={self.device}")
         self.shape = (self.n,) * self.ndim
         self.dims = tuple(range(-self.ndim, 0))
         self.check_memory(1)  # before allocating the wavenumber arrays
@@ -80,6 +106,16 @@ class _PeriodicNS:
         #: largest retained wavenumber along each axis
         self.k_max = [float((k.abs() * self.mask).max()) for k in self.k]
         self._e_half: dict[float, torch.Tensor] = {}
+        # the fused step's operands: 1D wavenumbers and masks per axis (trailing axis for the
+        # real view of complex numbers), everything else is formed inside its kernels
+        others = [tuple(a for a in self.dims if a != d) for d in self.dims]
+        self._k_real = tuple(k.unsqueeze(-1) for k in self.k)
+        self._masks_real = tuple(self.mask.to(dtype).amax(dim=o, keepdim=True).unsqueeze(-1) for o in others)
+        self._nu = torch.tensor(self.nu, device=self.device, dtype=dtype)
+        self._sgs = None
+        #: (state, its version, its first transform) from the last ``max_velocity``: the step
+        #: from that state, which the adaptive loop takes next, starts from it
+        self._first = None
 
     # ---- transforms -----------------------------------------------------------------------
     def to_spectral(self, f: torch.Tensor) -> torch.Tensor:
@@ -97,17 +133,40 @@ class _PeriodicNS:
 
     def step(self, v: torch.Tensor, dt: float) -> torch.Tensor:
         """One Lawson-RK4 step (no stability check: the solver's hot loop and the benchmark)."""
+        if self.fused != "off":
+            h = torch.full((), dt, device=self.device, dtype=self.dtype)  # a tensor: no recompiles
+            first, self._first = self._first, None
+            first = first[2] if first is not None and first[0] is v and first[1] == v._version else None
+            out = self._run_fused(self.fused_step, v, h, *self._fused_args(), first)
+            out = torch.view_as_complex(out if out.is_contiguous() else out.contiguous())
+            return out.clone() if self.fused == "graphs" else out  # a replay overwrites its output
         e = self._e_half.get(dt)
         if e is None:
             e = torch.exp(self.linear_symbol() * (0.5 * dt)).to(_complex(self.dtype))
             self._e_half = {dt: e}  # one cached step size: the adaptive loop changes it often
         return lawson_rk4(v, dt, self.nonlinear, e)
 
+    def _fused_args(self) -> tuple:
+        """Operands of ``fused_step`` after the state and the step size."""
+        raise NotImplementedError
+
+    def _run_fused(self, function, v, *args):
+        """``function`` of :mod:`lab.solvers.ns_fused` on the real view of ``v``, run as ``self.fused`` says."""
+        run = ns_fused.runner(function, self.fused)
+        if self.fused == "graphs":
+            torch.compiler.cudagraph_mark_step_begin()
+        return run(torch.view_as_real(v.contiguous()), *args)
+
     def nonlinear(self, v: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def max_velocity(self, v: torch.Tensor) -> list[float]:
         """max |u_d| over the batch, per direction."""
+        if self.fused != "off":  # from the transform the next step starts with; one device sync
+            x, speed = self._run_fused(ns_fused.first_transform, v, self._k_real, self._sgs, self.n)
+            if self.fused != "graphs":  # a replay would overwrite it
+                self._first = (v, v._version, x)
+            return speed.tolist()
         u = self.velocity(v)
         return [float(u.select(-self.ndim - 1, d).abs().max()) for d in range(self.ndim)]
 
@@ -173,19 +232,26 @@ class NavierStokes2D(_PeriodicNS):
 
     ndim = 2
     working_arrays = 32
+    fused_step = staticmethod(ns_fused.vorticity_step)
 
     def __init__(self, n: int, *, nu: float, length: float = 2 * math.pi, drag: float = 0.0,
                  forcing: torch.Tensor | None = None, max_bytes: float = DEFAULT_MAX_BYTES,
-                 device=None, dtype=torch.float64):
+                 device=None, dtype=torch.float64, fused: str = "auto"):
         if not drag >= 0:
             raise ValueError(f"drag must be >= 0, got {drag}")
         self.drag = float(drag)
-        super().__init__(n, nu=nu, length=length, max_bytes=max_bytes, device=device, dtype=dtype)
+        super().__init__(n, nu=nu, length=length, max_bytes=max_bytes, device=device, dtype=dtype,
+                         fused=fused)
         self.forcing_hat = None
         if forcing is not None:
             if tuple(forcing.shape) != self.shape:
                 raise ValueError(f"forcing must have shape {self.shape}, got {tuple(forcing.shape)}")
             self.forcing_hat = self.to_spectral(forcing)
+        self._drag = torch.tensor(self.drag, device=self.device, dtype=dtype)
+
+    def _fused_args(self):
+        forcing = None if self.forcing_hat is None else torch.view_as_real(self.forcing_hat)
+        return self._k_real, self._masks_real, self._nu, self._drag, forcing, self.n
 
     def linear_symbol(self):
         return -self.nu * self.k2 - self.drag
@@ -260,22 +326,31 @@ class NavierStokes3D(_PeriodicNS):
 
     ndim = 3
     working_arrays = 48
+    fused_step = staticmethod(ns_fused.velocity_step)
 
     def __init__(self, n: int, *, nu: float, cs: float = 0.0, length: float = 2 * math.pi,
                  forcing: torch.Tensor | None = None, max_bytes: float = DEFAULT_MAX_BYTES,
-                 device=None, dtype=torch.float64):
+                 device=None, dtype=torch.float64, fused: str = "auto"):
         if not 0 <= cs <= 1:
             raise ValueError(f"cs (Smagorinsky constant) must be in [0, 1], got {cs}")
         self.cs = float(cs)
         if self.cs > 0:
             self.working_arrays = 84
-        super().__init__(n, nu=nu, length=length, max_bytes=max_bytes, device=device, dtype=dtype)
+        super().__init__(n, nu=nu, length=length, max_bytes=max_bytes, device=device, dtype=dtype,
+                         fused=fused)
         self.delta = self.length / self.n
         self.forcing_hat = None
         if forcing is not None:
             if tuple(forcing.shape) != (3,) + self.shape:
                 raise ValueError(f"forcing must have shape {(3,) + self.shape}, got {tuple(forcing.shape)}")
             self.forcing_hat = self.project(self.to_spectral(forcing))
+        # 2 (C_s Delta)^2, the coefficient of the closure's stress, as the reference forms it
+        self._sgs = torch.tensor(2 * (self.cs * self.delta) ** 2, device=self.device, dtype=dtype) \
+            if self.cs > 0 else None
+
+    def _fused_args(self):
+        forcing = None if self.forcing_hat is None else torch.view_as_real(self.forcing_hat)
+        return self._k_real, self._masks_real, self._nu, self._sgs, forcing, self.n
 
     # ---- vector calculus in Fourier space ------------------------------------------------
     def project(self, a_hat: torch.Tensor) -> torch.Tensor:
