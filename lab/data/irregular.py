@@ -9,10 +9,15 @@ from __future__ import annotations
 import torch
 
 
-def observed_mask(n: int, missing: float, generator: torch.Generator) -> torch.Tensor:
-    """Boolean ``(n,)``: ``round(missing * (n - 1))`` of the points after the first dropped at random."""
+def check_missing(missing: float) -> float:
     if not 0.0 <= missing < 1.0:
         raise ValueError(f"missing fraction must be in [0, 1), got {missing}")
+    return float(missing)
+
+
+def observed_mask(n: int, missing: float, generator: torch.Generator) -> torch.Tensor:
+    """Boolean ``(n,)``: ``round(missing * (n - 1))`` of the points after the first dropped at random."""
+    check_missing(missing)
     if n < 2:
         raise ValueError(f"a series needs at least 2 points, got {n}")
     drop = round(missing * (n - 1))

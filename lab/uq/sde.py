@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lab.data.irregular import observed_mask
+from lab.data.irregular import check_missing, observed_mask
 from lab.diagnostics.attractors import density_distance, power_spectrum_distance
 from lab.diagnostics.calibration import coverage
 from lab.models.neural_ode import NeuralODE
@@ -55,6 +55,7 @@ def series(problem, *, missing: float, train_fraction: float = 0.5, seed: int = 
     """The problem's reference, normalised, split and irregularly observed."""
     if tuple(problem.axes) != ("t",):
         raise ValueError(f"neural SDEs train on ODE problems (axes ('t',)), got {problem.axes}")
+    check_missing(missing)  # before the reference is computed
     if not 0.1 <= train_fraction <= 0.9:
         raise ValueError(f"training fraction must be in [0.1, 0.9], got {train_fraction}")
     grid = problem.grid()
