@@ -91,3 +91,10 @@ def calibration(y, mu, sigma, levels=LEVELS) -> Calibration:
     return Calibration({p: coverage(y, mu, sigma, p) for p in levels}, gaussian_nll(y, mu, sigma),
                        crps_gaussian(y, mu, sigma), spread_error_correlation(y, mu, sigma),
                        float(np.sqrt(np.mean((y - mu) ** 2))), float(sigma.mean()))
+
+
+def coverage_curve(y, mu, sigma, levels=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(nominal, observed)`` coverage at ``levels`` (default 0.05, 0.10, ..., 0.95): the
+    reliability diagram of the central intervals; a calibrated model lies on the diagonal."""
+    levels = np.round(np.arange(0.05, 0.951, 0.05), 2) if levels is None else np.asarray(levels, dtype=float)
+    return levels, np.array([coverage(y, mu, sigma, p) for p in levels])
