@@ -266,6 +266,90 @@ def add_study_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     s.set_defaults(func=cmd_study)
 
 
+def _print_table(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    print("  ".join(f"{k:>17}" for k in keys))
+    for r in rows:
+        print("  ".join(f"{r[k]:>17.4g}" if isinstance(r.get(k), float) else f"{r.get(k)!s:>17}" for k in keys))
+
+
+def cmd_uq(args) -> int:
+    from lab.problems import get_problem
+    from lab.uq.methods import METHODS, run_uq
+
+    problem_params, _, _ = _parse_sets(args.set or [])
+    problem = get_problem(args.problem, **problem_params)
+    model = None
+    if args.run:
+        from lab.session import rebuild
+
+        saved = rebuild(args.run, args.runs_dir)
+        problem, model = saved.problem, saved.model
+    methods = list(METHODS) if args.method == "all" else [args.method]
+    rows = []
+    for method in methods:
+        r = run_uq(problem, method, members=args.members, rate=args.rate, samples=args.samples,
+                   steps=args.steps, lr=args.lr, width=args.width, depth=args.depth, modes=args.modes,
+                   seed=args.seed, prior_precision=args.prior_precision, model=model)
+        rows.append(r.row())
+    _print_table(rows, args.json)
+    return 0
+
+
+def cmd_sde(args) -> int:
+    from lab.problems import get_problem
+    from lab.uq.sde import series, train_and_forecast
+
+    problem_params, _, _ = _parse_sets(args.set or [])
+    problem = get_problem(args.problem, **problem_params)
+    rows = []
+    for missing in args.missing:
+        data = series(problem, missing=missing, seed=args.seed)
+        for kind in args.models:
+            rows.append(train_and_forecast(problem, kind, missing=missing, steps=args.steps, seed=args.seed,
+                                           data=data).row())
+    _print_table(rows, args.json)
+    return 0
+
+
+def add_trust_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from lab.uq.methods import METHODS
+    from lab.uq.sde import MODELS
+
+    u = sub.add_parser("uq", parents=[common], help="uncertainty of a PINN or an operator: calibration table")
+    u.add_argument("--problem", default="burgers")
+    u.add_argument("--method", choices=list(METHODS) + ["all"], default="ensemble")
+    u.add_argument("--members", type=int, default=5, help="ensemble members (at least 2)")
+    u.add_argument("--rate", type=float, default=0.1, help="MC dropout rate, in [0, 1)")
+    u.add_argument("--samples", type=int, default=32, help="MC dropout passes")
+    u.add_argument("--prior-precision", type=float, default=1.0, help="Laplace prior precision")
+    u.add_argument("--steps", type=int, default=500, help="Adam steps of each network")
+    u.add_argument("--lr", type=float, default=1e-3)
+    u.add_argument("--width", type=int, default=32, help="MLP neurons per layer, or FNO channels")
+    u.add_argument("--depth", type=int, default=3, help="MLP hidden layers")
+    u.add_argument("--modes", type=int, default=8, help="FNO modes per axis")
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--run", default=None, help="laplace: a saved run's trained model (name or path)")
+    u.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem.<p>=...")
+    u.add_argument("--json", action="store_true")
+    u.set_defaults(func=cmd_uq)
+
+    d = sub.add_parser("sde", parents=[common],
+                       help="stable neural SDEs beside the neural ODE on an irregularly sampled chaotic series")
+    d.add_argument("--problem", default="lorenz63")
+    d.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    d.add_argument("--missing", nargs="+", type=float, default=[0.3, 0.5, 0.7],
+                   help="fractions of the training points dropped, each in [0, 1)")
+    d.add_argument("--steps", type=int, default=200, help="Adam steps of each model")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem.<p>=... (e.g. problem.t_end=20)")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_sde)
+
+
 #: adds subcommands to the parser: ``(subparsers, common parent parser) -> None``
 AddCommands = Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]
 
@@ -320,6 +404,7 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     e.set_defaults(func=cmd_export)
 
     add_study_parser(sub, common)
+    add_trust_parsers(sub, common)
     return ap
 
 

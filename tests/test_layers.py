@@ -28,7 +28,7 @@ LAB = ROOT / "lab"
 
 LAYERS: dict[str, tuple[str, ...]] = {
     "compose": ("session", "studies", "cli", "tracking"),
-    "training": ("training",),
+    "training": ("training", "uq"),
     "problems/models/data": ("problems", "models", "data"),
     "diagnostics/io": ("diagnostics", "io"),
     "leaves": ("solvers", "autodiff", "nn", "sampling", "config", "device", "atomic", "limits",

@@ -23,10 +23,12 @@ from widgets.diagnostics.base import DiagnosticPanel, Source, copy_model
 from widgets.diagnostics.fields3d_view import Fields3DView
 from widgets.diagnostics.landscape_view import LandscapeView
 from widgets.diagnostics.ntk_view import NTKView
+from widgets.diagnostics.sde_view import NeuralSDEView
 from widgets.diagnostics.spectra_view import SpectraView
+from widgets.diagnostics.uncertainty_view import UncertaintyView
 
 __all__ = ["AttractorView", "DiagnosticPanel", "DiagnosticsView", "Fields3DView", "LandscapeView",
-           "NTKView", "Source", "SpectraView"]
+           "NTKView", "NeuralSDEView", "Source", "SpectraView", "UncertaintyView"]
 
 #: parameter snapshots kept per live run for PCA directions
 MAX_TRAJECTORY = 200
@@ -41,7 +43,8 @@ class DiagnosticsView(pn.viewable.Viewer):
         super().__init__(**params)
         self._problem = problem
         self.panels = {"3D fields": Fields3DView(), "Spectra": SpectraView(),
-                       "Attractors": AttractorView(), "Loss landscape": LandscapeView(), "NTK": NTKView()}
+                       "Attractors": AttractorView(), "Loss landscape": LandscapeView(), "NTK": NTKView(),
+                       "Uncertainty": UncertaintyView(), "Neural SDE": NeuralSDEView()}
         self.alert = Message()
         self.picker = pn.widgets.Select(name="Look at", options=["reference", "live run"], width=320)
         self.load_button = pn.widgets.Button(label="Load", color="primary", width=80)

@@ -28,6 +28,8 @@ from widgets.diagnostics.base import DiagnosticPanel, Source
 from widgets.theme import ACCENT, PLOT_HEIGHT, plot_pane
 
 COLORS = {"reference": "black", "prediction": ACCENT, "true": "black", "learned": ACCENT}
+#: sample paths of a stochastic model (a snapshot's ``extras["sample_paths"]``)
+SAMPLE_COLOR = "#9bbbd4"
 
 
 def decimate(x: np.ndarray, max_points: int) -> np.ndarray:
@@ -90,6 +92,10 @@ class AttractorView(DiagnosticPanel):
                     x = np.asarray(snap.fields[which]).reshape(len(snap.grid["t"]), -1)[:, :3]
                     if np.isfinite(x).all():
                         paths[which] = decimate(x, self.max_points)
+            for i, x in enumerate(snap.extras.get("sample_paths", ())):
+                x = np.asarray(x)[:, :3]
+                if np.isfinite(x).all():
+                    paths[f"sample {i + 1}"] = decimate(x, self.max_points)
         out = {"paths": paths, "table": None, "samples": None}
         if want:
             out.update(self._invariants(source))
@@ -141,7 +147,7 @@ class AttractorView(DiagnosticPanel):
         meshes = []
         for which, x in r["paths"].items():
             meshes.append((pv.lines_from_points(np.ascontiguousarray(x, dtype=np.float64)),
-                           dict(color=COLORS[which], line_width=1.5)))
+                           dict(color=COLORS.get(which, SAMPLE_COLOR), line_width=1.5 if which in COLORS else 0.8)))
         if self.plotter is not None:
             self.plotter.close()
         self.plotter = render.plotter(meshes)
