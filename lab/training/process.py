@@ -42,6 +42,7 @@ from collections.abc import Callable
 import torch
 
 from lab.entry_points import USER_MODULES, load_user_module
+from lab.training import inverse
 from lab.training.events import Done, Event, Failed, Snapshot, Started, Step
 from lab.training.runs import RunRecord
 from lab.training.trainer import Trainer
@@ -143,7 +144,8 @@ class ProcessTrainer:
                 return None
             if self._model is None:
                 dtype = next(iter(weights.values())).dtype
-                self._model = self.model_config.build(self.problem).to(dtype=dtype)
+                self._model = inverse.attach(self.model_config.build(self.problem), self.problem,
+                                             self.config).to(dtype=dtype)
             if self._loaded is not weights:
                 self._model.load_state_dict(weights)
                 self._loaded = weights
