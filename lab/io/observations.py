@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lab.atomic import write_atomic
 from lab.io.writers import _need, _netcdf_engine
 
 #: file formats by suffix
@@ -294,3 +295,18 @@ def from_columns(columns: dict[str, np.ndarray], units: dict[str, str], problem,
 def _same_unit(a: str, b: str) -> bool:
     a, b = a.strip().lower(), b.strip().lower()
     return a == b or (a in DIMENSIONLESS and b in DIMENSIONLESS)
+
+
+def save_upload(data: bytes, filename: str, folder: str | Path) -> Path:
+    """Keep an uploaded observation file in ``folder`` under a name made of its content's hash
+    (the same file uploaded twice is stored once; a run's config names a file that stays)."""
+    import hashlib
+
+    suffix = Path(filename).suffix.lower()
+    _format(Path(filename))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{Path(filename).stem}-{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
+    if not path.exists():
+        write_atomic(path, lambda f: f.write(data))
+    return path
