@@ -8,12 +8,12 @@ from browser_support import (WAIT_MS, launch, needs_chromium, press, record_page
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
-#: rows of the estimate-vs-truth plot (columns ``nu`` and ``nu true``, as Bokeh names them)
+#: rows of the estimate-vs-truth plot (its dashed line's column ``nu true``, as Bokeh names it)
 ESTIMATE_POINTS = """() => {
   let n = 0;
   for (const m of Bokeh.documents[0].all_models) {
-    const d = m.data;
-    if (d && d.nu && Object.keys(d).some((k) => /^nu.true$/.test(k))) n = Math.max(n, d.nu.length);
+    const key = m.data && Object.keys(m.data).find((k) => /^nu.true$/.test(k));
+    if (key) n = Math.max(n, m.data[key].length);
   }
   return n;
 }"""

@@ -151,8 +151,8 @@ class MethodView(pn.viewable.Viewer):
         estimates = estimate_rows(steps)
         if estimates:
             if self.estimates is None:
-                self.estimates = hv.streams.Buffer(pd.DataFrame(estimates[:0], columns=list(estimates[0])),
-                                                   length=HISTORY, index=False)
+                empty = pd.DataFrame({c: pd.Series(dtype=float) for c in estimates[0]})
+                self.estimates = hv.streams.Buffer(empty, length=HISTORY, index=False)
                 self._sections["inferred"].append(plot_pane(hv.DynamicMap(estimate_plot, streams=[self.estimates]),
                                                             sizing_mode="stretch_width"))
                 self._sections["inferred"].visible = True
