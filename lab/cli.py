@@ -38,6 +38,27 @@ def _parse_sets(pairs: list[str]) -> tuple[dict, dict, dict]:
     return problem, model, train
 
 
+#: ``--observe`` keys and the training settings they set
+OBSERVE_KEYS = {"sensors": "sensors", "noise": "sensor_noise", "layout": "sensor_layout", "seed": "sensor_seed"}
+
+
+def _learning_from_data(args) -> dict:
+    """Training settings of ``--observe sensors=50,noise=0.01``, ``--observations FILE`` and
+    ``--infer nu=0.05`` (comma-separated or repeated)."""
+    out = {}
+    for key, value in parse_assignments(",".join(args.observe or []).split(",") if args.observe else [],
+                                        "--observe").items():
+        if key not in OBSERVE_KEYS:
+            raise ValueError(f"--observe takes {', '.join(OBSERVE_KEYS)}, not {key!r} "
+                             "(e.g. --observe sensors=50,noise=0.01,layout=random,seed=0)")
+        out[OBSERVE_KEYS[key]] = value
+    if args.observations:
+        out["observations"] = str(Path(args.observations).expanduser().resolve())
+    if args.infer:
+        out["infer"] = parse_assignments(",".join(args.infer).split(","), "--infer")
+    return out
+
+
 def _progress_sink(total_steps: int, preparing_every_s: float = 2.0):
     """tqdm bar with the loss terms and the latest relative L2 in its postfix; a line on data
     generation at most every ``preparing_every_s`` seconds, and when it is done."""
@@ -114,6 +135,7 @@ def cmd_train(args) -> int:
         p_kw, m_kw, t_kw = _parse_sets(args.set or [])
         if args.steps is not None:
             t_kw["steps"] = args.steps
+        t_kw.update(_learning_from_data(args))
         problem = get_problem(args.problem, **p_kw)
         model = get_model_config(args.model, **m_kw)
         trainer = Trainer(problem, model, TrainConfig(**t_kw), runs_dir=args.runs_dir)
@@ -376,6 +398,12 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
                         "checkpoint (default: finish the run's planned steps)")
     t.add_argument("--set", nargs="*", metavar="KEY=VALUE",
                    help="problem.<p>=…, model.<p>=…, or a training parameter")
+    t.add_argument("--observe", action="append", metavar="KEY=VALUE,...",
+                   help="fit sensors drawn from the reference: sensors=N,noise=REL_STD,layout=random|grid,seed=S")
+    t.add_argument("--observations", default=None, metavar="FILE",
+                   help="fit the observations in FILE (CSV, NPZ, HDF5 or netCDF: a column per axis and output)")
+    t.add_argument("--infer", action="append", metavar="NAME=GUESS,...",
+                   help="recover problem parameters from the observations, from these initial guesses (nu=0.05)")
     t.add_argument("--resume", default=None, help="continue a saved run (name or path)")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--nproc", type=int, default=None, metavar="N",

@@ -27,6 +27,7 @@ import torch
 from lab.device import pick_device, resolve_dtype
 from lab.training import Snapshot, Trainer
 from lab.training.config import TrainConfig
+from lab.training.inverse import attach
 from lab.training.runs import CHECKPOINT, CONFIG, RunDamaged, RunRecord, find_run
 from lab.training.spec import RunSpec, SpecError
 from lab.training.tasks import task_for
@@ -80,6 +81,7 @@ def rebuild(run: str | Path, runs_dir=None, *, device: str = "cpu") -> SavedRun:
     dev, dtype = pick_device(device), resolve_dtype(train.dtype)
     # the run's own generator: rebuilding leaves the global random state alone
     model = model_config.build(problem, generator=torch.Generator().manual_seed(train.seed))
+    attach(model, problem, train)  # its inferred parameters, saved with the weights
     model.to(device=dev, dtype=dtype)
     try:
         model.load_state_dict(weights)

@@ -22,6 +22,7 @@ from widgets.alerts import Message
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
 from widgets.forms import machine_devices, settings_form
+from widgets.inverse_view import DATA_SETTINGS, DataView
 from widgets.offline import (OfflineFast, indent_at_newlines_only, inline_stylesheets_on_update,
                              serve_stylesheets_locally)
 from widgets.operator_view import OperatorView
@@ -50,7 +51,7 @@ def train_settings(family: str) -> list[str]:
     """The training settings that apply to a model ``family`` on this machine."""
     import torch
 
-    skip = set(PINN_SETTINGS if family != "pinn" else ())
+    skip = set(PINN_SETTINGS if family != "pinn" else ()) | set(DATA_SETTINGS)  # DataView edits these
     if not torch.cuda.is_available():
         skip.add("cuda_graphs")
     return [n for n in TrainConfig.param if n != "name" and n not in skip]
@@ -95,6 +96,8 @@ class LabApp(pn.viewable.Viewer):
         self.gpus = pn.widgets.IntSlider(name="GPUs (data-parallel)", start=1, end=max(gpu_count(), 1),
                                          value=1, visible=gpu_count() > 1 and self.training_mode == "process",
                                          sizing_mode="stretch_width")
+        self.data = DataView(self.train_config, lambda: self.problem_view.problem, self.runs_dir,
+                             on_change=self._edited)
         self.training = TrainingView(on_error=self.report_error, on_finished=self._finished)
         self.runs = RunsView(self.runs_dir, on_open=self._open_run, on_continue=self.start,
                              on_error=self.report_error)
@@ -129,6 +132,7 @@ class LabApp(pn.viewable.Viewer):
                     sizing_mode="stretch_width"),
             pn.Card(self.model_editor, title="Model", collapsed=False, sizing_mode="stretch_width"),
             pn.Card(self.gpus, self.train_editor, title="Training", collapsed=True, sizing_mode="stretch_width"),
+            pn.Card(self.data, title="Learning from data", collapsed=True, sizing_mode="stretch_width"),
         ]
         self.main = [self.problem_view.header, self.tabs]
         doc = pn.state.curdoc
@@ -219,6 +223,8 @@ class LabApp(pn.viewable.Viewer):
             keep = self.model_picker.value in options.values()
             self.model_picker.param.update(options=options, value=self.model_picker.value if keep
                                            else next(iter(options.values())))
+        if hasattr(self, "data"):
+            self.data.problem_changed()
         if not self.training.running:
             self.training.configure(p.bounds(), p.outputs)
             self.operator.configure(p)  # shows itself only for operator problems

@@ -11,7 +11,9 @@ Fed from the same events as the loss curves (:class:`lab.training.events.Step` a
 * **PIG Gaussians** as their 1-σ ellipses ``{μ + A (cos θ, sin θ)}``, ``A Aᵀ = Σ`` restricted
   to the two plotted axes (the marginal of a Gaussian), over the predicted field, moving as
   they train (Kang et al. 2025);
-* **learning rate** and the **loss weights** actually applied (fixed or balanced) over steps.
+* **learning rate** and the **loss weights** actually applied (fixed or balanced) over steps;
+* **recovered parameters**: each estimate against its declared value over steps
+  (:func:`widgets.inverse_view.estimate_plot`).
 
 Heatmaps use the (horizontal, vertical) axes the training view plots the fields over
 (:func:`widgets.training_view.plot_axes`, passed to :meth:`MethodView.configure`); on problems
@@ -29,6 +31,7 @@ import pandas as pd
 import panel as pn
 
 from lab.training.events import Snapshot, Step
+from widgets.inverse_view import estimate_plot, estimate_rows
 from widgets.theme import FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, RESIDUAL_CMAP, field_frame, grid_extent, plot_pane
 
 #: columns of step history kept per plot; beyond it every other column is dropped
@@ -109,12 +112,14 @@ class MethodView(pn.viewable.Viewer):
         self.prediction: Snapshot | None = None
         self.eps_text.value = "–"
         self.schedule: hv.streams.Buffer | None = None  # created with the first rows' columns
+        self.estimates: hv.streams.Buffer | None = None  # likewise, for recovered parameters
         self.pipes = {k: hv.streams.Pipe(data=None) for k in ("causal", "residual", "gaussians")}
         self._plots = {"causal": [self._causal_plot], "residual": [self._residual_plot],
                        "gaussians": [self._gaussian_plot]}  # the schedule's: _stream_schedule
         titles = {"causal": "### Causal weights per time chunk", "residual": "### Residual |r|",
                   "gaussians": "### PIG Gaussians (1σ ellipses) over the prediction",
-                  "schedule": "### Learning rate and loss weights"}
+                  "schedule": "### Learning rate and loss weights",
+                  "inferred": "### Recovered parameters: estimate vs truth"}
         self._sections = {}
         for key in titles:
             extra = [self.eps_text] if key == "causal" else []
@@ -143,6 +148,15 @@ class MethodView(pn.viewable.Viewer):
         rows = [{"step": s.step, "lr": s.lr, **{f"weight_{k}": float(w) for k, w in s.weights.items()}}
                 for s in steps]
         self._stream_schedule(rows)
+        estimates = estimate_rows(steps)
+        if estimates:
+            if self.estimates is None:
+                empty = pd.DataFrame({c: pd.Series(dtype=float) for c in estimates[0]})
+                self.estimates = hv.streams.Buffer(empty, length=HISTORY, index=False)
+                self._sections["inferred"].append(plot_pane(hv.DynamicMap(estimate_plot, streams=[self.estimates]),
+                                                            sizing_mode="stretch_width"))
+                self._sections["inferred"].visible = True
+            self.estimates.send(pd.DataFrame(estimates).reindex(columns=self.estimates.data.columns).astype(float))
 
     def _stream_schedule(self, rows: list[dict]) -> None:
         """Append rows to the learning-rate and loss-weight plots.

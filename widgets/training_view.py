@@ -32,6 +32,7 @@ import panel as pn
 import param
 
 from lab.training.events import Done, Failed, Mailbox, Preparing, Snapshot, Started, Step
+from widgets.inverse_view import sensor_points
 from widgets.method_views import MethodView
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, field_frame, plot_pane
 
@@ -227,8 +228,12 @@ class FieldView(pn.viewable.Viewer):
                            bounds=(h0, v0, h1, v1))
         else:
             img = hv.Image((data["h"], data["v"], data["fields"][which]), kdims=[h, v], vdims=[vdim])
-        return img.opts(colorbar=True, framewise=True, tools=["hover"], toolbar="above",
-                        **field_frame((h, v), self.bounds), **opts)
+        img = img.opts(colorbar=True, framewise=True, tools=["hover"], toolbar="above",
+                       **field_frame((h, v), self.bounds), **opts)
+        if which != "prediction":
+            return img
+        # the sensors a run fits, over its prediction (an empty layer otherwise: one element type)
+        return img * sensor_points(self.snapshot.extras if data is not None and self.snapshot else {}, h, v)
 
     def _lines(self, data):
         ax, name = self.axes[0], self.output.value or "u"

@@ -19,6 +19,14 @@ def check_weights(weights: dict) -> None:
                                               f"number >= 0, got {w!r}.")
 
 
+def check_infer(guesses: dict) -> None:
+    """Finite numbers (which names are parameters, and their bounds, depend on the problem:
+    see :func:`lab.training.inverse.check_guesses`)."""
+    for k, g in guesses.items():
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g):
+            raise ConfigError("infer", f"Infer: the initial guess of {k!r} must be a finite number, got {g!r}.")
+
+
 def check_eps(eps: list) -> None:
     """Finite numbers, then the schedule's own rule (positive, increasing)."""
     bad = [e for e in eps if isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e)]
@@ -89,6 +97,25 @@ class TrainConfig(Config):
                                    doc="Evaluate against the reference every this many steps")
     checkpoint_every = param.Integer(500, bounds=(1, 10_000_000),
                                      doc="Save the last good checkpoint every this many steps")
+
+    # ---- learning from data: observations as a loss term, parameters recovered (PINN, PIG) ----
+    sensors = param.Integer(0, bounds=(0, 1_000_000), doc="Observations drawn from the reference: number of "
+                            "sensors, fitted as the loss term 'data' (0: none)")
+    sensor_noise = param.Number(0.0, bounds=(0.0, 1.0), doc="Gaussian noise on the sensors, its standard "
+                                "deviation relative to the reference's")
+    sensor_layout = param.Selector(default="random", objects=["random", "grid"],
+                                   doc="Sensors at random nodes of the reference grid, or on an even lattice")
+    sensor_seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed of the sensors' positions and noise")
+    observations = param.String("", doc="File of observations (CSV, NPZ, HDF5 or netCDF: a column per axis "
+                                "and observed output), fitted as the loss term 'data'")
+    infer = CheckedDict(default={}, check=check_infer, doc="Problem parameters to recover from the "
+                        "observations, with their initial guess, e.g. {'nu': 0.05}")
+
+    @param.depends("sensors", "observations", watch=True, on_init=True)
+    def _check_observations(self):
+        if self.sensors and self.observations:
+            raise ConfigError("observations", "Observations: give either a file of observations or a number "
+                                              "of sensors drawn from the reference, not both.")
 
     @param.depends("resampling", "resample_every", watch=True, on_init=True)
     def _check_resampling(self):

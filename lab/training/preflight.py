@@ -9,11 +9,15 @@ datasets), estimated before anything is allocated (:mod:`lab.limits`).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from lab.config import ConfigError, label
 from lab.device import pick_device, resolve_dtype
+from lab.io.observations import read_observations
 from lab.limits import Need, check_needs
+from lab.training.inverse import check_guesses
 
 #: model families and the problem kinds they train
 FAMILY_KINDS = {"operator": {"operator"}, "ode": {"ode"}}
@@ -36,8 +40,40 @@ def check_compatible(problem, model_config) -> None:
                                    f"{problem.title or problem.key} is not one. Pick another model.")
 
 
+def observes(config) -> bool:
+    """Whether the run fits observations (drawn sensors or a file): the loss term ``data``."""
+    return bool(config.sensors or config.observations)
+
+
+def check_learning_from_data(problem, model_config, config) -> None:
+    """Observations and inferred parameters: a PINN (or PIG) task, data to infer from, guesses
+    that the problem's parameters take."""
+    if not (observes(config) or config.infer):
+        return
+    if model_config.family != "pinn":
+        raise ConfigError("infer" if config.infer else "sensors",
+                          f"observations and inferred parameters are fitted by PINN and PIG models; "
+                          f"the {model_config.title or model_config.kind} model does not take them.")
+    if config.infer and not observes(config):
+        raise ConfigError("infer", f"{label(config.param['infer'])}: recovering a parameter needs observations: "
+                                   "set Sensors above 0 or give a file of observations.")
+    check_guesses(problem, config.infer)
+    if config.observations:  # a malformed file is refused before a run folder exists
+        read_observations(config.observations, problem)
+    elif config.sensors:
+        nodes = math.prod(problem.grid_shape)
+        if not problem.has_reference():
+            raise ConfigError("sensors", f"{problem.title or problem.key} has no reference to draw sensors "
+                                         "from; give a file of observations instead.")
+        if config.sensors > nodes:
+            raise ConfigError("sensors", f"{label(config.param['sensors'])} must be at most {nodes:,} (the nodes "
+                                         f"of the reference grid), got {config.sensors:,}.")
+
+
 def check_loss_weights(problem, model_config, config) -> None:
     names = loss_names(problem, model_config.family)
+    if observes(config) and model_config.family == "pinn":
+        names += ("data",)
     bad = sorted(set(config.loss_weights) - set(names))
     if bad:
         raise ConfigError("loss_weights", f"{label(config.param['loss_weights'])}: {', '.join(map(repr, bad))} "
@@ -85,6 +121,7 @@ def check_run(problem, model_config, config) -> None:
     """Raise :class:`lab.config.ConfigError` (a ``ValueError``) for a run that cannot start."""
     check_compatible(problem, model_config)
     check_loss_weights(problem, model_config, config)
+    check_learning_from_data(problem, model_config, config)
     if config.causal and model_config.family == "pinn" and problem.time_axis is None:
         raise ConfigError("causal", f"{label(config.param['causal'])} weighs time chunks, and "
                                     f"{problem.title or problem.key} has no time axis. Turn it off.")

@@ -43,7 +43,7 @@ from collections.abc import Callable
 import torch
 
 from lab.entry_points import USER_MODULES, load_user_module
-from lab.training import distributed
+from lab.training import distributed, inverse
 from lab.training.events import Done, Event, Failed, Snapshot, Started, Step
 from lab.training.runs import RunRecord
 from lab.training.trainer import Trainer
@@ -157,7 +157,8 @@ class ProcessTrainer:
                 return None
             if self._model is None:
                 dtype = next(iter(weights.values())).dtype
-                self._model = self.model_config.build(self.problem).to(dtype=dtype)
+                self._model = inverse.attach(self.model_config.build(self.problem), self.problem,
+                                             self.config).to(dtype=dtype)
             if self._loaded is not weights:
                 self._model.load_state_dict(weights)
                 self._loaded = weights

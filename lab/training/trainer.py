@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from lab.device import describe, pick_device, resolve_dtype
-from lab.training import distributed, graphs
+from lab.training import distributed, graphs, inverse
 from lab.training.config import TrainConfig
 from lab.training.events import Done, Event, Failed, Preparing, Snapshot, Started, Step
 from lab.training.preflight import check_run
@@ -313,6 +313,7 @@ class Trainer:
         device, dtype = pick_device(c.device), resolve_dtype(c.dtype)
         # a generator of this run's own: runs built at once in other threads draw from theirs
         self.model = self.model_config.build(self.problem, generator=torch.Generator().manual_seed(c.seed))
+        inverse.attach(self.model, self.problem, c)  # inferred parameters train and save with it
         self.model.to(device=device, dtype=dtype)
         if self._state_dict is not None:
             self.model.load_state_dict(self._state_dict)
@@ -419,7 +420,8 @@ class Trainer:
                 ev = Step(step, phase, losses, float(total.detach()), lr, weights,
                           time.perf_counter() - t0, task.extras())
                 self._log({"step": step, "phase": phase, "total": ev.total, "lr": lr,
-                                  "elapsed": ev.elapsed, **{f"loss_{k}": v for k, v in losses.items()}})
+                                  "elapsed": ev.elapsed, **{f"loss_{k}": v for k, v in losses.items()},
+                                  **task.scalars()})
                 self._emit(ev)
             if crossed(prev, step, c.snapshot_every) and self.group.lead:
                 grid, fields, rel, extras = task.evaluate()

@@ -72,6 +72,11 @@ class Task:
         """Method diagnostics attached to Step events (e.g. causal weights)."""
         return {}
 
+    def scalars(self) -> dict[str, float]:
+        """Values logged with every Step row of the run's metrics (e.g. an inferred
+        parameter's estimate), so that their history is saved with the run."""
+        return {}
+
     def evaluate(self) -> tuple[dict, dict, float, dict]:
         """``(grid, fields, rel_l2, extras)`` against the reference, for Snapshot events."""
         raise NotImplementedError

@@ -11,14 +11,18 @@ type checks: the task serves any model without importing the model families.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
 from lab.autodiff import Fields
 from lab.diagnostics.metrics import relative_l2
 from lab.sampling import coarse_grid
+from lab.io.observations import draw_sensors, read_observations
 from lab.training.balancing import MovingWeights, balanced, grad_norms, ntk_traces
 from lab.training.causal import CausalWeighting
+from lab.training.inverse import InferredParameters, check_differentiable
 from lab.training.resampling import rad_sample
 from lab.training.tasks import Task, register_task
 
@@ -76,6 +80,30 @@ class PINNTask(Task):
         self.extra_sources = [m for m in model.modules() if callable(getattr(m, "snapshot_extras", None))]
         self.resample()
         self._drawn_for: int | None = None  # the step draw() last prepared the batch of
+        self.observations = self._observations()
+        self.inferred = InferredParameters(problem, c.infer, model) if c.infer else None
+        self.truth = {}
+        if self.inferred is not None:  # the declared values: the truth the sensors were drawn from
+            self.truth = {n: float(getattr(problem, n)) for n in self.inferred.names}
+            with self.inferred.substituted(problem):
+                check_differentiable(self.inferred, problem, problem.losses(model, self.batch, c.derivatives))
+
+    def _observations(self):
+        """``(points, values, output columns)`` as tensors when the run fits observations."""
+        c = self.config
+        if c.observations:
+            obs = read_observations(c.observations, self.problem)
+        elif c.sensors:
+            obs = draw_sensors(self.problem, c.sensors, c.sensor_noise, c.sensor_layout, c.sensor_seed)
+        else:
+            return None
+        columns = [self.problem.outputs.index(o) for o in obs.outputs]
+        return (obs, torch.as_tensor(obs.points, dtype=self.dtype, device=self.device),
+                torch.as_tensor(obs.values, dtype=self.dtype, device=self.device), columns)
+
+    def _physics(self):
+        """The problem, reading inferred parameters as their current estimates."""
+        return self.inferred.substituted(self.problem) if self.inferred is not None else contextlib.nullcontext()
 
     def resample(self, adaptive: bool = False) -> None:
         """Fresh points; ``adaptive`` draws the interior ones with RAD from the current residual."""
@@ -101,6 +129,14 @@ class PINNTask(Task):
         self._drawn_for = step
 
     def loss_terms(self, step):
+        with self._physics():
+            terms = self._loss_terms(step)
+        if self.observations is not None:  # the fit to the measurements: mean square misfit
+            _, X, Y, columns = self.observations
+            terms["data"] = (self.model(X)[:, columns] - Y).pow(2).mean()
+        return terms
+
+    def _loss_terms(self, step):
         self.draw(step)
         mine = {k: self.group.shard(v) for k, v in self.batch.items()}
         # causal training weighs the residual per time chunk itself: skip the plain mean there
@@ -183,7 +219,13 @@ class PINNTask(Task):
             out.update(self.causal.state())
         if self.balance is not None:
             out["balance_weights"] = {k: float(w) for k, w in self.balance.weights.items()}
+        if self.inferred is not None:
+            out["inferred"] = self.inferred.estimates()
+            out["inferred_true"] = dict(self.truth)
         return out
+
+    def scalars(self):
+        return {f"inferred_{k}": v for k, v in self.inferred.estimates().items()} if self.inferred else {}
 
     def evaluate(self):
         pred = evaluate_on_grid(self.model, self.problem, self.grid, device=self.device, dtype=self.dtype)
@@ -195,6 +237,11 @@ class PINNTask(Task):
         for source in self.extra_sources:
             extras.update(source.snapshot_extras())
         coarse = coarse_grid(self.grid, RESIDUAL_POINTS)
-        r = residual_on_grid(self.problem, self.model, coarse, device=self.device, dtype=self.dtype)
+        with self._physics():
+            r = residual_on_grid(self.problem, self.model, coarse, device=self.device, dtype=self.dtype)
         extras["residual"] = {"grid": coarse, "abs": np.abs(r)}
+        if self.observations is not None:
+            extras["sensors"] = {"axes": self.problem.axes, "points": self.observations[0].points}
+        if self.inferred is not None:
+            extras["inferred"] = {"estimate": self.inferred.estimates(), "true": dict(self.truth)}
         return self.grid, fields, rel, extras
