@@ -96,3 +96,11 @@ def test_a_user_problem_declaring_its_box_as_a_dict_gets_the_same_domain():
     p = Rod()
     assert isinstance(p.domain, Domain) and p.domain.bounds == {"x": (0.0, 2.0), "t": (0.0, 1.0)}
     assert p.domain.boundary_axes() == ("x",) and p.grid((3, 2))["x"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_an_operator_problem_declaring_its_frame_axis_the_old_way_keeps_time_an_index():
+    class Frames(OperatorProblem):
+        key, axes, time_axis = "frames_for_domain_test", ("x", "t"), "t"
+
+    assert Frames.frame_axis == "t"
+    assert Frames.__dict__.get("time_axis") is None  # the base's index property shows through

@@ -83,6 +83,14 @@ class OperatorProblem(BaseProblem):
                               "or in memory; never more than the machine holds)")
     solver_batch = from_dataset(DatasetSpec, "solver_batch")
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        # the axis drawn frame by frame was once declared as ``time_axis = "t"``: read as
+        # ``frame_axis``, so ``time_axis`` stays the time axis' index, as for every problem
+        if isinstance(cls.__dict__.get("time_axis"), str):
+            cls.frame_axis = cls.__dict__["time_axis"]
+            delattr(cls, "time_axis")
+
     @param.depends("batch_size", "n_train", watch=True, on_init=True)
     def _check_batch(self):
         if not self.rollout and self.batch_size > self.n_train:
