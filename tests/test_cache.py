@@ -82,7 +82,8 @@ def test_a_changed_solver_version_misses_the_cache(tmp_path, monkeypatch):
 
 
 def test_solver_versions_follow_the_solvers_a_solver_uses():
-    """KdV's reference comes from ETDRK4, which takes its wavenumbers from the spectral module."""
+    """KdV's reference comes from ETDRK4 (its steps from the time-stepping module), which takes
+    its wavenumbers from the spectral module."""
     import pkgutil
 
     import lab.solvers
@@ -91,6 +92,7 @@ def test_solver_versions_follow_the_solvers_a_solver_uses():
     for info in pkgutil.iter_modules(lab.solvers.__path__):
         module = __import__(f"lab.solvers.{info.name}", fromlist=["VERSION"])
         assert isinstance(module.VERSION, str), info.name
-    assert set(get_problem("kdv").solver_versions()) == {"lab.solvers.etdrk4", "lab.solvers.spectral"}
+    assert set(get_problem("kdv").solver_versions()) == {"lab.solvers.etdrk4", "lab.solvers.spectral",
+                                                         "lab.solvers.time_stepping"}
     assert cache.key_for("p", {}, _grid(), {"lab.solvers.spectral": "1"}) != \
         cache.key_for("p", {}, _grid(), {"lab.solvers.spectral": "2"})

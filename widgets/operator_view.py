@@ -92,7 +92,7 @@ def finer_resolutions(problem: Problem) -> list[int]:
 
 def _framed(problem: Problem) -> bool:
     """Whether the samples show a last frame (rollouts and space-time maps)."""
-    return problem.rollout or problem.time_axis is not None
+    return problem.rollout or problem.frame_axis is not None
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:

@@ -44,7 +44,7 @@ import torch
 from lab.config import Config
 from lab.data import parts
 from lab.device import describe
-from lab.solvers import elliptic, etdrk4, grf, navier_stokes
+from lab.solvers import elliptic, etdrk4, grf, navier_stokes, time_stepping
 
 STORAGE = {"float32": np.float32, "float64": np.float64}
 
@@ -186,8 +186,8 @@ class BurgersData(DatasetSpec):
         k_max = float((eq.k * eq.mask).max())
         dt = self.cfl / (float(u0.abs().max()) * k_max)
         times = [self.t_end] if self.time_frames == 1 else torch.linspace(0, self.t_end, self.time_frames)
-        u = etdrk4.solve_at(eq, u0, times, dt)  # (B, T, n)
-        y = u[:, -1] if self.time_frames == 1 else u.transpose(1, 2)
+        u = time_stepping.solve(eq, u0, times, dt=dt)  # (T, B, n)
+        y = u[-1] if self.time_frames == 1 else u.permute(1, 2, 0)
         return {"x": u0[:, None, ::stride], "y": y[:, None, ::stride]}
 
 
@@ -288,11 +288,11 @@ class KSData(DatasetSpec):
             raise ValueError(f"record_dt={self.record_dt} must be a multiple of dt={self.dt}")
         eq = etdrk4.KuramotoSivashinsky(self.resolution, self.length, device=device)
         u0 = 0.1 * grf.grf((self.resolution,), 2.0, 1.0, batch, generator, lengths=self.length, device=device)
-        step = etdrk4.etdrk4(eq, self.dt)
+        step = time_stepping.etdrk4(eq, self.dt)
         v = eq.to_spectral(u0)
         for _ in range(round(self.burn_in / self.dt)):
             v = step(v)
-        frames = etdrk4.trajectory(step, v, self.time_steps * every, every, eq.to_physical)
+        frames = time_stepping.trajectory(step, v, self.time_steps * every, every, eq.to_physical)
         return {"u": frames}
 
 

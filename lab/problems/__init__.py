@@ -3,7 +3,7 @@
 Each module in this package defines problem classes and registers them with
 :func:`register`; importing the package imports every module, so the registry is complete.
 Other packages add problems through the entry-point group ``sciml_lab.problems`` (each entry
-point names a module that registers problems, or a ``Problem`` class), loaded on the first
+point names a module that registers problems, or a problem class), loaded on the first
 :func:`list_problems`; one that fails to load is reported as a warning naming it. Your own
 problem in a notebook: :func:`lab.problems.custom.define_problem`.
 """
@@ -13,15 +13,16 @@ import importlib
 import pkgutil
 
 from lab.entry_points import load_entry_points
-from lab.problems.base import Problem
+from lab.problems.base import BaseProblem, PointwiseProblem, Problem
+from lab.problems.domain import Domain
 
 #: the entry-point group other packages register problems under
 ENTRY_POINTS = "sciml_lab.problems"
 
-_REGISTRY: dict[str, type[Problem]] = {}
+_REGISTRY: dict[str, type[BaseProblem]] = {}
 
 
-def register(cls: type[Problem]) -> type[Problem]:
+def register(cls: type[BaseProblem]) -> type[BaseProblem]:
     """Class decorator adding a concrete problem to the catalogue under ``cls.key``."""
     if not cls.key:
         raise ValueError(f"{cls.__name__} needs a non-empty 'key'")
@@ -33,25 +34,25 @@ def register(cls: type[Problem]) -> type[Problem]:
 
 def _load_all() -> None:
     for mod in pkgutil.iter_modules(__path__):
-        if mod.name not in {"base", "cache"}:
+        if mod.name not in {"base", "cache", "domain"}:
             importlib.import_module(f"{__name__}.{mod.name}")
     load_entry_points(ENTRY_POINTS, _register_loaded)
 
 
 def _register_loaded(obj) -> None:
     """An entry point's object: a module (it registered its problems) or a Problem class."""
-    if isinstance(obj, type) and issubclass(obj, Problem) and _REGISTRY.get(obj.key) is not obj:
+    if isinstance(obj, type) and issubclass(obj, BaseProblem) and _REGISTRY.get(obj.key) is not obj:
         register(obj)
 
 
-def list_problems() -> dict[str, type[Problem]]:
+def list_problems() -> dict[str, type[BaseProblem]]:
     """All registered problems, key -> class, in catalogue order (by kind, then title)."""
     _load_all()
     order = {"1d+t": 0, "2d": 1, "2d+t": 2, "3d+t": 3, "ode": 4, "operator": 5}
     return dict(sorted(_REGISTRY.items(), key=lambda kv: (order.get(kv[1].kind, 9), kv[1].title)))
 
 
-def get_problem(key: str, **params) -> Problem:
+def get_problem(key: str, **params) -> BaseProblem:
     """Instantiate a problem; unknown keys and out-of-range parameters raise ``ValueError``."""
     problems = list_problems()
     if key not in problems:
@@ -59,4 +60,4 @@ def get_problem(key: str, **params) -> Problem:
     return problems[key](**params)
 
 
-__all__ = ["Problem", "get_problem", "list_problems", "register"]
+__all__ = ["BaseProblem", "Domain", "PointwiseProblem", "Problem", "get_problem", "list_problems", "register"]

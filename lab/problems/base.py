@@ -1,16 +1,18 @@
-"""The Problem contract every catalogue entry fulfils.
+"""The contracts every catalogue entry fulfils.
 
-A Problem is a ``param.Parameterized``: its physical parameters are declared once with
-bounds and docs, which gives validation with clear messages, widgets in the app and a JSON
-form for the CLI and run records. It knows nothing of models or UIs; it states
+:class:`BaseProblem` is what every problem shares: catalogue metadata and a :class:`Domain`
+(axes, bounds, periodicity, grid; a ``geometry`` for shapes other than a box). It is a
+``param.Parameterized``: its physical parameters are declared once with bounds and docs, which
+gives validation with clear messages, widgets in the app and a JSON form for the CLI and run
+records. It knows nothing of models or UIs. Two kinds build on it:
 
-* the space-time domain (``axes`` and ``bounds``),
-* the PDE residual, written against lazily computed derivatives (:class:`lab.autodiff.Fields`),
-* initial / boundary conditions as loss terms,
-* a collocation sampler, and
-* a verified reference solution on any tensor-product grid (cached on disk), or none: a
-  problem without one (:meth:`Problem.has_reference` false) gives ``None``, and training,
-  summaries and views then show what needs no reference (prediction, residual).
+* :class:`PointwiseProblem` (also known as :class:`Problem`, the name catalogue modules and
+  user code subclass) states the PDE residual, written against lazily computed derivatives
+  (:class:`lab.autodiff.Fields`), initial / boundary conditions as loss terms, a collocation
+  sampler, and a verified reference solution on any tensor-product grid (cached on disk), or
+  none: a problem without one (:meth:`PointwiseProblem.has_reference` false) gives ``None``,
+  and training, summaries and views then show what needs no reference (prediction, residual);
+* :class:`lab.problems.operators.OperatorProblem` takes a dataset specification instead.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -27,16 +29,17 @@ from lab.autodiff import Fields
 from lab.config import Config
 from lab.limits import Need
 from lab.problems import cache
+from lab.problems.domain import Domain
 from lab.sampling import sample_box
 from lab.solvers import versions
 
 
-class Problem(Config):
-    """Base class; concrete problems set the class attributes and implement the hooks."""
+class BaseProblem(Config):
+    """What every problem declares: metadata, its domain and its parameters."""
 
     #: registry key, e.g. ``"burgers"``
     key: ClassVar[str] = ""
-    #: ``"1d+t"``, ``"2d"``, ``"2d+t"``, ``"3d+t"``, ``"ode"`` — selects default views
+    #: ``"1d+t"``, ``"2d"``, ``"2d+t"``, ``"3d+t"``, ``"ode"``, ``"operator"`` — selects default views
     kind: ClassVar[str] = "1d+t"
     title: ClassVar[str] = ""
     latex: ClassVar[str] = ""
@@ -50,9 +53,8 @@ class Problem(Config):
     periodic: ClassVar[tuple[str, ...]] = ()
     #: default reference / evaluation grid size per axis
     grid_shape: ClassVar[tuple[int, ...]] = (128, 101)
-    #: whether :meth:`reference` keeps its results in the disk cache (a user's reference
-    #: function may change under the same key and parameters: those are not cached)
-    cache_reference: ClassVar[bool] = True
+    #: ``None`` for a box; a shape inside the bounding box :meth:`bounds` otherwise
+    geometry: ClassVar[Any] = None
 
     # ---- domain ---------------------------------------------------------------------------
     def bounds(self) -> dict[str, tuple[float, float]]:
@@ -60,20 +62,67 @@ class Problem(Config):
         raise NotImplementedError
 
     @property
+    def domain(self) -> Domain:
+        """Axes, bounds (at the current parameter values), periodicity, geometry and grid size."""
+        return Domain(tuple(self.axes), self.bounds(), tuple(self.periodic), self.geometry,
+                      tuple(self.grid_shape))
+
+    @property
     def time_axis(self) -> int | None:
+        """Column of the time axis in a point array (``None`` for a steady problem)."""
         return self.axes.index("t") if "t" in self.axes else None
 
     def grid(self, shape: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
         """Tensor-product evaluation grid (end points included; a periodic axis omits its end)."""
-        shape = tuple(shape or self.grid_shape)
-        if len(shape) != len(self.axes):
-            raise ValueError(f"grid shape {shape} must have one size per axis {self.axes}")
-        out = {}
-        for n, (ax, (lo, hi)) in zip(shape, self.bounds().items()):
-            if n < 2:
-                raise ValueError(f"grid size along {ax!r} must be at least 2, got {n}")
-            out[ax] = np.linspace(lo, hi, n, endpoint=ax not in self.periodic)
-        return out
+        return self.domain.grid(shape)
+
+    def has_reference(self) -> bool:
+        """Whether the problem gives a reference solution on a grid."""
+        return False
+
+    def loss_names(self) -> tuple[str, ...]:
+        """Names of the loss terms: the keys ``TrainConfig.loss_weights`` takes."""
+        raise NotImplementedError
+
+    def memory_needs(self) -> list[Need]:
+        """The largest allocations the reference and the evaluation make, estimated without
+        making them (:func:`lab.limits.check_needs` refuses one that cannot fit): here the
+        reference, prediction and error on the evaluation grid, in float64."""
+        n = math.prod(self.grid_shape) * max(len(self.outputs), 1)
+        return [Need(3 * 8 * n, "the evaluation grid", self, ())]
+
+    def on_device(self, name: str, build: Callable[[], torch.Tensor], device: torch.device) -> torch.Tensor:
+        """``build()`` — a tensor fixed by the parameters, made on the CPU — held on ``device``.
+
+        Built once per device and parameter values (changing a parameter rebuilds it). Why: a
+        loss that builds such data, or copies it to the device, on every call pays for it every
+        step and cannot be captured as a CUDA graph (:mod:`lab.training.graphs`).
+        """
+        values = json.dumps(self.config(), sort_keys=True, default=repr)
+        held = self.__dict__.setdefault("_on_device", {})
+        key = (name, str(torch.device(device)))
+        if key not in held or held[key][0] != values:
+            held[key] = (values, build().to(device))
+        return held[key][1]
+
+    # ---- configuration --------------------------------------------------------------------
+    def config(self) -> dict:
+        """JSON-able parameter values: the problem's identity (cache key, run records)."""
+        return self.to_dict()
+
+    @classmethod
+    def info(cls) -> dict:
+        return {"key": cls.key, "title": cls.title, "kind": cls.kind, "latex": cls.latex,
+                "description": cls.description, "source": cls.source, "axes": cls.axes,
+                "outputs": cls.outputs}
+
+
+class PointwiseProblem(BaseProblem):
+    """A PDE (or ODE) solved pointwise: residual, conditions, sampler, optional reference."""
+
+    #: whether :meth:`reference` keeps its results in the disk cache (a user's reference
+    #: function may change under the same key and parameters: those are not cached)
+    cache_reference: ClassVar[bool] = True
 
     # ---- physics --------------------------------------------------------------------------
     def residual(self, f: Fields) -> torch.Tensor:
@@ -138,36 +187,15 @@ class Problem(Config):
             out["bc"] = model(batch["bc"]) - self.boundary_value(batch["bc"])
         return out
 
-    def on_device(self, name: str, build: Callable[[], torch.Tensor], device: torch.device) -> torch.Tensor:
-        """``build()`` — a tensor fixed by the parameters, made on the CPU — held on ``device``.
-
-        Built once per device and parameter values (changing a parameter rebuilds it). Why: a
-        loss that builds such data, or copies it to the device, on every call pays for it every
-        step and cannot be captured as a CUDA graph (:mod:`lab.training.graphs`).
-        """
-        values = json.dumps(self.config(), sort_keys=True, default=repr)
-        held = self.__dict__.setdefault("_on_device", {})
-        key = (name, str(torch.device(device)))
-        if key not in held or held[key][0] != values:
-            held[key] = (values, build().to(device))
-        return held[key][1]
-
     def loss_names(self) -> tuple[str, ...]:
         """Names of the terms :meth:`losses` returns: the keys ``TrainConfig.loss_weights`` takes."""
         return ("pde",) + (("ic",) if self.time_axis is not None else ()) \
             + (("bc",) if self.boundary_axes() else ())
 
-    def memory_needs(self) -> list[Need]:
-        """The largest allocations the reference and the evaluation make, estimated without
-        making them (:func:`lab.limits.check_needs` refuses one that cannot fit): here the
-        reference, prediction and error on the evaluation grid, in float64."""
-        n = math.prod(self.grid_shape) * max(len(self.outputs), 1)
-        return [Need(3 * 8 * n, "the evaluation grid", self, ())]
-
     # ---- reference ------------------------------------------------------------------------
     def has_reference(self) -> bool:
         """Whether :meth:`reference` gives a solution: a problem that implements ``_reference``."""
-        return type(self)._reference is not Problem._reference
+        return type(self)._reference is not PointwiseProblem._reference
 
     def reference(self, grid: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
         """Verified solution on a tensor-product grid: shape ``[len(g) for g in grid]`` (+ outputs);
@@ -199,13 +227,6 @@ class Problem(Config):
     def _reference(self, grid: dict[str, np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
-    # ---- configuration --------------------------------------------------------------------
-    def config(self) -> dict:
-        """JSON-able parameter values: the problem's identity (cache key, run records)."""
-        return self.to_dict()
 
-    @classmethod
-    def info(cls) -> dict:
-        return {"key": cls.key, "title": cls.title, "kind": cls.kind, "latex": cls.latex,
-                "description": cls.description, "source": cls.source, "axes": cls.axes,
-                "outputs": cls.outputs}
+#: the name catalogue modules and user code subclass for a pointwise problem
+Problem = PointwiseProblem

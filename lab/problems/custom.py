@@ -132,11 +132,15 @@ class CustomProblem(Problem):
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
+        if isinstance(cls.__dict__.get("domain"), dict):  # the box, declared as axis -> bounds
+            cls.box = {a: tuple(b) for a, b in cls.__dict__["domain"].items()}
+            delattr(cls, "domain")  # ``domain`` is then the problem's Domain, as for any problem
         if "boundary" in cls.__dict__:
             cls.boundary, periodic = _conditions(cls.boundary, cls.axes)
             cls.periodic = tuple(dict.fromkeys(cls.periodic + periodic))
 
-    domain: ClassVar[dict[str, tuple[float, float]]] = {}
+    #: axis -> (low, high): what a subclass declares as ``domain = {...}``
+    box: ClassVar[dict[str, tuple[float, float]]] = {}
     pde: ClassVar[Callable | None] = None
     initial: ClassVar[Callable | float | None] = None
     #: axis -> (condition at the low end, condition at the high end)
@@ -151,7 +155,7 @@ class CustomProblem(Problem):
 
     # -- domain and conditions --
     def bounds(self):
-        return {a: tuple(self.domain[a]) for a in self.axes}
+        return {a: tuple(self.box[a]) for a in self.axes}
 
     def _coords(self, X: torch.Tensor) -> dict:
         return {"p": self, **{a: X[:, i:i + 1] for i, a in enumerate(self.axes)}}
@@ -382,7 +386,7 @@ def define_problem(key: str, *, residual: Callable, bounds: dict[str, tuple[floa
     attrs.update(key=key, kind=KINDS[axes], axes=axes, outputs=outputs, periodic=periodic,
                  title=title or key, latex=latex, description=description, source=source,
                  grid_shape=tuple(grid_shape) if grid_shape else (128, 101) if timed else (101,) * len(axes),
-                 domain={a: (float(lo), float(hi)) for a, (lo, hi) in bounds.items()},
+                 box={a: (float(lo), float(hi)) for a, (lo, hi) in bounds.items()},
                  pde=staticmethod(residual), initial=staticmethod(initial) if callable(initial) else initial,
                  boundary=conditions, reference_function=staticmethod(fn) if fn else None,
                  __module__=__name__, __doc__=description or title or key)

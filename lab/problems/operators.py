@@ -1,9 +1,13 @@
 """Operator-learning problems: a dataset of input/output functions instead of one PDE solution.
 
-The seam with the rest of the lab. An operator problem is a registered :class:`Problem` of
-``kind = "operator"``, so the app and the CLI list and configure it exactly like a PDE
-problem; its parameters hold what an operator run needs besides the optimiser —
-``n_train``/``n_val``, ``batch_size``, ``resolution``, rollout lengths, the data ``seed`` and
+The seam with the rest of the lab. An operator problem is a registered problem of
+``kind = "operator"`` on the same :class:`lab.problems.domain.Domain` as a pointwise one, so the
+app and the CLI list and configure it exactly like a PDE problem. It takes its dataset
+specification (:attr:`OperatorProblem.dataset_spec`, a :class:`lab.data.datasets.DatasetSpec`)
+whole: the data parameters it shows are the spec's own declarations (:func:`from_dataset`,
+the same bounds and docs; a problem only changes a default or narrows a range), and
+:meth:`OperatorProblem.spec` passes their values through. Its own parameters hold what an
+operator run needs besides — ``n_train``/``n_val``, ``batch_size``, rollout lengths,
 ``max_gb``. The training pipeline then reads, in this order:
 
 1. ``model_config.build(problem)`` — operator models (``family = "operator"``, e.g. ``fno``,
@@ -17,10 +21,11 @@ problem; its parameters hold what an operator run needs besides the optimiser �
 Two shapes of data: a *map* (``rollout = False``) pairs ``x`` ``(N, C_in, *shape)`` with ``y``
 ``(N, C_out, *shape)``; a *rollout* problem gives trajectories ``(N, T+1, C, *shape)`` and the
 model advances ``history`` frames (stacked as channels) by one frame, autoregressively.
-The pointwise PINN hooks (``residual``, ``sample``) raise: these problems need an operator model.
+These problems have no pointwise hooks (``residual``, ``sample``): they need an operator model.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -33,18 +38,36 @@ from lab.data.datasets import BurgersData, DarcyData, DatasetSpec, KSData, NS2DD
 from lab.config import ConfigError, label
 from lab.limits import GB, Need, capped_bytes
 from lab.problems import register
-from lab.problems.base import Problem
+from lab.problems.base import BaseProblem
 from lab.solvers import residuals
 from lab.solvers.navier_stokes import fno_forcing
 
 
-class OperatorProblem(Problem):
+def from_dataset(spec: type[DatasetSpec], name: str, **changes) -> param.Parameter:
+    """The declaration of ``spec``'s parameter ``name`` (bounds, doc, label) for an operator
+    problem to show: declared once, in the dataset spec. ``changes`` state only what the
+    problem needs otherwise — its ``default``, or ``bounds`` inside the spec's."""
+    p = copy.copy(spec.param[name])
+    p.watchers = {}
+    lo, hi = p.bounds if getattr(p, "bounds", None) else (None, None)
+    new = changes.get("bounds")
+    if new is not None and ((lo is not None and new[0] < lo) or (hi is not None and new[1] > hi)):
+        raise ValueError(f"bounds {new} of {name!r} must lie inside {spec.__name__}'s {(lo, hi)}")
+    for attr, value in changes.items():
+        setattr(p, attr, value)
+    return p
+
+
+class OperatorProblem(BaseProblem):
     """Base of the operator problems; subclasses name their dataset and channels."""
 
     kind = "operator"
     rollout: ClassVar[bool] = False
-    #: a space-time map's time axis: its views draw the last frame and the error per frame
-    time_axis: ClassVar[str | None] = None
+    #: the specification the data comes from; the problem's parameters of the same names are its
+    dataset_spec: ClassVar[type[DatasetSpec]] = DatasetSpec
+    #: a space-time map's axis stepped frame by frame: its views draw the last frame and the
+    #: error per frame (``None``: the whole field is drawn, time included)
+    frame_axis: ClassVar[str | None] = None
     #: channels per frame (rollout) or of the input/output (map)
     channels: ClassVar[tuple[int, int]] = (1, 1)
     #: names of the PINO terms :meth:`physics_losses` returns
@@ -53,14 +76,20 @@ class OperatorProblem(Problem):
     n_train = param.Integer(64, bounds=(1, 1_000_000), doc="Training samples (trajectories for rollouts)")
     n_val = param.Integer(16, bounds=(1, 1_000_000), doc="Validation samples")
     batch_size = param.Integer(16, bounds=(1, 100_000), doc="Samples per optimisation step")
-    seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed of the dataset's random inputs")
+    seed = from_dataset(DatasetSpec, "seed")
     physics = param.Boolean(False, doc="Add the PINO residual terms (weights: TrainConfig.loss_weights)")
     max_gb = param.Number(2.0, bounds=(0.001, 4096.0), label="Max dataset size (GB)",
                           doc="Refuse to generate a dataset larger than this (GB of 2^30 bytes, on disk "
                               "or in memory; never more than the machine holds)")
-    solver_batch = param.Integer(64, bounds=(1, 1_000_000),
-                                 doc="Samples per solver call while generating: a GPU solves a few "
-                                     "hundred as fast as one (memory grows with it)")
+    solver_batch = from_dataset(DatasetSpec, "solver_batch")
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        # the axis drawn frame by frame was once declared as ``time_axis = "t"``: read as
+        # ``frame_axis``, so ``time_axis`` stays the time axis' index, as for every problem
+        if isinstance(cls.__dict__.get("time_axis"), str):
+            cls.frame_axis = cls.__dict__["time_axis"]
+            delattr(cls, "time_axis")
 
     @param.depends("batch_size", "n_train", watch=True, on_init=True)
     def _check_batch(self):
@@ -81,9 +110,9 @@ class OperatorProblem(Problem):
 
     @property
     def snapshot_axes(self) -> tuple[str, ...]:
-        """The axes a snapshot's fields lie on: all but :attr:`time_axis`, whose last frame
+        """The axes a snapshot's fields lie on: all but :attr:`frame_axis`, whose last frame
         is drawn (the error of every frame goes to the per-step error plot)."""
-        return tuple(a for a in self.axes if a != self.time_axis)
+        return tuple(a for a in self.axes if a != self.frame_axis)
 
     @property
     def in_channels(self) -> int:
@@ -95,7 +124,10 @@ class OperatorProblem(Problem):
 
     # ---- data -----------------------------------------------------------------------------
     def spec(self) -> DatasetSpec:
-        raise NotImplementedError
+        """The dataset: :attr:`dataset_spec` with this problem's values of its parameters, and
+        ``n_train + n_val`` samples."""
+        shared = [n for n in self.param if n in self.dataset_spec.param and n != "name"]
+        return self.dataset_spec(n_samples=self.n_train + self.n_val, **{n: getattr(self, n) for n in shared})
 
     def arrays(self, device=None, progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
         """The whole dataset (train then validation samples), from the cache when possible;
@@ -138,16 +170,6 @@ class OperatorProblem(Problem):
         """PINO terms for inputs ``x`` and predictions ``pred``; rollouts get ``pred (B, R, C, *s)``."""
         raise ValueError(f"{self.key!r} has no physics loss; set physics=False")
 
-    # ---- the pointwise PINN hooks do not apply ---------------------------------------------
-    def _not_pointwise(self, *_, **__):
-        raise ValueError(f"{self.key!r} is an operator problem: train it with an operator model "
-                         "(fno, deeponet), not a pointwise PINN")
-
-    residual = sample = initial_condition = losses = _not_pointwise
-
-    def _reference(self, grid):
-        self._not_pointwise()
-
 
 @register
 class BurgersOperator(OperatorProblem):
@@ -163,9 +185,10 @@ class BurgersOperator(OperatorProblem):
     outputs = ("u",)
     periodic = ("x",)
 
-    nu = param.Number(0.1, bounds=(1e-3, 10.0), doc="Viscosity ν (paper: 0.1)")
-    resolution = param.Integer(256, bounds=(8, 8192), doc="Grid of the data (paper: 1024 … 8192)")
-    solve_resolution = param.Integer(1024, bounds=(16, 65536), doc="ETDRK4 grid (paper: 8192)")
+    dataset_spec = BurgersData
+    nu = from_dataset(BurgersData, "nu")
+    resolution = from_dataset(BurgersData, "resolution")
+    solve_resolution = from_dataset(BurgersData, "solve_resolution")
 
     def bounds(self):
         return {"x": (0.0, 1.0)}
@@ -173,11 +196,6 @@ class BurgersOperator(OperatorProblem):
     @property
     def shape(self):
         return (self.resolution,)
-
-    def spec(self):
-        return BurgersData(n_samples=self.n_train + self.n_val, seed=self.seed,
-                           solver_batch=self.solver_batch, nu=self.nu,
-                           resolution=self.resolution, solve_resolution=self.solve_resolution)
 
 
 @register
@@ -195,11 +213,13 @@ class BurgersSpaceTimeOperator(OperatorProblem):
     outputs = ("u",)
     periodic = ("x",)
 
-    nu = param.Number(0.1, bounds=(1e-3, 10.0), doc="Viscosity ν")
-    t_end = param.Number(1.0, bounds=(0.01, 10.0), doc="Final time T")
-    resolution = param.Integer(64, bounds=(8, 8192), doc="Grid points in x")
-    time_frames = param.Integer(33, bounds=(3, 1001), doc="Frames in [0, T], both ends included")
-    solve_resolution = param.Integer(256, bounds=(16, 65536), doc="ETDRK4 grid")
+    dataset_spec = BurgersData
+    nu = from_dataset(BurgersData, "nu")
+    t_end = from_dataset(BurgersData, "t_end")
+    resolution = from_dataset(BurgersData, "resolution", default=64)
+    # the PINO residual differentiates in t: at least three frames
+    time_frames = from_dataset(BurgersData, "time_frames", default=33, bounds=(3, 1001))
+    solve_resolution = from_dataset(BurgersData, "solve_resolution", default=256)
 
     def bounds(self):
         return {"x": (0.0, 1.0), "t": (0.0, self.t_end)}
@@ -207,12 +227,6 @@ class BurgersSpaceTimeOperator(OperatorProblem):
     @property
     def shape(self):
         return (self.resolution, self.time_frames)
-
-    def spec(self):
-        return BurgersData(n_samples=self.n_train + self.n_val, seed=self.seed,
-                           solver_batch=self.solver_batch, nu=self.nu, t_end=self.t_end,
-                           time_frames=self.time_frames, resolution=self.resolution,
-                           solve_resolution=self.solve_resolution)
 
     def _tensors(self, arrays):
         x = np.repeat(arrays["x"][..., None], self.time_frames, axis=-1)
@@ -240,10 +254,12 @@ class DarcyOperator(OperatorProblem):
     outputs = ("u",)
     periodic = ()
 
-    resolution = param.Integer(29, bounds=(3, 2049), doc="Grid incl. boundary (paper: 85, 141, 211, 421)")
-    solve_resolution = param.Integer(85, bounds=(5, 2049), doc="FD solver grid (paper: 421)")
-    grf_modes = param.Integer(64, bounds=(2, 2048), doc="Cosine modes per axis of the GRF (paper: the solver grid)")
-    a_low = param.Number(3.0, bounds=(0.1, 11.9), doc="Low permeability phase (paper text: 3, its data script: 4)")
+    dataset_spec = DarcyData
+    resolution = from_dataset(DarcyData, "resolution", default=29)
+    solve_resolution = from_dataset(DarcyData, "solve_resolution")
+    grf_modes = from_dataset(DarcyData, "grf_modes")
+    # below the high phase, so that the two phases stay apart
+    a_low = from_dataset(DarcyData, "a_low", bounds=(0.1, 11.9))
     #: the high phase; the input channel is ``(a - mid) / half``: the two phases become -1 and +1
     A_HIGH = 12.0
 
@@ -255,10 +271,9 @@ class DarcyOperator(OperatorProblem):
         return (self.resolution, self.resolution)
 
     def spec(self):
-        return DarcyData(n_samples=self.n_train + self.n_val, seed=self.seed,
-                         solver_batch=self.solver_batch, resolution=self.resolution,
-                         solve_resolution=self.solve_resolution, grf_modes=self.grf_modes,
-                         a_high=self.A_HIGH, a_low=self.a_low)
+        spec = super().spec()
+        spec.a_high = self.A_HIGH
+        return spec
 
     def _tensors(self, arrays):
         mid, half = (self.A_HIGH + self.a_low) / 2, (self.A_HIGH - self.a_low) / 2
@@ -298,17 +313,13 @@ class _Vorticity(OperatorProblem):
     periodic = ("x", "y")
     source = "Li et al., Fourier Neural Operator for Parametric PDEs, ICLR 2021"
 
-    nu = param.Number(1e-3, bounds=(1e-6, 1.0), doc="Viscosity ν (paper: 1e-3, 1e-4, 1e-5)")
-    resolution = param.Integer(32, bounds=(8, 4096), doc="Grid (paper: 64)")
-    solve_resolution = param.Integer(64, bounds=(8, 4096), doc="Solver grid (paper: 256)")
-    time_steps = param.Integer(20, bounds=(2, 10_000), doc="Recorded frames after t = 0 (paper: 50)")
-    record_dt = param.Number(1.0, bounds=(1e-3, 100.0), doc="Time between frames")
-
-    def spec(self):
-        return NS2DData(n_samples=self.n_train + self.n_val, seed=self.seed,
-                        solver_batch=self.solver_batch, nu=self.nu,
-                        time_steps=self.time_steps, record_dt=self.record_dt, resolution=self.resolution,
-                        solve_resolution=self.solve_resolution)
+    dataset_spec = NS2DData
+    nu = from_dataset(NS2DData, "nu")
+    resolution = from_dataset(NS2DData, "resolution", default=32)
+    solve_resolution = from_dataset(NS2DData, "solve_resolution")
+    # a rollout needs an input and a target frame
+    time_steps = from_dataset(NS2DData, "time_steps", default=20, bounds=(2, 10_000))
+    record_dt = from_dataset(NS2DData, "record_dt")
 
 
 @register
@@ -351,10 +362,10 @@ class NS2DSpaceTimeOperator(_Vorticity):
     description = ("The same forced 2D turbulence, with the future predicted as one space-time "
                    "field: the history frames, repeated along t, are the input channels.")
     axes = ("x", "y", "t")
-    time_axis = "t"
+    frame_axis = "t"
 
     # the defaults give the default FNO (12 modes) enough frames along t: |f| < 12 needs 22
-    time_steps = param.Integer(24, bounds=(2, 10_000), doc="Recorded frames after t = 0 (paper: 50)")
+    time_steps = from_dataset(NS2DData, "time_steps", default=24, bounds=(2, 10_000))
     history = param.Integer(2, bounds=(1, 100), doc="Input frames (paper: 10)")
     frames = param.Integer(22, bounds=(2, 10_000), doc="Predicted frames (paper: 40 for ν = 1e-3)")
 
@@ -406,10 +417,12 @@ class KSOperator(RolloutProblem):
     outputs = ("u",)
     periodic = ("x",)
 
-    length = param.Number(22.0, bounds=(1.0, 1000.0), doc="Period L")
-    resolution = param.Integer(64, bounds=(8, 8192), doc="Grid points")
-    time_steps = param.Integer(40, bounds=(2, 100_000), doc="Recorded frames after t = 0")
-    record_dt = param.Number(1.0, bounds=(0.05, 100.0), doc="Time between frames")
+    dataset_spec = KSData
+    length = from_dataset(KSData, "length")
+    resolution = from_dataset(KSData, "resolution")
+    time_steps = from_dataset(KSData, "time_steps", bounds=(2, 100_000))
+    # a multiple of the solver's step 0.05
+    record_dt = from_dataset(KSData, "record_dt", bounds=(0.05, 100.0))
 
     def bounds(self):
         return {"x": (0.0, self.length)}
@@ -417,8 +430,3 @@ class KSOperator(RolloutProblem):
     @property
     def shape(self):
         return (self.resolution,)
-
-    def spec(self):
-        return KSData(n_samples=self.n_train + self.n_val, seed=self.seed,
-                      solver_batch=self.solver_batch, length=self.length,
-                      resolution=self.resolution, time_steps=self.time_steps, record_dt=self.record_dt)

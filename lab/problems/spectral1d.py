@@ -3,7 +3,7 @@
 A subclass states its equation (:meth:`equation`), its initial condition (:meth:`u0`) and
 the solver resolution (:meth:`solver_resolution`, chosen by a convergence study recorded in
 its docstring). The reference is then computed once on the fine periodic solver grid, hitting
-every requested time exactly (:func:`lab.solvers.etdrk4.solve_at`), and evaluated at the
+every requested time exactly (:func:`lab.solvers.time_stepping.solve` by ETDRK4), and evaluated at the
 requested ``x`` by exact trigonometric interpolation
 (:func:`lab.solvers.spectral.fourier_interpolate`) — so it is spectrally accurate on any grid.
 """
@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from lab.problems.base import Problem
-from lab.solvers.etdrk4 import PeriodicEquation, solve_at
+from lab.solvers.etdrk4 import PeriodicEquation
 from lab.solvers.spectral import fourier_interpolate
+from lab.solvers.time_stepping import solve
 
 
 class PeriodicSpectralProblem(Problem):
@@ -47,7 +48,7 @@ class PeriodicSpectralProblem(Problem):
         t0 = self.bounds()["t"][0]
         times = torch.as_tensor(np.asarray(times, dtype=np.float64), device=eq.device) - t0
         x = eq.grid()
-        return x, solve_at(eq, self.u0(x), times, dt)
+        return x, solve(eq, self.u0(x), times, dt=dt)
 
     def _reference(self, grid):
         t = np.asarray(grid["t"], dtype=np.float64)

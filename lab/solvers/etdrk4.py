@@ -1,34 +1,32 @@
-"""ETDRK4 for stiff semilinear PDEs ``u_t = L u + N(u)`` on a periodic interval.
+"""Stiff semilinear PDEs ``u_t = L u + N(u)`` on a periodic interval, stepped by ETDRK4.
 
 The linear part ``L`` is diagonal in Fourier space and integrated exactly; the nonlinear part
-is treated by the fourth-order exponential Runge–Kutta scheme of Cox & Matthews (2002),
-*J. Comput. Phys.* 176, 430. Its coefficients ``h·φ_k(hL)`` cancel catastrophically for
-small ``|hL|``; following Kassam & Trefethen (2005), *SIAM J. Sci. Comput.* 26, 1214, they
-are evaluated as means over a circle of radius 1 around each ``hL`` in the complex plane
-(Cauchy integral), which is accurate to about 1e-13 for every ``hL`` — real (diffusion),
-imaginary (dispersion, KdV) or zero (the mean mode).
+is treated by the fourth-order exponential Runge–Kutta scheme of Cox & Matthews (2002) with
+the contour-integral coefficients of Kassam & Trefethen (2005), accurate for every ``hL`` —
+real (diffusion), imaginary (dispersion, KdV) or zero (the mean mode).
 
 Layout, after jax-cfd's ``spectral`` package: an *equation* precomputes its wavenumbers,
-de-aliasing mask and linear symbol; ``etdrk4(equation, dt)`` returns a ``step`` acting on the
-real-FFT state ``u_hat`` of shape ``(..., n//2 + 1)`` (any leading batch dims: many initial
-conditions at once); :func:`trajectory` is the generic time loop and :func:`solve_at` steps
-to arbitrary output times. Quadratic and polynomial nonlinearities are de-aliased with the
+de-aliasing mask and linear symbol and fulfils the semilinear protocol of
+:mod:`lab.solvers.time_stepping`, whose ``etdrk4(equation, dt)`` returns a ``step`` acting on
+the real-FFT state ``u_hat`` of shape ``(..., n//2 + 1)`` (any leading batch dims: many
+initial conditions at once), whose :func:`trajectory` is the fixed-step loop and whose
+``solve`` steps to arbitrary output times (:func:`solve_at` here). Quadratic and polynomial nonlinearities are de-aliased with the
 2/3 rule (:func:`lab.solvers.spectral.dealias_mask`) on input and output.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import partial
 
 import torch
 
 from lab.solvers.spectral import dealias_mask, wavenumbers
+from lab.solvers.time_stepping import etdrk4, solve, trajectory
 
 #: the numbers this module returns: bump on a change that alters them, so references
 #: cached under the old value are recomputed (:func:`lab.solvers.versions`)
 VERSION = "1"
-
-Step = Callable[[torch.Tensor], torch.Tensor]
 
 
 class PeriodicEquation:
@@ -175,89 +173,13 @@ class ReactionDiffusion(PeriodicEquation):
         return self.mask * torch.fft.rfft(u * u * (self.b + self.c * u), dim=-1)
 
 
-def etdrk4_coefficients(linear: torch.Tensor, dt: float, contour_points: int = 64):
-    """``E = e^{hL}, E2 = e^{hL/2}, Q = h φ₁(hL/2)/2`` and the update weights ``f1, f2, f3``.
-
-    Kassam & Trefethen (2005), eq. (2.5) for the weights; each ``φ`` is averaged over
-    ``contour_points`` points of the unit circle centred on ``hL``.
-    """
-    hL = dt * linear.to(torch.complex128)
-    j = torch.arange(contour_points, device=hL.device, dtype=torch.float64)
-    r = torch.exp(2j * math.pi * (j + 0.5) / contour_points)
-    z = hL[..., None] + r
-    ez, ez2 = torch.exp(z), torch.exp(z / 2)
-    q = dt * ((ez2 - 1) / z).mean(-1)
-    f1 = dt * ((-4 - z + ez * (4 - 3 * z + z**2)) / z**3).mean(-1)
-    f2 = dt * ((2 + z + ez * (z - 2)) / z**3).mean(-1)
-    f3 = dt * ((-4 - 3 * z - z**2 + ez * (4 - z)) / z**3).mean(-1)
-    out = (torch.exp(hL), torch.exp(hL / 2), q, f1, f2, f3)
-    return tuple(c.to(linear.dtype) for c in out)
-
-
-def etdrk4(equation: PeriodicEquation, dt: float, *, contour_points: int = 64) -> Step:
-    """One ETDRK4 step ``u_hat(t) -> u_hat(t + dt)``; fourth order in ``dt`` (Cox & Matthews)."""
-    if not dt > 0:
-        raise ValueError(f"dt must be positive, got {dt}")
-    E, E2, Q, f1, f2, f3 = etdrk4_coefficients(equation.linear, dt, contour_points)
-    N = equation.nonlinear
-
-    def step(v: torch.Tensor) -> torch.Tensor:
-        Nv = N(v)
-        a = E2 * v + Q * Nv
-        Na = N(a)
-        b = E2 * v + Q * Na
-        Nb = N(b)
-        c = E2 * a + Q * (2 * Nb - Nv)
-        Nc = N(c)
-        return E * v + f1 * Nv + 2 * f2 * (Na + Nb) + f3 * Nc
-
-    step.equation, step.dt = equation, dt
-    return step
-
-
-def trajectory(step: Step, state: torch.Tensor, n_steps: int, save_every: int = 1,
-               post_process: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    """Apply ``step`` ``n_steps`` times; stack the initial and every ``save_every``-th state.
-
-    Returns ``(..., n_steps // save_every + 1, *state_dims)`` with the time axis inserted just
-    before the last state axis (``(B, T, n)`` for a batch of 1D fields).
-    """
-    if n_steps < 0 or save_every < 1 or n_steps % save_every:
-        raise ValueError(f"need n_steps >= 0 divisible by save_every >= 1, got n_steps={n_steps}, "
-                         f"save_every={save_every}")
-    post = post_process or (lambda s: s)
-    frames = [post(state)]
-    for i in range(1, n_steps + 1):
-        state = step(state)
-        if i % save_every == 0:
-            frames.append(post(state))
-    return torch.stack(frames, dim=-2)
-
-
 def solve_at(equation: PeriodicEquation, u0: torch.Tensor, times: Sequence[float] | torch.Tensor,
              max_dt: float, *, contour_points: int = 64) -> torch.Tensor:
-    """Physical solution at the given non-decreasing ``times`` (``times[0] >= 0``, start at 0).
+    """:func:`lab.solvers.time_stepping.solve` by ETDRK4 with steps no longer than ``max_dt``,
+    laid out ``(..., len(times), n)`` (the time axis before the grid axis)."""
+    method = partial(etdrk4, contour_points=contour_points)
+    return solve(equation, u0, times, dt=max_dt, method=method).movedim(0, -2)
 
-    Each interval between outputs is split into equal steps no longer than ``max_dt`` so every
-    output time is hit exactly (no interpolation in time); steppers are reused across
-    intervals of equal length. ``u0``: ``(..., n)``; returns ``(..., len(times), n)``.
-    """
-    times = [float(t) for t in torch.as_tensor(times, dtype=torch.float64).reshape(-1)]
-    if not times or times[0] < 0 or any(b < a for a, b in zip(times, times[1:])):
-        raise ValueError("times must be a non-empty, non-decreasing sequence starting at t >= 0")
-    if not max_dt > 0:
-        raise ValueError(f"max_dt must be positive, got {max_dt}")
-    steppers: dict[float, Step] = {}
-    v, t, frames = equation.to_spectral(u0), 0.0, []
-    for target in times:
-        gap = target - t
-        if gap > 0:
-            m = max(1, math.ceil(gap / max_dt - 1e-9))
-            h = round(gap / m, 15)
-            if h not in steppers:
-                steppers[h] = etdrk4(equation, h, contour_points=contour_points)
-            for _ in range(m):
-                v = steppers[h](v)
-            t = target
-        frames.append(equation.to_physical(v))
-    return torch.stack(frames, dim=-2)
+
+__all__ = ["AdvectionDiffusion", "Burgers", "KdV", "KuramotoSivashinsky", "PeriodicEquation",
+           "ReactionDiffusion", "etdrk4", "solve_at", "trajectory"]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from lab.solvers.integrating_factor import output_times
+from lab.solvers.time_stepping import output_times
 
 #: the numbers this module returns: bump on a change that alters them, so references
 #: cached under the old value are recomputed (:func:`lab.solvers.versions`)

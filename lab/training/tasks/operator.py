@@ -182,7 +182,7 @@ class OperatorTask(Task):
             mean = self.train["y"].mean(0, keepdim=True).expand_as(y)
             extras["trivial_rel_l2"] = relative_l2(mean, y)
             last_pred, last_true, show_in = pred[:, 0], y[:, 0], x[0, 0]
-            if p.time_axis:  # a space-time map: the error per frame, and the last frame drawn
+            if p.frame_axis:  # a space-time map: the error per frame, and the last frame drawn
                 frames = pred.shape[-1]
                 extras["rollout_error"] = [relative_l2(pred[..., r], y[..., r]) for r in range(frames)]
                 last_pred, last_true, show_in = last_pred[..., -1], last_true[..., -1], x[0, -1, ..., -1]
