@@ -119,6 +119,37 @@ def step_row(name, make, state, traffic, traffic_fused, mode, device, bw, warmup
             "max_abs_field": float(fa.abs().max())}
 
 
+def kernel_split(name, make, state, mode, device, steps=5):
+    """GPU time per step by kind of kernel (cuFFT, generated, other) from the profiler: what the
+    step's time goes to, and so what limits it."""
+    from torch.profiler import ProfilerActivity, profile
+
+    ref, solver = make("off"), make(mode)
+    dt = 0.5 * ref.max_stable_dt(state)
+    v = state
+    for _ in range(3):
+        v = solver.step(v, dt)
+    _sync(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            v = solver.step(v, dt)
+        _sync(device)
+    split, top = {"fft": 0.0, "generated": 0.0, "other": 0.0}, []
+    for e in prof.key_averages():
+        us = getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0.0)
+        if us <= 0:
+            continue
+        low = e.key.lower()
+        kind = "fft" if ("fft" in low or "r2c" in low or "c2r" in low) else \
+            "generated" if low.startswith("triton") else "other"
+        split[kind] += us / 1e3 / steps
+        top.append((us / 1e3 / steps, e.count // steps, e.key[:90]))
+    top.sort(reverse=True)
+    return {"case": name, "fused": mode, "profile": "GPU ms per step by kernel kind",
+            **{f"{k}_ms": v for k, v in split.items()},
+            "top_kernels": [{"ms": t, "per_step": c, "name": k} for t, c, k in top[:8]]}
+
+
 def data_row(mode, samples, device, settings):
     """Generate the reduced N = 10 000 set with the reference (``"off"``) or the default fused step."""
     spec = NS2DData(n_samples=samples, **settings)
@@ -150,7 +181,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny sizes on the CPU (smoke test)")
     ap.add_argument("--device", default=None, help="default: cuda if available (cpu with --quick)")
     ap.add_argument("--modes", default=None,
-                    help="comma-separated fused modes besides 'off' (default: compile,graphs on CUDA, eager elsewhere)")
+                    help="comma-separated fused modes besides 'off' (default: eager,compile,graphs on CUDA, eager elsewhere)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--data-samples", type=int, default=None, help="samples of the reduced data set (default 1000)")
     ap.add_argument("--budget-s", type=float, default=420.0,
@@ -161,7 +192,7 @@ def main(argv=None):
     start = time.perf_counter()
     device = pick_device(args.device or ("cpu" if args.quick else "auto"))
     dtype = torch.float32
-    modes = (args.modes or ("compile,graphs" if device.type == "cuda" else "eager")).split(",")
+    modes = (args.modes or ("eager,compile,graphs" if device.type == "cuda" else "eager")).split(",")
     step_modes = [m for m in modes if m != "graphs"]
     repeats = args.repeats or (3 if args.quick else 20)
     samples = args.data_samples or (8 if args.quick else 1000)
@@ -207,6 +238,11 @@ def main(argv=None):
                     name, make, state, traffic, traffic_fused, mode, device, bw, warmup, repeats, check))
                 if row is not None:
                     emit(row)
+                if device.type == "cuda" and mode in ("off", "compile"):
+                    split = attempt({"case": name, "fused": mode, "profile": "failed"},
+                                    lambda: kernel_split(name, make, state, mode, device))
+                    if split is not None:
+                        emit(split)
         if stage_modes is not late:  # the data set between the plain and the CUDA-graph rows
             default = navier_stokes.default_fused(device) if device.type == "cuda" else step_modes[-1]
             made = {}
@@ -238,6 +274,9 @@ def main(argv=None):
         elif "generate_s" in r:
             print(f"  {r['case']:>12} {r['fused']:>8}: {r['generate_s']:.1f} s (warm-up {r['warmup_s']:.1f} s), "
                   f"{PAPER_SAMPLES} samples ~ {r[f'extrapolated_{PAPER_SAMPLES}_samples_min']:.1f} min")
+        elif "profile" in r and "fft_ms" in r:
+            print(f"  {r['case']:>12} {r['fused']:>8}: GPU ms/step cuFFT {r['fft_ms']:.3f}, generated "
+                  f"{r['generated_ms']:.3f}, other {r['other_ms']:.3f}")
         elif "speedup" in r:
             print(f"  data set x{r['speedup']:.2f}, max diff per frame {r['max_abs_diff_per_frame'][1]:.1e} (first) "
                   f"{r['max_abs_diff_per_frame'][-1]:.1e} (last) of {r['max_abs_field']:.1e}")
