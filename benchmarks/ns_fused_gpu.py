@@ -184,7 +184,7 @@ def main(argv=None):
                     help="comma-separated fused modes besides 'off' (default: eager,compile,graphs on CUDA, eager elsewhere)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--data-samples", type=int, default=None, help="samples of the reduced data set (default 1000)")
-    ap.add_argument("--budget-s", type=float, default=420.0,
+    ap.add_argument("--budget-s", type=float, default=360.0,
                     help="skip what is left (the CUDA-graph rows last) once this many seconds have passed")
     ap.add_argument("--out", default=None, help="output folder (default benchmarks/results; --quick writes only if given)")
     args = ap.parse_args(argv)
