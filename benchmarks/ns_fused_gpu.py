@@ -91,7 +91,8 @@ def _cases(quick, device, dtype):
 
     def make2(fused, n=n):
         return NavierStokes2D(n, nu=1e-4, length=1.0, device=device, dtype=dtype, max_bytes=64 * 2**30, fused=fused)
-    out.append((f"ns2d_{n}^2", make2, make2("off").to_spectral(w0), PASSES_2D * n**2 * item, PASSES_FUSED_2D * n**2 * item))
+    out.append((f"ns2d_{n}^2", make2, make2("off").to_spectral(w0), PASSES_2D * n**2 * item,
+                PASSES_FUSED_2D * n**2 * item))
     return out
 
 
@@ -181,12 +182,14 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny sizes on the CPU (smoke test)")
     ap.add_argument("--device", default=None, help="default: cuda if available (cpu with --quick)")
     ap.add_argument("--modes", default=None,
-                    help="comma-separated fused modes besides 'off' (default: eager,compile,graphs on CUDA, eager elsewhere)")
+                    help="comma-separated fused modes besides 'off' "
+                         "(default: eager,compile,graphs on CUDA, eager elsewhere)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--data-samples", type=int, default=None, help="samples of the reduced data set (default 1000)")
     ap.add_argument("--budget-s", type=float, default=360.0,
                     help="skip what is left (the CUDA-graph rows last) once this many seconds have passed")
-    ap.add_argument("--out", default=None, help="output folder (default benchmarks/results; --quick writes only if given)")
+    ap.add_argument("--out", default=None,
+                    help="output folder (default benchmarks/results; --quick writes only if given)")
     args = ap.parse_args(argv)
 
     start = time.perf_counter()
@@ -245,17 +248,18 @@ def main(argv=None):
                         emit(split)
         if stage_modes is not late:  # the data set between the plain and the CUDA-graph rows
             default = navier_stokes.default_fused(device) if device.type == "cuda" else step_modes[-1]
+            settings = QUICK_DATA if args.quick else PAPER_DATA
             made = {}
             for mode in ("off", default):
-                got = attempt({"case": "ns2d_data", "fused": mode}, lambda: data_row(mode, samples, device, QUICK_DATA if args.quick else PAPER_DATA))
+                got = attempt({"case": "ns2d_data", "fused": mode}, lambda: data_row(mode, samples, device, settings))
                 if got is not None:
                     made[mode], row = got
                     emit(row)
             if len(made) == 2:
                 old, new = made["off"], made[default]
                 per_frame = abs(old - new).reshape(old.shape[0], old.shape[1], -1).max(axis=(0, 2))
-                t_old = next(r["generate_s"] for r in rows if r.get("case", "").startswith("ns2d_data_") and r["fused"] == "off")
-                t_new = rows[-1]["generate_s"]
+                t_old, t_new = (next(r["generate_s"] for r in rows if "generate_s" in r and r["fused"] == m)
+                                for m in ("off", default))
                 emit({"case": "ns2d_data_compare", "fused": default, "speedup": t_old / t_new,
                       "max_abs_diff_per_frame": [float(x) for x in per_frame],
                       "max_abs_field": float(abs(old).max())})
