@@ -91,22 +91,23 @@ def _cases(quick, device, dtype):
 
     def make2(fused, n=n):
         return NavierStokes2D(n, nu=1e-4, length=1.0, device=device, dtype=dtype, max_bytes=64 * 2**30, fused=fused)
-    out.append((f"ns2d_{n}^2", make2, make2("off").to_spectral(w0), PASSES_2D * n**2 * item, PASSES_FUSED_2D * n**2 * item))
+    out.append((f"ns2d_{n}^2", make2, make2("off").to_spectral(w0), PASSES_2D * n**2 * item,
+                PASSES_FUSED_2D * n**2 * item))
     return out
 
 
 def step_row(name, make, state, traffic, traffic_fused, mode, device, bw, warmup, repeats, check_steps):
     """Time one way of stepping one case; compare its fields with the reference's."""
     _peak_reset(device)
-    solver = make(mode)
-    dt = 0.5 * solver.max_stable_dt(state)
+    ref, solver = make("off"), make(mode)
+    dt = 0.5 * ref.max_stable_dt(state)
     _sync(device)
     t0 = time.perf_counter()
-    solver.step(state, dt)
+    solver.step(state, dt)  # the compile of the step, for a compiled mode
     _sync(device)
     first = time.perf_counter() - t0
     t = time_step(solver, state, dt, device, warmup=warmup, repeats=repeats)
-    ref, a, b = make("off"), state, state
+    a, b = state, state
     for _ in range(check_steps):
         a, b = ref.step(a, dt), solver.step(b, dt)
     fa, fb = ref.to_physical(a), ref.to_physical(b)
@@ -117,6 +118,37 @@ def step_row(name, make, state, traffic, traffic_fused, mode, device, bw, warmup
             "peak_memory_GB": _peak_gb(device), "check_steps": check_steps,
             "max_abs_diff_vs_reference": float((fa - fb).abs().max()),
             "max_abs_field": float(fa.abs().max())}
+
+
+def kernel_split(name, make, state, mode, device, steps=5):
+    """GPU time per step by kind of kernel (cuFFT, generated, other) from the profiler: what the
+    step's time goes to, and so what limits it."""
+    from torch.profiler import ProfilerActivity, profile
+
+    ref, solver = make("off"), make(mode)
+    dt = 0.5 * ref.max_stable_dt(state)
+    v = state
+    for _ in range(3):
+        v = solver.step(v, dt)
+    _sync(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            v = solver.step(v, dt)
+        _sync(device)
+    split, top = {"fft": 0.0, "generated": 0.0, "other": 0.0}, []
+    for e in prof.key_averages():
+        us = getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0.0)
+        if us <= 0:
+            continue
+        low = e.key.lower()
+        kind = "fft" if ("fft" in low or "r2c" in low or "c2r" in low) else \
+            "generated" if low.startswith("triton") else "other"
+        split[kind] += us / 1e3 / steps
+        top.append((us / 1e3 / steps, e.count // steps, e.key[:90]))
+    top.sort(reverse=True)
+    return {"case": name, "fused": mode, "profile": "GPU ms per step by kernel kind",
+            **{f"{k}_ms": v for k, v in split.items()},
+            "top_kernels": [{"ms": t, "per_step": c, "name": k} for t, c, k in top[:8]]}
 
 
 def data_row(mode, samples, device, settings):
@@ -150,18 +182,20 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny sizes on the CPU (smoke test)")
     ap.add_argument("--device", default=None, help="default: cuda if available (cpu with --quick)")
     ap.add_argument("--modes", default=None,
-                    help="comma-separated fused modes besides 'off' (default: compile,graphs on CUDA, eager elsewhere)")
+                    help="comma-separated fused modes besides 'off' "
+                         "(default: eager,compile,graphs on CUDA, eager elsewhere)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--data-samples", type=int, default=None, help="samples of the reduced data set (default 1000)")
-    ap.add_argument("--budget-s", type=float, default=420.0,
+    ap.add_argument("--budget-s", type=float, default=360.0,
                     help="skip what is left (the CUDA-graph rows last) once this many seconds have passed")
-    ap.add_argument("--out", default=None, help="output folder (default benchmarks/results; --quick writes only if given)")
+    ap.add_argument("--out", default=None,
+                    help="output folder (default benchmarks/results; --quick writes only if given)")
     args = ap.parse_args(argv)
 
     start = time.perf_counter()
     device = pick_device(args.device or ("cpu" if args.quick else "auto"))
     dtype = torch.float32
-    modes = (args.modes or ("compile,graphs" if device.type == "cuda" else "eager")).split(",")
+    modes = (args.modes or ("eager,compile,graphs" if device.type == "cuda" else "eager")).split(",")
     step_modes = [m for m in modes if m != "graphs"]
     repeats = args.repeats or (3 if args.quick else 20)
     samples = args.data_samples or (8 if args.quick else 1000)
@@ -207,19 +241,25 @@ def main(argv=None):
                     name, make, state, traffic, traffic_fused, mode, device, bw, warmup, repeats, check))
                 if row is not None:
                     emit(row)
+                if device.type == "cuda" and mode in ("off", "compile"):
+                    split = attempt({"case": name, "fused": mode, "profile": "failed"},
+                                    lambda: kernel_split(name, make, state, mode, device))
+                    if split is not None:
+                        emit(split)
         if stage_modes is not late:  # the data set between the plain and the CUDA-graph rows
             default = navier_stokes.default_fused(device) if device.type == "cuda" else step_modes[-1]
+            settings = QUICK_DATA if args.quick else PAPER_DATA
             made = {}
             for mode in ("off", default):
-                got = attempt({"case": "ns2d_data", "fused": mode}, lambda: data_row(mode, samples, device, QUICK_DATA if args.quick else PAPER_DATA))
+                got = attempt({"case": "ns2d_data", "fused": mode}, lambda: data_row(mode, samples, device, settings))
                 if got is not None:
                     made[mode], row = got
                     emit(row)
             if len(made) == 2:
                 old, new = made["off"], made[default]
                 per_frame = abs(old - new).reshape(old.shape[0], old.shape[1], -1).max(axis=(0, 2))
-                t_old = next(r["generate_s"] for r in rows if r.get("case", "").startswith("ns2d_data_") and r["fused"] == "off")
-                t_new = rows[-1]["generate_s"]
+                t_old, t_new = (next(r["generate_s"] for r in rows if "generate_s" in r and r["fused"] == m)
+                                for m in ("off", default))
                 emit({"case": "ns2d_data_compare", "fused": default, "speedup": t_old / t_new,
                       "max_abs_diff_per_frame": [float(x) for x in per_frame],
                       "max_abs_field": float(abs(old).max())})
@@ -238,6 +278,9 @@ def main(argv=None):
         elif "generate_s" in r:
             print(f"  {r['case']:>12} {r['fused']:>8}: {r['generate_s']:.1f} s (warm-up {r['warmup_s']:.1f} s), "
                   f"{PAPER_SAMPLES} samples ~ {r[f'extrapolated_{PAPER_SAMPLES}_samples_min']:.1f} min")
+        elif "profile" in r and "fft_ms" in r:
+            print(f"  {r['case']:>12} {r['fused']:>8}: GPU ms/step cuFFT {r['fft_ms']:.3f}, generated "
+                  f"{r['generated_ms']:.3f}, other {r['other_ms']:.3f}")
         elif "speedup" in r:
             print(f"  data set x{r['speedup']:.2f}, max diff per frame {r['max_abs_diff_per_frame'][1]:.1e} (first) "
                   f"{r['max_abs_diff_per_frame'][-1]:.1e} (last) of {r['max_abs_field']:.1e}")

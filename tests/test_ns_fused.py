@@ -133,3 +133,18 @@ def test_a_step_starts_from_the_speed_measurement_of_its_own_state_only():
     fused.max_velocity(w)
     w.mul_(2)
     assert relative_gap(fused.step(2 * v, dt), fused.step(w, dt)) < 1e-15
+
+
+def test_auto_compiles_only_states_large_enough_to_pay_for_the_compile(monkeypatch):
+    from lab.solvers import navier_stokes, ns_fused
+
+    monkeypatch.setattr(navier_stokes, "default_fused", lambda device: "compile")
+    monkeypatch.setattr(ns_fused, "runner", lambda *a: pytest.fail("a small state was compiled for"))
+    ns, ref = NavierStokes2D(32, nu=1e-3), NavierStokes2D(32, nu=1e-3, fused="off")
+    assert ns.fused == "compile"
+    v = ref.to_spectral(vorticity(32, 2, 0))
+    assert v.numel() < navier_stokes.AUTO_COMPILE_MIN
+    assert torch.equal(ns.step(v, 0.01), ref.step(v, 0.01))
+    assert ns.max_velocity(v) == ref.max_velocity(v)
+    with pytest.raises(pytest.fail.Exception, match="compiled"):
+        NavierStokes2D(32, nu=1e-3, fused="compile").step(v, 0.01)  # asked for: compiled

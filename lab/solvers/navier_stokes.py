@@ -15,9 +15,10 @@ conditions at once); run float64 for references, float32 for speed on a GPU.
 ``fused`` picks how a step runs: ``"off"`` the reference code below; ``"eager"``, ``"compile"``
 or ``"graphs"`` the same arithmetic fused into few kernels (:mod:`lab.solvers.ns_fused`), run
 eagerly, compiled by ``torch.compile``, or compiled and replayed as CUDA graphs. ``"auto"``
-(the default) compiles on CUDA, where the step is memory bound and fusion pays, and keeps the
-reference elsewhere: compiling costs a CPU user a minute, and eagerly the fused arithmetic
-saves little on a CPU, whose FFTs dominate the step.
+(the default) compiles on CUDA, where the step is memory bound and fusion pays, for states large
+enough to repay the compile (``AUTO_COMPILE_MIN``), and keeps the reference elsewhere:
+compiling costs a CPU user a minute, and eagerly the fused arithmetic saves little on a CPU,
+whose FFTs dominate the step.
 
 2D, on ``[0, L)^2``:  ``w_t + u . grad w = nu lap w - mu w + f``, ``u = (psi_y, -psi_x)``,
 ``lap psi = -w`` (Kochkov et al. 2021 and the FNO data, Li et al. 2021, use this form).
@@ -59,8 +60,17 @@ def _check_positive_int(name, n, low):
         raise ValueError(f"{name} must be an integer >= {low}, got {n}")
 
 
+#: smallest state (complex numbers, batch included) that ``fused="auto"`` compiles for: below it
+#: a step takes microseconds and the one-off compile (tens of seconds) would not pay back
+AUTO_COMPILE_MIN = 2**20
+
+
 def default_fused(device: torch.device) -> str:
-    """What ``fused="auto"`` means on ``device``: compiled on CUDA (with Triton), else the reference."""
+    """What ``fused="auto"`` means on ``device``: compiled on CUDA (with Triton), else the reference.
+
+    Compiled only for states of at least :data:`AUTO_COMPILE_MIN` numbers; smaller ones take
+    the reference step.
+    """
     if device.type == "cuda" and importlib.util.find_spec("triton") is not None:
         return "compile"
     return "off"
@@ -89,6 +99,8 @@ class _PeriodicNS:
         allowed = ("auto",) + (ns_fused.MODES if self.fused_step is not None else ("off",))
         if fused not in allowed:
             raise ValueError(f"fused must be one of {allowed}, got {fused!r}")
+        #: whether a small state takes the reference step (``"auto"`` chose to compile)
+        self._small_off = fused == "auto"
         if fused == "auto":
             fused = "off" if self.fused_step is None else default_fused(self.device)
         self.fused = fused
@@ -133,7 +145,7 @@ class _PeriodicNS:
 
     def step(self, v: torch.Tensor, dt: float) -> torch.Tensor:
         """One Lawson-RK4 step (no stability check: the solver's hot loop and the benchmark)."""
-        if self.fused != "off":
+        if self._fused_for(v) != "off":
             h = torch.full((), dt, device=self.device, dtype=self.dtype)  # a tensor: no recompiles
             first, self._first = self._first, None
             first = first[2] if first is not None and first[0] is v and first[1] == v._version else None
@@ -150,6 +162,10 @@ class _PeriodicNS:
         """Operands of ``fused_step`` after the state and the step size."""
         raise NotImplementedError
 
+    def _fused_for(self, v: torch.Tensor) -> str:
+        small = self._small_off and self.fused != "eager" and v.numel() < AUTO_COMPILE_MIN
+        return "off" if small else self.fused
+
     def _run_fused(self, function, v, *args):
         """``function`` of :mod:`lab.solvers.ns_fused` on the real view of ``v``, run as ``self.fused`` says."""
         run = ns_fused.runner(function, self.fused)
@@ -162,7 +178,7 @@ class _PeriodicNS:
 
     def max_velocity(self, v: torch.Tensor) -> list[float]:
         """max |u_d| over the batch, per direction."""
-        if self.fused != "off":  # from the transform the next step starts with; one device sync
+        if self._fused_for(v) != "off":  # from the transform the next step starts with; one device sync
             x, speed = self._run_fused(ns_fused.first_transform, v, self._k_real, self._sgs, self.n)
             if self.fused != "graphs":  # a replay would overwrite it
                 self._first = (v, v._version, x)

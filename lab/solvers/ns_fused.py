@@ -24,6 +24,10 @@ import torch
 
 from lab.solvers.integrating_factor import lawson_rk4
 
+#: the numbers this module returns: bump on a change that alters them, so references
+#: cached under the old value are recomputed (:func:`lab.solvers.versions`)
+VERSION = "1"
+
 #: how a solver runs its step: the reference code, these functions run eagerly, compiled, or
 #: compiled and captured in CUDA graphs (whole steps replayed without per-kernel launches)
 MODES = ("off", "eager", "compile", "graphs")
