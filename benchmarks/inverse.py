@@ -6,7 +6,7 @@ sensors and the PDE with ν trainable from a guess of 0.02 (true ν = 0.05): Ada
 on the CPU in float32. Recorded: the recovered ν, its relative error, the field's relative L2
 error and the run's wall time, with the machine's load (a shared machine slows everything).
 
-    python benchmarks/inverse.py            # about 3 minutes on an idle 2-core CPU
+    python benchmarks/inverse.py --seeds 2    # about 4 minutes on a 2-core CPU
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
+from lab.training.events import Step
 
 OUT = Path(__file__).parent / "results" / "inverse_burgers_nu_cpu.json"
 TRUTH, GUESS = 0.05, 0.02
@@ -30,13 +31,20 @@ SETUP = dict(steps=200, lbfgs_steps=400, lr=5e-3, lr_schedule="constant", n_pde=
 MODEL = dict(width=20, depth=3)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``platform`` gives only the architecture on Linux)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def recover(noise: float, sensors: int, seed: int, runs: Path) -> dict:
     config = TrainConfig(**SETUP, sensors=sensors, sensor_noise=noise, sensor_seed=seed, seed=seed,
                          infer={"nu": GUESS})
     estimates = []
     trainer = Trainer(get_problem("burgers", nu=TRUTH), get_model_config("mlp", **MODEL), config, runs_dir=runs,
-                      sinks=[lambda e: estimates.append(e.extras["inferred"]["nu"]) if hasattr(e, "extras")
-                             and "inferred" in e.extras else None])
+                      sinks=[lambda e: estimates.append(e.extras["inferred"]["nu"]) if isinstance(e, Step) else None])
     t0 = time.perf_counter()
     result = trainer.run()
     nu = estimates[-1]
@@ -65,12 +73,15 @@ def main() -> None:
     OUT.write_text(json.dumps({
         "what": f"Burgers nu recovered by a PINN from noisy sensors (true {TRUTH}, initial guess {GUESS}): "
                 "relative error of nu against sensor noise (relative std) and number of sensors",
-        "date": datetime.date.today().isoformat(), "device": "cpu", "cpu": platform.processor() or platform.machine(),
+        "date": datetime.date.today().isoformat(), "device": "cpu", "cpu": cpu_name(),
         "cores": os.cpu_count(), "torch_threads": 1, "python": platform.python_version(),
         "torch": torch.__version__, "dtype": SETUP["dtype"], "model": {"kind": "mlp", **MODEL},
         "train": {k: v for k, v in SETUP.items() if k not in ("device", "dtype")},
         "loadavg_1_5_15_before": [round(x, 2) for x in load],
         "loadavg_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
+        "mean_nu_rel_error": {f"noise {noise:g}": {f"{n} sensors": round(sum(
+            r["nu_rel_error"] for r in rows if r["noise"] == noise and r["sensors"] == n) / args.seeds, 5)
+            for n in args.sensors} for noise in args.noise},
         "rows": rows}, indent=2) + "\n")
 
 

@@ -7,13 +7,17 @@ import pytest
 
 from lab import get_problem
 from lab.io.observations import ObservationError, Observations, draw_sensors, read_observations
+from lab.problems.burgers import Burgers
 
 FORMATS = ("csv", "npz", "h5", "nc")
 
 
 @pytest.fixture(scope="module")
 def burgers():
-    return get_problem("burgers", nu=0.05)
+    """Burgers on a 64 × 33 reference grid: a reference solved in a moment."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Burgers, "grid_shape", (64, 33))
+        yield get_problem("burgers", nu=0.05)
 
 
 def _obs(n=7, seed=0):
@@ -34,11 +38,11 @@ def test_noiseless_sensors_are_the_reference_at_grid_nodes(burgers):
 
 
 def test_sensor_noise_has_the_stated_relative_standard_deviation(burgers):
-    clean = draw_sensors(burgers, 20000, noise=0.0, seed=1)
-    noisy = draw_sensors(burgers, 20000, noise=0.05, seed=1)
+    clean = draw_sensors(burgers, 2000, noise=0.0, seed=1)
+    noisy = draw_sensors(burgers, 2000, noise=0.05, seed=1)
     np.testing.assert_array_equal(clean.points, noisy.points)
     ratio = (noisy.values - clean.values).std() / burgers.reference().std()
-    assert ratio == pytest.approx(0.05, rel=0.03)  # 20000 samples: the std's error is ~0.5 %
+    assert ratio == pytest.approx(0.05, rel=0.06)  # 2000 samples: the std's error is ~1.6 %
 
 
 def test_a_grid_layout_is_an_even_lattice_of_at_most_n_sensors(burgers):
@@ -49,7 +53,7 @@ def test_a_grid_layout_is_an_even_lattice_of_at_most_n_sensors(burgers):
 
 
 def test_bad_sensor_settings_are_refused_by_name(burgers):
-    with pytest.raises(ObservationError, match="Sensors must be from 1 to 25,856"):
+    with pytest.raises(ObservationError, match="Sensors must be from 1 to 2,112"):
         draw_sensors(burgers, 10**6)
     with pytest.raises(ObservationError, match="Sensor layout must be one of"):
         draw_sensors(burgers, 5, layout="spiral")

@@ -3,8 +3,8 @@
 ``TrainConfig.infer = {"nu": 0.05}`` marks the problem's parameter ``nu`` trainable, starting
 from 0.05. Any real-valued parameter the problem declares can be marked (Burgers ν, heat κ,
 Allen–Cahn ε, ...); it becomes a trainable parameter of the network (:func:`attach`, read
-through :class:`InferredParameters`), so the optimiser trains it with the weights, the checkpoint saves it with
-them and a continued run resumes it exactly. A parameter whose declared lower bound is >= 0
+through :class:`InferredParameters`), so the optimiser trains it with the weights, the
+checkpoint saves it with them and a continued run resumes it exactly. A parameter whose declared lower bound is >= 0
 is trained as its logarithm (it stays positive, and steps are relative: ν = 1e-3 and ν = 0.3
 move alike); any estimate is clamped to the declared bounds, and a guess outside them is
 refused with the parameter's own message.
@@ -25,6 +25,10 @@ import torch
 
 from lab.config import ConfigError, check_value, label
 
+#: prefix of the parameters :func:`attach` adds to the network (checkpoint keys start with it)
+PREFIX = "inferred_"
+
+
 def inferable(problem) -> dict[str, param.Number]:
     """The problem's real-valued parameters (whole numbers such as a mode count are not)."""
     return {n: p for n, p in problem.param.objects("existing").items()
@@ -44,14 +48,6 @@ def check_guesses(problem, guesses: dict) -> None:
             raise ConfigError("infer", f"Infer: the initial guess of {err}") from None
 
 
-#: prefix of the parameters :func:`attach` adds to the network (checkpoint keys start with it)
-PREFIX = "inferred_"
-
-
-def _raw(guess: float, log: bool) -> float:
-    return math.log(guess) if log else float(guess)
-
-
 def attach(model: torch.nn.Module, problem, config) -> torch.nn.Module:
     """``model`` with a trainable parameter ``inferred_<name>`` per entry of ``config.infer``
     (the raw value: a logarithm where the estimate stays positive). Call it right after
@@ -62,7 +58,8 @@ def attach(model: torch.nn.Module, problem, config) -> torch.nn.Module:
         inferred = InferredParameters(problem, config.infer)
         p = next(model.parameters(), None)
         for n in inferred.names:
-            raw = torch.tensor(_raw(config.infer[n], inferred.log[n]), dtype=torch.float64)
+            guess = config.infer[n]
+            raw = torch.tensor(math.log(guess) if inferred.log[n] else float(guess), dtype=torch.float64)
             if p is not None:
                 raw = raw.to(device=p.device, dtype=p.dtype)
             model.register_parameter(PREFIX + n, torch.nn.Parameter(raw))

@@ -18,8 +18,8 @@ import torch
 
 from lab.autodiff import Fields
 from lab.diagnostics.metrics import relative_l2
-from lab.sampling import coarse_grid
 from lab.io.observations import draw_sensors, read_observations
+from lab.sampling import coarse_grid
 from lab.training.balancing import MovingWeights, balanced, grad_norms, ntk_traces
 from lab.training.causal import CausalWeighting
 from lab.training.inverse import InferredParameters, check_differentiable
@@ -82,9 +82,10 @@ class PINNTask(Task):
         self._drawn_for: int | None = None  # the step draw() last prepared the batch of
         self.observations = self._observations()
         self.inferred = InferredParameters(problem, c.infer, model) if c.infer else None
-        self.truth = {}
-        if self.inferred is not None:  # the declared values: the truth the sensors were drawn from
-            self.truth = {n: float(getattr(problem, n)) for n in self.inferred.names}
+        self.truth = {}  # the declared values, the truth when the sensors come from the reference
+        if self.inferred is not None:
+            if not c.observations:
+                self.truth = {n: float(getattr(problem, n)) for n in self.inferred.names}
             with self.inferred.substituted(problem):
                 check_differentiable(self.inferred, problem, problem.losses(model, self.batch, c.derivatives))
 
@@ -160,6 +161,10 @@ class PINNTask(Task):
         return self._balance_due(step)  # new weights come from this step's gradients, eagerly
 
     def weights(self, terms, step):
+        with self._physics():  # NTK balancing differentiates the residual
+            return self._weights(terms, step)
+
+    def _weights(self, terms, step):
         fixed = super().weights(terms, step)
         if self.balance is None:
             return fixed
@@ -175,12 +180,17 @@ class PINNTask(Task):
 
     def point_residuals(self, terms) -> dict[str, torch.Tensor]:
         """Per-point residuals of each loss term on ``ntk_points`` random points of its batch."""
-        unknown = sorted(set(terms) - {"pde", "ic", "bc"})
+        unknown = sorted(set(terms) - {"pde", "ic", "bc", "data"})
         if unknown:
             raise ValueError(f"balancing='ntk' needs per-point residuals, which loss terms {unknown} "
                              f"of {self.problem.key} do not expose; use balancing='grad_norm'")
         out = {}
         for k in terms:
+            if k == "data":  # the misfit at a random subset of the sensors
+                _, X, Y, columns = self.observations
+                pick = torch.randperm(len(X), generator=self.generator)[:self.config.ntk_points].to(X.device)
+                out[k] = (self.model(X[pick])[:, columns] - Y[pick]).reshape(-1)
+                continue
             X = self.batch[k]
             X = X[torch.randperm(len(X), generator=self.generator)[:self.config.ntk_points].to(X.device)]
             if k == "pde":
