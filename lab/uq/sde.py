@@ -155,7 +155,7 @@ def train_and_forecast(problem, kind: str, *, missing: float, steps: int = 200, 
     dens = spec = math.nan
     if finite:
         d = min(3, truth.shape[1])
-        dens = density_distance(paths[:, :, :d].reshape(-1, d).double(), truth[:, :d].double(), bins=16)
+        dens = density_distance(paths[:, :, :d].reshape(-1, d).double(), truth[:, :d].double(), bins=8)
         spec = power_spectrum_distance(paths[:, 0].double(), truth.double(), data.dt,
                                        segment=min(256, len(truth)))
     phys = lambda x: x.double().numpy() * data.std + data.mean  # noqa: E731
