@@ -17,11 +17,11 @@ import argparse
 import datetime
 import json
 import os
-import platform
 from pathlib import Path
 
 import torch
 
+from lab.device import describe
 from lab.problems import get_problem
 from lab.uq.methods import METHODS, run_uq
 from lab.uq.sde import MODELS, series, train_and_forecast
@@ -63,7 +63,7 @@ def main() -> None:
             sde_rows.append(row)
             print(json.dumps(row), flush=True)
     out = {
-        "device": platform.processor() or platform.machine(), "threads": args.threads,
+        "device": describe(torch.device("cpu")), "threads": args.threads,
         "load_average": os.getloadavg(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "torch": torch.__version__, "dtype": "float32",
         "note": ("Burgers PINN: MLP 3x32, 1000/100/100 fresh points per step, Adam lr 1e-3; Darcy FNO: "
