@@ -51,14 +51,14 @@ class Series:
 
 
 def series(problem, *, missing: float, train_fraction: float = 0.5, seed: int = 0,
-           dtype: torch.dtype = torch.float32) -> Series:
-    """The problem's reference, normalised, split and irregularly observed."""
+           grid_shape: tuple[int] | None = None, dtype: torch.dtype = torch.float32) -> Series:
+    """The problem's reference on its grid (or ``grid_shape``), normalised, split and irregularly observed."""
     if tuple(problem.axes) != ("t",):
         raise ValueError(f"neural SDEs train on ODE problems (axes ('t',)), got {problem.axes}")
     check_missing(missing)  # before the reference is computed
     if not 0.1 <= train_fraction <= 0.9:
         raise ValueError(f"training fraction must be in [0.1, 0.9], got {train_fraction}")
-    grid = problem.grid()
+    grid = problem.grid(grid_shape)
     ref = np.asarray(problem.reference(grid)).reshape(len(grid["t"]), len(problem.outputs))
     split = int(round(train_fraction * len(ref)))
     mask = observed_mask(split, missing, torch.Generator().manual_seed(seed))
@@ -155,7 +155,7 @@ def train_and_forecast(problem, kind: str, *, missing: float, steps: int = 200, 
     dens = spec = math.nan
     if finite:
         d = min(3, truth.shape[1])
-        dens = density_distance(paths[:, :, :d].reshape(-1, d).double(), truth[:, :d].double(), bins=16)
+        dens = density_distance(paths[:, :, :d].reshape(-1, d).double(), truth[:, :d].double(), bins=8)
         spec = power_spectrum_distance(paths[:, 0].double(), truth.double(), data.dt,
                                        segment=min(256, len(truth)))
     phys = lambda x: x.double().numpy() * data.std + data.mean  # noqa: E731
