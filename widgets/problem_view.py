@@ -11,7 +11,7 @@ from collections.abc import Callable
 import panel as pn
 import param
 
-from lab.problems import Problem, get_problem, list_problems
+from lab.problems import BaseProblem, get_problem, list_problems
 from widgets.forms import ErrorHandler, settings_form
 
 KIND_LABELS = {"1d+t": "1D + time", "2d": "2D steady", "2d+t": "2D + time", "3d+t": "3D + time",
@@ -21,7 +21,7 @@ KIND_LABELS = {"1d+t": "1D + time", "2d": "2D steady", "2d+t": "2D + time", "3d+
 class ProblemView(pn.viewable.Viewer):
     """Select a problem; edit its parameters; show what it solves."""
 
-    problem = param.ClassSelector(class_=Problem, doc="The selected problem, as edited")
+    problem = param.ClassSelector(class_=BaseProblem, doc="The selected problem, as edited")
 
     def __init__(self, key: str = "burgers", on_error: ErrorHandler | None = None,
                  on_change: Callable[[str], None] | None = None, **params):
@@ -39,14 +39,14 @@ class ProblemView(pn.viewable.Viewer):
         self.about = pn.pane.Markdown(sizing_mode="stretch_width", margin=(0, 10))
         self.header = pn.Column(self.title, self.equation, self.about, sizing_mode="stretch_width",
                                 margin=0)
-        self._shown: Problem | None = None
+        self._shown: BaseProblem | None = None
         self.picker.param.watch(self._picked, "value")
         self._select()
 
     def __panel__(self):
         return pn.Column(self.picker, self.editor, self.header, sizing_mode="stretch_width")
 
-    def show(self, problem: Problem) -> None:
+    def show(self, problem: BaseProblem) -> None:
         """Select ``problem`` as it is (a saved run's, with its parameters), at once."""
         self._shown = problem
         try:
@@ -81,6 +81,6 @@ class ProblemView(pn.viewable.Viewer):
             about += f"\n\n*Source:* {cls.source}"
         self.about.object = about
 
-    def copy(self) -> Problem:
+    def copy(self) -> BaseProblem:
         """An independent copy of the problem as edited (training must not see later edits)."""
         return type(self.problem).from_dict(self.problem.to_dict())
