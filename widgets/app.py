@@ -177,8 +177,9 @@ class LabApp(pn.viewable.Viewer):
                 return
         self.clear_error()
         self.tabs.active = 1  # Training
-        self.operator.attach(trainer)  # no-op unless the problem is an operator problem
-        self.training.start(trainer, None if self.slots is None else self.slots.request(self))
+        self.operator.attach(trainer, polled=False)  # no-op unless the problem is an operator problem
+        self.training.start(trainer, None if self.slots is None else self.slots.request(self),
+                            readers=[self.operator.read])  # one mailbox, drained once, for both
 
     def stop(self) -> None:
         """Stop the run (it checkpoints), or take it out of the queue."""

@@ -261,7 +261,9 @@ class OperatorView(pn.viewable.Viewer):
 
     ``configure(problem)`` sets the view up for a problem (it hides itself unless the problem is
     of kind ``"operator"``); ``attach(trainer)`` subscribes a :class:`Mailbox` to the trainer
-    and drains it every ``poll_ms`` (call it before ``trainer.start()`` so no event is missed);
+    and drains it every ``poll_ms`` (call it before ``trainer.start()`` so no event is missed),
+    or, with ``polled=False``, leaves the polling to the view that drains the run and is handed
+    its batches (:meth:`read`; the app's :class:`widgets.training_view.TrainingView`);
     :meth:`show` takes events directly. Bad input (a snapshot of another problem, a
     super-resolution request without a trained model or at an impossible grid) is reported in
     the view's alert and to ``on_error``.
@@ -348,17 +350,19 @@ class OperatorView(pn.viewable.Viewer):
             self.sr_text.object = (f"**{problem.title}** has no finer grid holding the same samples "
                                    "(no separate solver grid), so super-resolution is not offered.")
 
-    def attach(self, trainer) -> None:
-        """Follow ``trainer``'s run: configure for its problem and drain its events periodically."""
+    def attach(self, trainer, *, polled: bool = True) -> None:
+        """Follow ``trainer``'s run: configure for its problem and drain its events periodically
+        (``polled=False``: another view drains them and hands them to :meth:`read`)."""
         self.configure(trainer.problem)
         if not self.visible:
             return
         self.trainer = trainer
-        self._mailbox = Mailbox()
         self._scores_in.clear()
-        trainer.subscribe(self._mailbox)
         trainer.subscribe(self._tap_score)
-        self._callback = pn.state.add_periodic_callback(self.drain, period=self.poll_ms)
+        if polled:
+            self._mailbox = Mailbox()
+            trainer.subscribe(self._mailbox)
+            self._callback = pn.state.add_periodic_callback(self.drain, period=self.poll_ms)
 
     def use_model(self, model, problem: Problem | None = None) -> None:
         """Offer super-resolution for a trained ``model`` (of ``problem``, default: the configured one)."""
@@ -384,9 +388,14 @@ class OperatorView(pn.viewable.Viewer):
 
     def drain(self) -> None:
         """Draw everything the attached trainer posted since the last call."""
-        if self._mailbox is None:
+        if self._mailbox is not None:
+            self.read(*self._mailbox.drain())
+
+    def read(self, steps: list[Step], snapshot: Snapshot | None, other: list[Event]) -> None:
+        """Draw one drained batch of the attached run (from :meth:`drain` or the view that
+        polls the run); nothing when no run is attached (the problem is not an operator one)."""
+        if self.trainer is None:
             return
-        steps, snapshot, other = self._mailbox.drain()
         tapped = bool(self._scores_in)
         while self._scores_in:
             score = self._scores_in.popleft()

@@ -37,6 +37,8 @@ from widgets.method_views import MethodView
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, field_frame, plot_pane
 
 LOSS_HISTORY = 50_000  # rows kept in the loss buffer
+#: another view showing the run: called with each drained ``(steps, snapshot, other events)``
+Reader = Callable[[list[Step], Snapshot | None, list], None]
 
 
 def time_left(first: Step, last: Step, total: int) -> float | None:
@@ -280,6 +282,7 @@ class TrainingView(pn.viewable.Viewer):
         self.trainer = None
         self.ticket = None
         self._mailbox: Mailbox | None = None
+        self._readers: list[Reader] = []
         self._callback = None
         self._method_steps: list[Step] = []
         self._method_snapshot: Snapshot | None = None
@@ -317,17 +320,20 @@ class TrainingView(pn.viewable.Viewer):
         self.progress.value = 0
         self.counter.value, self.rel_text.value = "0", "–"
 
-    def start(self, trainer, ticket=None) -> None:
+    def start(self, trainer, ticket=None, readers: Sequence[Reader] = ()) -> None:
         """Subscribe to ``trainer`` (a Trainer, or a :class:`lab.training.process.ProcessTrainer`)
         and start draining its events; start it now, or once ``ticket`` (its place under the
         server's limits, :class:`lab.training.slots.Ticket`) is granted — the status shows the
-        queue meanwhile, and Stop takes the run out of it."""
+        queue meanwhile, and Stop takes the run out of it. ``readers`` — the other views that
+        show this run — get every drained batch ``(steps, snapshot, other)`` after this view:
+        one mailbox and one periodic callback per run, however many views show it."""
         if self.running:
             raise RuntimeError("a run is already in progress; stop it first")
         p = trainer.problem
         self.configure(p.bounds(), p.outputs)
         self.trainer, self.ticket = trainer, ticket
         self._mailbox = Mailbox()
+        self._readers = list(readers)
         trainer.subscribe(self._mailbox)
         if ticket is not None:  # the slot is free again the moment the run ends, seen or not
             trainer.subscribe(lambda ev: ticket.release() if isinstance(ev, (Done, Failed)) else None)
@@ -411,6 +417,8 @@ class TrainingView(pn.viewable.Viewer):
             self._update_methods(steps, snapshot, flush=bool(finished))
             for ev in finished:
                 self._on_finished(ev)
+            for read in self._readers:
+                read(steps, snapshot, other)
 
     def _update_methods(self, steps: list[Step], snapshot: Snapshot | None, *, flush: bool) -> None:
         """Hand steps and the newest snapshot to the method plots at most every
