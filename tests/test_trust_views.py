@@ -22,7 +22,7 @@ def test_uncertainty_view_draws_spread_beside_error_and_a_coverage_curve():
 
 def test_uncertainty_view_refuses_a_problem_with_several_outputs_in_its_alert():
     view = UncertaintyView(method="ensemble", steps=1)
-    view.set_source(Source.reference(get_problem("lorenz63", t_end=0.5)))
+    view.set_source(Source(get_problem("lorenz63")))  # refused before any reference or training
     view.refresh(background=False)
     assert view.alert.visible and "one output field" in view.alert.object
 
