@@ -77,7 +77,8 @@ class Segment(Piece):
 
 @dataclass(frozen=True)
 class Arc(Piece):
-    """The circle of radius ``r`` about ``center``; outward normal radial (``sign=-1``: a hole)."""
+    """The circle of radius ``r`` about ``center``; outward normal radial (``sign=-1``: a hole);
+    :class:`Sphere` is its 3D counterpart."""
     center: tuple = (0.0, 0.0)
     r: float = 1.0
 
@@ -128,9 +129,8 @@ class Face(Piece):
 
 
 @dataclass(frozen=True)
-class Sphere(Piece):
+class Sphere(Arc):
     center: tuple = (0.0, 0.0, 0.0)
-    r: float = 1.0
     params: int = 2
 
     @property
@@ -142,13 +142,6 @@ class Sphere(Piece):
         ph = 2 * math.pi * u[:, 1]
         s = (1 - z ** 2).clamp_min(0).sqrt()
         return _t(self.center, u) + self.r * torch.stack([s * ph.cos(), s * ph.sin(), z], 1)
-
-    def distance(self, X):
-        return ((X - _t(self.center, X)).norm(dim=1) - self.r).abs()
-
-    def normal(self, X):
-        d = X - _t(self.center, X)
-        return self.sign * d / d.norm(dim=1, keepdim=True).clamp_min(1e-300)
 
 
 @dataclass(frozen=True)

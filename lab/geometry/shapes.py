@@ -261,8 +261,12 @@ class LShape(Polygon):
 
 
 class Disk(Primitive):
+    """``|x - center| <= r`` (in 3D, :class:`Ball`); one boundary part."""
+    piece = Arc
+
     def __init__(self, center=(0.0, 0.0), r=1.0, part="circle"):
-        self.center, self.r, self.part = _vector("center", center, 2), _positive("r", r), _part("part", part)
+        self.center, self.r = _vector("center", center, self.dim), _positive("r", r)
+        self.part = _part("part", part)
 
     def bbox(self):
         return tuple(c - self.r for c in self.center), tuple(c + self.r for c in self.center)
@@ -274,7 +278,7 @@ class Disk(Primitive):
         return (self.r ** 2 - ((X - X.new_tensor(self.center)) ** 2).sum(1)) / (2 * self.r)
 
     def pieces(self):
-        return [Arc(self.part, center=self.center, r=self.r)]
+        return [self.piece(self.part, center=self.center, r=self.r)]
 
 
 def Annulus(center=(0.0, 0.0), r_inner=0.5, r_outer=1.0, parts=("inner", "outer")) -> Geometry:
@@ -328,23 +332,12 @@ class Box(Primitive):
         return out
 
 
-class Ball(Primitive):
+class Ball(Disk):
     dim = 3
+    piece = Sphere
 
     def __init__(self, center=(0.0, 0.0, 0.0), r=1.0, part="sphere"):
-        self.center, self.r, self.part = _vector("center", center, 3), _positive("r", r), _part("part", part)
-
-    def bbox(self):
-        return tuple(c - self.r for c in self.center), tuple(c + self.r for c in self.center)
-
-    def sdf(self, X):
-        return (X - X.new_tensor(self.center)).norm(dim=1) - self.r
-
-    def phi(self, X):
-        return (self.r ** 2 - ((X - X.new_tensor(self.center)) ** 2).sum(1)) / (2 * self.r)
-
-    def pieces(self):
-        return [Sphere(self.part, center=self.center, r=self.r)]
+        super().__init__(center, r, part)
 
 
 class Cylinder(Primitive):
