@@ -112,7 +112,7 @@ class Face(Piece):
 
     @property
     def measure(self):
-        e1, e2 = torch.tensor(self.e1, dtype=torch.float64), torch.tensor(self.e2, dtype=torch.float64)
+        e1, e2 = (torch.tensor(e, dtype=torch.float64, device="cpu") for e in (self.e1, self.e2))
         return float(torch.linalg.cross(e1, e2).norm())
 
     def at(self, u):

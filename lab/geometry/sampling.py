@@ -3,7 +3,8 @@
 Interior points come by rejection from the bounding box (uniform in the domain); boundary
 points uniformly by arc length (area in 3D) over the primitives' pieces, keeping those on the
 composite's boundary; each with its outward normal and boundary part. Randomness is a
-``torch.Generator`` passed in, drawn in float64 on the CPU, as :mod:`lab.sampling` does.
+``torch.Generator`` passed in, drawn in float64 on the CPU, as :mod:`lab.sampling` does (also
+under a ``torch.device("meta")`` default, where a model is built to check its memory).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 
 from lab.geometry.shapes import Geometry
 
+CPU = torch.device("cpu")
 #: fewer accepted candidates than this fraction of those drawn: the domain is too small to sample
 MIN_FILL = 1e-4
 
@@ -35,11 +37,11 @@ def sample_interior(geometry: Geometry, n: int, generator: torch.Generator, *, d
     """``n`` points uniform in the domain; a domain filling less than ``MIN_FILL`` of its box
     (empty, or thinner than the candidates resolve) raises ``ValueError``."""
     _need(n)
-    lo, hi = (torch.tensor(c, dtype=torch.float64) for c in geometry.bbox())
+    lo, hi = (torch.tensor(c, dtype=torch.float64, device=CPU) for c in geometry.bbox())
     kept, drawn, accepted = [], 0, 0
     while accepted < n:
         m = max(2 * (n - accepted), 1024)
-        cand = lo + (hi - lo) * torch.rand(m, geometry.dim, generator=generator, dtype=torch.float64)
+        cand = lo + (hi - lo) * torch.rand(m, geometry.dim, generator=generator, dtype=torch.float64, device=CPU)
         cand = cand[geometry.sdf(cand) < 0]
         drawn, accepted = drawn + m, accepted + len(cand)
         kept.append(cand)
@@ -55,13 +57,13 @@ def sample_boundary(geometry: Geometry, n: int, generator: torch.Generator, *, d
     """``n`` points uniform by arc length (area) on the boundary, with normals and parts."""
     _need(n)
     pieces = geometry.pieces()
-    weights = torch.tensor([p.measure for p in pieces], dtype=torch.float64)
+    weights = torch.tensor([p.measure for p in pieces], dtype=torch.float64, device=CPU)
     names = geometry.parts
     pts, nrm, prt, got, drawn = [], [], [], 0, 0
     while got < n:
         m = max(2 * (n - got), 256)
         which = torch.multinomial(weights, m, replacement=True, generator=generator)
-        u = torch.rand(m, 2, generator=generator, dtype=torch.float64)
+        u = torch.rand(m, 2, generator=generator, dtype=torch.float64, device=CPU)
         for i, piece in enumerate(pieces):
             sel = which == i
             if not bool(sel.any()):
@@ -70,13 +72,13 @@ def sample_boundary(geometry: Geometry, n: int, generator: torch.Generator, *, d
             X = X[geometry.on_boundary(i, X)]
             pts.append(X)
             nrm.append(piece.normal(X))
-            prt.append(torch.full((len(X),), names.index(piece.part)))
+            prt.append(torch.full((len(X),), names.index(piece.part), device=CPU))
             got += len(X)
         drawn += m
         if drawn > 1000 * n and got < n:
             raise ValueError("the domain's boundary could not be sampled: its pieces lie almost "
                              "entirely inside other shapes")
-    perm = torch.randperm(got, generator=generator)[:n]  # mixed pieces, exactly n
+    perm = torch.randperm(got, generator=generator, device=CPU)[:n]  # mixed pieces, exactly n
     cat = lambda xs: torch.cat(xs)[perm]  # noqa: E731
     return BoundaryPoints(cat(pts).to(device=device, dtype=dtype), cat(nrm).to(device=device, dtype=dtype),
                           cat(prt).to(device=device))
@@ -103,7 +105,7 @@ def classify(geometry: Geometry, X: torch.Tensor) -> tuple[torch.Tensor, torch.T
 def inside_grid(geometry: Geometry, grid: dict[str, np.ndarray], tol: float = 1e-12) -> np.ndarray:
     """Boolean mask of the tensor-product ``grid``'s points in the closed domain."""
     mesh = np.meshgrid(*(grid[a] for a in geometry.axes), indexing="ij")
-    X = torch.as_tensor(np.stack([m.ravel() for m in mesh], 1), dtype=torch.float64)
+    X = torch.as_tensor(np.stack([m.ravel() for m in mesh], 1), dtype=torch.float64, device=CPU)
     lo, hi = geometry.bbox()
     scale = max(h - l for l, h in zip(lo, hi))
     return (geometry.sdf(X) <= tol * scale).numpy().reshape(mesh[0].shape)
@@ -112,6 +114,6 @@ def inside_grid(geometry: Geometry, grid: dict[str, np.ndarray], tol: float = 1e
 def monte_carlo_measure(geometry: Geometry, n: int, generator: torch.Generator) -> float:
     """Area (volume) by the fraction of ``n`` uniform box points inside: error ~ 1/sqrt(n)."""
     _need(n)
-    lo, hi = (torch.tensor(c, dtype=torch.float64) for c in geometry.bbox())
-    X = lo + (hi - lo) * torch.rand(n, geometry.dim, generator=generator, dtype=torch.float64)
+    lo, hi = (torch.tensor(c, dtype=torch.float64, device=CPU) for c in geometry.bbox())
+    X = lo + (hi - lo) * torch.rand(n, geometry.dim, generator=generator, dtype=torch.float64, device=CPU)
     return float((geometry.sdf(X) < 0).double().mean() * (hi - lo).prod())

@@ -119,7 +119,7 @@ class Geometry:
         if any(h <= l for l, h in zip(lo, hi)):
             raise ValueError(f"{what} is empty (its bounding box has no volume)")
         n = CHECK_RESOLUTION[self.dim]
-        axes = [torch.linspace(l, h, n, dtype=torch.float64)[1:-1] for l, h in zip(lo, hi)]
+        axes = [torch.linspace(l, h, n, dtype=torch.float64, device="cpu")[1:-1] for l, h in zip(lo, hi)]
         pts = torch.stack([g.ravel() for g in torch.meshgrid(*axes, indexing="ij")], 1)
         if not bool((self.sdf(pts) < 0).any()):
             h = max(hh - ll for ll, hh in zip(lo, hi)) / (n - 1)

@@ -34,7 +34,7 @@ def _mesh(grid):
 
 @register
 class LShapeLaplace(GeometryProblem):
-    """``Δu = 0`` on ``(-1, 1)² \\ [0, 1] × [-1, 0]`` with ``u = r^{2/3} sin(2θ/3)`` on the boundary.
+    """``Δu = 0`` on ``(-s, s)² \\ [0, s] × [-s, 0]`` with ``u = r^{2/3} sin(2θ/3)`` on the boundary.
 
     The re-entrant corner (interior angle ``3π/2``) makes ``∇u ~ r^{-1/3}`` unbounded at the
     origin, for every smooth data: the classic test of adaptive methods (Strang & Fix 1973;
@@ -44,15 +44,17 @@ class LShapeLaplace(GeometryProblem):
 
     key = "lshape_laplace"
     title = "Laplace on an L-shape (corner singularity)"
-    latex = (r"\Delta u = 0 \text{ in } (-1,1)^2\setminus[0,1]\times[-1,0],\quad "
+    latex = (r"\Delta u = 0 \text{ in } (-s,s)^2\setminus[0,s]\times[-s,0],\quad "
              r"u = r^{2/3}\sin(2\theta/3) \text{ on } \partial\Omega")
     description = ("A harmonic field on an L-shaped plate whose gradient is infinite at the "
                    "re-entrant corner: where a PINN's error gathers, and what adaptive sampling fixes.")
     source = "Strang & Fix, An Analysis of the Finite Element Method (1973); Mitchell, Appl. Math. Comput. 220 (2013)"
     outputs = ("u",)
 
+    size = param.Number(1.0, bounds=(0.25, 4.0), doc="Half-width s of the L's square")
+
     def geometry(self):
-        return LShape()
+        return LShape(self.size)
 
     def conditions(self):
         return {"outer": Dirichlet(self.exact), "notch": Dirichlet(self.exact)}
