@@ -11,6 +11,8 @@ smooth distance ``phi`` (:mod:`lab.models.hard`).
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 
@@ -30,12 +32,21 @@ class GeometryProblem(Problem):
     def geometry(self) -> Geometry:
         raise NotImplementedError
 
+    def domain(self) -> Geometry:
+        """:meth:`geometry`, built once per parameter values (a composite checks itself when
+        built, which a training step should not repeat)."""
+        values = json.dumps(self.config(), sort_keys=True, default=repr)
+        held = self.__dict__.get("_domain")
+        if held is None or held[0] != values:
+            held = self.__dict__["_domain"] = (values, self.geometry())
+        return held[1]
+
     def conditions(self) -> dict[str, Dirichlet | Neumann | Robin]:
         """Boundary part -> condition; every part of the geometry needs one."""
         raise NotImplementedError
 
     def _checked_conditions(self) -> dict:
-        conds, parts = self.conditions(), self.geometry().parts
+        conds, parts = self.conditions(), self.domain().parts
         missing = [p for p in parts if p not in conds]
         if missing:
             raise ValueError(f"{self.key}: boundary parts {missing} have no condition; parts: {list(parts)}")
@@ -45,20 +56,20 @@ class GeometryProblem(Problem):
         return conds
 
     def bounds(self):
-        lo, hi = self.geometry().bbox()
+        lo, hi = self.domain().bbox()
         return {a: (float(l), float(h)) for a, l, h in zip(self.axes, lo, hi)}
 
     def inside(self, grid):
-        return inside_grid(self.geometry(), grid)
+        return inside_grid(self.domain(), grid)
 
     def sample(self, n_pde, n_ic, n_bc, generator, device=None, dtype=torch.float32):
-        pts = {"pde": sample_interior(self.geometry(), n_pde, generator, device=device, dtype=dtype)}
+        pts = {"pde": sample_interior(self.domain(), n_pde, generator, device=device, dtype=dtype)}
         if n_bc:
             pts["bc"] = self.sample_boundary(n_bc, generator, device=device, dtype=dtype)
         return pts
 
     def sample_boundary(self, n, generator, device=None, dtype=torch.float32):
-        return sample_boundary(self.geometry(), n, generator, device=device, dtype=dtype).points
+        return sample_boundary(self.domain(), n, generator, device=device, dtype=dtype).points
 
     def _value(self, v, X: torch.Tensor) -> torch.Tensor:
         coords = {"p": self, **{a: X[:, i:i + 1] for i, a in enumerate(self.axes)}}
@@ -72,7 +83,7 @@ class GeometryProblem(Problem):
         return out
 
     def _boundary_residual(self, model, X: torch.Tensor) -> torch.Tensor:
-        geometry, conds = self.geometry(), self._checked_conditions()
+        geometry, conds = self.domain(), self._checked_conditions()
         normals, parts = classify(geometry, X)
         needs_d = any(not isinstance(c, Dirichlet) for c in conds.values())
         f = Fields(model, X, self.axes) if needs_d else None
@@ -103,7 +114,7 @@ class GeometryProblem(Problem):
             raise ValueError(f"hard='bc' needs a Dirichlet condition on every boundary part; "
                              f"{self.title or self.key} has other conditions on {soft}. Use hard='none'.")
         self._dirichlet_value()
-        geometry = self.geometry()
+        geometry = self.domain()
         return lambda X: geometry.phi(X)[:, None]
 
     def boundary_value(self, X):
