@@ -8,7 +8,7 @@ sibling package of its own layer; the leaves and the composing modules may use e
     problems · models · data
     diagnostics · io
     leaves       solvers, autodiff, nn, sampling, config, device, atomic, limits, workers,
-                 entry_points
+                 entry_points, geometry
 
 Why: a lower layer that reaches up drags the whole stack (and its import time, and its
 circular-import traps) into every script that only wanted a solver or a metric.
@@ -32,7 +32,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "problems/models/data": ("problems", "models", "data"),
     "diagnostics/io": ("diagnostics", "io"),
     "leaves": ("solvers", "autodiff", "nn", "sampling", "config", "device", "atomic", "limits",
-               "workers", "entry_points"),
+               "workers", "entry_points", "geometry"),
 }
 ORDER = list(LAYERS)[::-1]  # bottom first: a layer's rank is its index here
 #: layers whose packages are siblings that must not import each other

@@ -50,6 +50,7 @@ from lab.sampling import coarse_grid
 from lab.workers import finish_at_exit
 from widgets import render
 from widgets.alerts import Message
+from widgets.geometry_view import geometry_plot, has_geometry
 from widgets.pages import call_on_page
 from widgets.problem_view import KIND_LABELS, ProblemView
 from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, field_frame, grid_extent, plot_pane
@@ -346,6 +347,9 @@ class CatalogueView(pn.viewable.Viewer):
             self.preview.objects = [plot_pane(field_image(r.grid, field, p.axes, name,
                                                           title=f"reference {name}"),
                                               sizing_mode="stretch_width")]
+            if has_geometry(p):  # a domain that is not a box: its parts and collocation points
+                self.preview.objects = [*self.preview.objects,
+                                        plot_pane(geometry_plot(p), sizing_mode="stretch_width")]
         elif kind == "2d+t":
             self.preview.objects = self._animation(r.grid, field, p.axes, name)
         elif kind == "3d+t":

@@ -9,7 +9,9 @@ non-periodic spatial axes (zero exactly on their faces):
 * ``"bc"``:    ``u = g(x, t) + D(x) N``
 * ``"ic+bc"``: ``u = u0(x) + g(x, t) − g(x, t0) + τ D(x) N``
 
-(Lagaris, Likas & Fotiadis 1998; Sukumar & Srivastava 2022 for distance functions.) The
+(Lagaris, Likas & Fotiadis 1998; Sukumar & Srivastava 2022 for distance functions.) A domain
+that is not a box supplies its own ``D`` through the problem's ``hard_distance()`` (a smooth
+distance to its Dirichlet boundary, :mod:`lab.problems.geometric`). The
 combined form needs ``u0 = g(·, t0)`` on the boundary, which is checked at construction.
 The constrained terms drop out of the loss (``enforced``); a condition on ``u_t`` (wave-type
 problems) stays a soft loss.
@@ -49,10 +51,14 @@ class HardConstraint(nn.Module):
             if not problem.boundary_axes():
                 raise ValueError(f"hard={mode!r} needs a non-periodic spatial axis; {problem.key} has none")
             self.box = [(axes.index(a), *b[a]) for a in problem.boundary_axes()]
+            own = getattr(problem, "hard_distance", None)
+            self.shaped = own() if own is not None else None  # refuses mixed conditions itself
         if self.enforced == ("ic", "bc"):
             self._check_compatible()
 
     def distance(self, X):
+        if self.shaped is not None:
+            return self.shaped(X)
         d = torch.ones_like(X[:, :1])
         for i, lo, hi in self.box:
             d = d * (X[:, i:i + 1] - lo) * (hi - X[:, i:i + 1]) / ((hi - lo) / 2) ** 2

@@ -61,6 +61,20 @@ class BaseProblem(Config):
         """Lower and upper bound of each axis, in ``axes`` order."""
         raise NotImplementedError
 
+    def inside(self, grid: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Boolean mask of the grid's points in the domain; ``None``: the whole box. A domain
+        that is not a box (:mod:`lab.problems.geometric`) has fields and references that are
+        NaN outside it, which views leave blank and error norms skip."""
+        return None
+
+    def outside_nan(self, values: np.ndarray, grid: dict[str, np.ndarray]) -> np.ndarray:
+        """``values`` on ``grid`` (shaped like the reference) with NaN outside the domain."""
+        mask = self.inside(grid)
+        if mask is None:
+            return values
+        mask = mask.reshape(mask.shape + (1,) * (values.ndim - mask.ndim))
+        return np.where(mask, values, np.nan)
+
     @property
     def domain(self) -> Domain:
         """Axes, bounds (at the current parameter values), periodicity, geometry and grid size."""
@@ -212,9 +226,9 @@ class PointwiseProblem(BaseProblem):
             raise ValueError(f"grid is missing axes {missing}; {self.key} needs {self.axes}")
         grid = {a: np.asarray(grid[a], dtype=np.float64) for a in self.axes}
         if not self.cache_reference:
-            return self._reference(grid)
-        return cache.cached(self.key, self.config(), grid, lambda: self._reference(grid),
-                            self.solver_versions())
+            return self.outside_nan(self._reference(grid), grid)
+        return self.outside_nan(cache.cached(self.key, self.config(), grid, lambda: self._reference(grid),
+                                             self.solver_versions()), grid)
 
     def solver_versions(self) -> dict[str, str]:
         """``VERSION`` of each solver the reference may come from: those used by the modules

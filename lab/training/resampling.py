@@ -1,7 +1,7 @@
 """Residual-based adaptive collocation: RAD (Wu, Zhu, Tan, Kartha & Lu, CMAME 403, 2023).
 
-Fresh candidates are drawn uniformly (:func:`lab.sampling.sample_box`) and ``n`` of them are
-kept with probability
+Fresh candidates are drawn uniformly by the problem's own sampler (a box, or a domain of
+:mod:`lab.geometry`) and ``n`` of them are kept with probability
 
     p(x) ∝ |r(x)|^k / mean(|r|^k) + c
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 
 from lab.autodiff import Fields
-from lab.sampling import sample_box
 
 
 def residual_magnitude(problem, model, X: torch.Tensor, chunk: int = 16384) -> torch.Tensor:
@@ -28,7 +27,7 @@ def residual_magnitude(problem, model, X: torch.Tensor, chunk: int = 16384) -> t
 def rad_sample(problem, model, n: int, generator: torch.Generator, *, k: float = 1.0,
                c: float = 1.0, candidates: int = 10, device=None, dtype=torch.float32) -> torch.Tensor:
     """``n`` interior points drawn from ``candidates × n`` uniform ones with the RAD density."""
-    cand = sample_box(problem.bounds(), candidates * n, generator, device=device, dtype=dtype)
+    cand = problem.sample(candidates * n, 0, 0, generator, device=device, dtype=dtype)["pde"]
     rk = residual_magnitude(problem, model, cand).double().pow(k)
     p = rk / rk.mean().clamp_min(torch.finfo(torch.float64).tiny) + c
     idx = torch.multinomial(p.cpu(), n, replacement=False, generator=generator)

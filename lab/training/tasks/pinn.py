@@ -35,7 +35,7 @@ def evaluate_on_grid(model, problem, grid: dict[str, np.ndarray], *, device, dty
     with torch.no_grad():
         out = torch.cat([model(pts[i:i + chunk]) for i in range(0, len(pts), chunk)])
     shape = mesh[0].shape + ((len(problem.outputs),) if len(problem.outputs) > 1 else ())
-    return out.double().cpu().numpy().reshape(shape)
+    return problem.outside_nan(out.double().cpu().numpy().reshape(shape), grid)
 
 
 #: at most this many points for the residual map of a snapshot (second derivatives are costly)
@@ -54,7 +54,7 @@ def residual_on_grid(problem, model, grid: dict[str, np.ndarray], *, device, dty
     with torch.enable_grad():
         out = torch.cat([problem.residual(Fields(model, pts[i:i + chunk], problem.axes)).detach()
                          for i in range(0, len(pts), chunk)])
-    return out.double().cpu().numpy().reshape(mesh[0].shape + out.shape[1:])
+    return problem.outside_nan(out.double().cpu().numpy().reshape(mesh[0].shape + out.shape[1:]), grid)
 
 
 @register_task
@@ -242,7 +242,8 @@ class PINNTask(Task):
         fields, rel = {"prediction": pred}, None  # a problem without a reference: no error either
         if self.reference is not None:
             fields.update(reference=self.reference, error=pred - self.reference)
-            rel = relative_l2(pred, self.reference)
+            known = np.isfinite(self.reference)  # a domain that is not a box: its points only
+            rel = relative_l2(pred[known], self.reference[known])
         extras = {}
         for source in self.extra_sources:
             extras.update(source.snapshot_extras())

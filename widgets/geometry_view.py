@@ -1,0 +1,59 @@
+"""Drawing a domain that is not a box: its boundary parts, normals and collocation points.
+
+The points come from the problem's own samplers (:mod:`lab.geometry`), so what is drawn is
+what training uses: interior points in grey, boundary points coloured by the part their
+condition belongs to, a few outward normals as arrows. Scales are equal, so a circle stays round.
+"""
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import torch
+
+from lab.geometry import sample_boundary, sample_interior
+from widgets.theme import field_frame
+
+#: Bokeh's Category10, one colour per boundary part
+PART_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def has_geometry(problem) -> bool:
+    """Whether ``problem`` declares a domain of :mod:`lab.geometry` (not a box)."""
+    return callable(getattr(problem, "geometry", None))
+
+
+def geometry_plot(problem, n_interior: int = 800, n_boundary: int = 400, n_normals: int = 32,
+                  seed: int = 0) -> hv.Overlay:
+    """The domain of ``problem`` with ``n_interior`` collocation points, ``n_boundary`` boundary
+    points by part, and ``n_normals`` outward normals."""
+    geometry = problem.domain()
+    h, v = problem.axes[:2]
+    gen = torch.Generator().manual_seed(seed)
+    inner = sample_interior(geometry, n_interior, gen, dtype=torch.float64).numpy()
+    edge = sample_boundary(geometry, n_boundary, gen, dtype=torch.float64)
+    pts, parts, normals = edge.points.numpy(), edge.parts.numpy(), edge.normals.numpy()
+    layers = [hv.Points(inner, kdims=[h, v], label="collocation").opts(color="#9a9a9a", size=2)]
+    for i, name in enumerate(geometry.parts):
+        layers.append(hv.Points(pts[parts == i], kdims=[h, v], label=f"boundary: {name}").opts(
+            color=PART_COLOURS[i % len(PART_COLOURS)], size=4))
+    k = slice(0, n_normals)
+    lo, hi = geometry.bbox()
+    scale = 0.08 * max(b - a for a, b in zip(lo, hi))
+    arrows = hv.Segments((pts[k, 0], pts[k, 1], pts[k, 0] + scale * normals[k, 0],
+                          pts[k, 1] + scale * normals[k, 1]), kdims=[h, v, f"{h}1", f"{v}1"],
+                         label="outward normal").opts(color="black", line_width=1)
+    bounds = {h: (lo[0] - scale, hi[0] + scale), v: (lo[1] - scale, hi[1] + scale)}
+    return hv.Overlay([*layers, arrows]).opts(
+        title=f"domain, {len(geometry.parts)} boundary part{'s' * (len(geometry.parts) > 1)}",
+        legend_position="right", show_legend=True, toolbar="above",
+        **field_frame((h, v), bounds))
+
+
+def scattered_field(points: np.ndarray, values: np.ndarray, axes=("x", "y"), name: str = "u",
+                    title: str = "") -> hv.Points:
+    """A field at unstructured points (a sampled batch, a mesh's nodes), coloured, with a colour bar."""
+    h, v = axes
+    lo, hi = points.min(0), points.max(0)
+    return hv.Points((points[:, 0], points[:, 1], values), kdims=[h, v], vdims=[name]).opts(
+        color=name, cmap="RdBu_r", colorbar=True, size=4, title=title, toolbar="above",
+        **field_frame((h, v), {h: (lo[0], hi[0]), v: (lo[1], hi[1])}))
