@@ -234,7 +234,8 @@ class Trajectories(Dataset):
     ``t[i]`` is one trajectory ``(T, C, *space)``; ``t[a:b]`` and ``t[a:b, s]`` (a frame slice)
     read one contiguous range — how :class:`lab.training.tasks.operator.OperatorTask` draws
     windows and evaluates in chunks — so memory holds a batch, never the file (only the FNO's
-    output normaliser, when switched on, reads the training frames once to fit itself)."""
+    output normaliser, when switched on, reads the training frames once to fit itself).
+    ``dtype=None`` gives NumPy float32 arrays instead of tensors."""
 
     def __init__(self, layout: Layout, start: int, stop: int, *, device=None, dtype=torch.float32):
         if not 0 <= start < stop <= layout.n:
@@ -278,4 +279,4 @@ class Trajectories(Dataset):
             if not 0 <= i < len(self):
                 raise IndexError(f"trajectory {first} out of range for {len(self)}")
             arr = self._read(i, i + 1, times)[0]
-        return torch.as_tensor(arr, device=self.device, dtype=self.dtype)
+        return arr if self.dtype is None else torch.as_tensor(arr, device=self.device, dtype=self.dtype)

@@ -70,6 +70,16 @@ class ExternalOperator(RolloutProblem):
     def grid(self, shape=None):
         return dict(self.layout.coords) if shape is None else super().grid(shape)
 
+    def arrays(self, device=None, progress=None):
+        """All trajectories, lazily (:class:`Trajectories`, sliced as an array): the catalogue's
+        preview reads the first few, nothing else is read."""
+        return {"trajectories": Trajectories(self.layout, 0, self.layout.n, dtype=None)}
+
+    @property
+    def record_dt(self) -> float:
+        """Time between frames (the file's first step)."""
+        return float(self.layout.t[1] - self.layout.t[0])
+
     def datasets(self, splits=("train", "val"), *, device=None, dtype=torch.float32, progress=None):
         """Lazy :class:`Trajectories` per split: nothing is read until a batch is drawn."""
         layout = self.layout
