@@ -92,3 +92,14 @@ def test_without_pysindy_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pysindy.optimizers", None)
     with pytest.raises(ImportError, match=r"sciml-lab\[discovery\]"):
         sparse_regression(torch.randn(10, 2).numpy(), np.ones(10))
+
+
+def test_the_cli_prints_the_discovered_and_the_true_equation(capsys):
+    from lab.cli import main
+
+    assert main(["discover", "--problem", "burgers", "--set", "nu=0.1", "--sensors", "100", "--collocation", "50",
+                 "--steps", "30", "--warmup", "25", "--order", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("u_t = ") and out[1] == "true: u_t = -1 u*u_x + 0.1 u_xx"
+    assert main(["discover", "--warmup", "5000"]) == 2
+    assert "Warmup = 5000 must be below Steps = 1000" in capsys.readouterr().err

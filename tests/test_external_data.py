@@ -140,3 +140,16 @@ def test_malformed_files_are_refused_naming_what_is_wrong(tmp_path):
         problem.datasets()
     with pytest.raises(ConfigError, match="choose an HDF5 file"):
         get_problem("external_operator").datasets()
+
+
+def test_the_cli_trains_on_a_file_and_refuses_a_bad_one(tmp_path, capsys):
+    from lab.cli import main
+
+    pdebench_1d(tmp_path / "adv.h5")
+    runs = str(tmp_path / "runs")
+    assert main(["train", "--data", str(tmp_path / "adv.h5"), "--model", "fno", "--steps", "3", "--quiet",
+                 "--runs-dir", runs, "--set", "problem.n_train=8", "problem.n_val=4", "problem.batch_size=4",
+                 "model.modes=4", "model.width=8", "snapshot_every=3"]) == 0
+    assert '"status": "completed"' in capsys.readouterr().out
+    assert main(["train", "--data", str(tmp_path / "none.h5"), "--model", "fno", "--runs-dir", runs]) == 2
+    assert "Data file" in capsys.readouterr().err
