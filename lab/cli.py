@@ -136,7 +136,8 @@ def cmd_train(args) -> int:
         if args.steps is not None:
             t_kw["steps"] = args.steps
         t_kw.update(_learning_from_data(args))
-        problem = get_problem(args.problem, **p_kw)
+        problem = (get_problem("external_operator", path=args.data, **p_kw) if args.data is not None
+                   else get_problem(args.problem, **p_kw))
         model = get_model_config(args.model, **m_kw)
         trainer = Trainer(problem, model, TrainConfig(**t_kw), runs_dir=args.runs_dir)
     for name in args.track or []:
@@ -211,6 +212,42 @@ def cmd_export(args) -> int:
 
     print(export(args.name, args.format, args.out, args.runs_dir, time=args.time))
     return 0
+
+
+def cmd_discover(args) -> int:
+    from lab.discovery import DiscoveryConfig, discover, equation_text
+    from lab.problems import get_problem
+
+    problem = get_problem(args.problem, **parse_assignments(args.set or []))
+    config = DiscoveryConfig(**{k[2:]: v for k, v in vars(args).items() if k.startswith("c_") and v is not None})
+
+    def line(s) -> None:
+        print(f"step {s.step}: data {s.data_loss:.2e}  pde {s.pde_loss:.2e}  {equation_text(s.coefficients)}",
+              file=sys.stderr, flush=True)
+
+    result = discover(problem, config, callback=None if args.quiet else line)
+    print(result.equation())
+    if result.truth is not None:
+        print("true: " + equation_text(result.truth))
+    print(json.dumps({"found": result.coefficients, "true": result.truth, "exact_terms": result.exact_support(),
+                      "relative_errors": result.errors() if result.truth else None}))
+    return 0
+
+
+def add_discover_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from lab.discovery import DiscoveryConfig
+
+    d = sub.add_parser("discover", parents=[common], help="discover a problem's equation from noisy samples",
+                       description="Fit a PINN to noisy samples of a problem's reference and find "
+                                   "u_t = Θ(u) ξ by sparse regression over a library of terms.")
+    d.add_argument("--problem", default="burgers")
+    d.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="the problem's parameters, e.g. nu=0.1")
+    for name, p in DiscoveryConfig.param.objects("existing").items():
+        if name != "name":
+            d.add_argument(f"--{name.replace('_', '-')}", dest=f"c_{name}", type=type(p.default), metavar=name.upper(),
+                           default=None, help=f"{p.doc} (default {p.default}; {describe_bounds(p)})")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_discover)
 
 
 def cmd_study(args) -> int:
@@ -409,6 +446,9 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     t.add_argument("--nproc", type=int, default=None, metavar="N",
                    help="data-parallel training on N ranks launched by torchrun (one GPU each; gloo "
                         "processes on a CPU); each rank takes 1/N of the points or mini-batch")
+    t.add_argument("--data", default=None, metavar="FILE.h5",
+                   help="train an operator on an HDF5 dataset in PDEBench's or The Well's layout "
+                        "(the problem is then external_operator; e.g. --model fno)")
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("runs", parents=[common], help="list or show saved runs")
@@ -433,6 +473,7 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
 
     add_study_parser(sub, common)
     add_trust_parsers(sub, common)
+    add_discover_parser(sub, common)
     return ap
 
 

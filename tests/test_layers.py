@@ -4,7 +4,7 @@ The layers, top to bottom (a package imports only from layers below it, never fr
 sibling package of its own layer; the leaves and the composing modules may use each other):
 
     compose      session, studies, cli, tracking (and ``lab/__init__``'s re-exports)
-    training     Trainer, tasks, checkpoints, run store
+    training     Trainer, tasks, checkpoints, run store; equation discovery
     problems · models · data
     diagnostics · io
     leaves       solvers, autodiff, nn, sampling, config, device, atomic, limits, workers,
@@ -28,7 +28,7 @@ LAB = ROOT / "lab"
 
 LAYERS: dict[str, tuple[str, ...]] = {
     "compose": ("session", "studies", "cli", "tracking"),
-    "training": ("training", "uq"),
+    "training": ("training", "uq", "discovery"),
     "problems/models/data": ("problems", "models", "data"),
     "diagnostics/io": ("diagnostics", "io"),
     "leaves": ("solvers", "autodiff", "nn", "sampling", "config", "device", "atomic", "limits",

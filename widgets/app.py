@@ -21,6 +21,7 @@ from lab.training.slots import TrainingSlots, available_cores
 from widgets.alerts import Message
 from widgets.catalogue_view import CatalogueView
 from widgets.diagnostics import DiagnosticsView
+from widgets.discovery_view import DiscoveryView
 from widgets.forms import machine_devices, settings_form
 from widgets.inverse_view import DATA_SETTINGS, DataView
 from widgets.offline import (OfflineFast, indent_at_newlines_only, inline_stylesheets_on_update,
@@ -120,9 +121,11 @@ class LabApp(pn.viewable.Viewer):
         self.diagnostics = DiagnosticsView.for_app(self)  # its "Look at" list follows the runs
         self.studies = StudiesView(lambda: (self.problem_view.problem.key, self.model_picker.value),
                                    self.runs_dir, on_finished=self.runs.refresh)
+        self.discovery = DiscoveryView(lambda: self.problem_view.problem)
         self.tabs = pn.Tabs(*((name, fit_width(view)) for name, view in (
             ("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator)),
-            ("Saved runs", self.runs), ("Diagnostics", self.diagnostics), ("Studies", self.studies))),
+            ("Saved runs", self.runs), ("Diagnostics", self.diagnostics), ("Studies", self.studies),
+            ("Discovery", self.discovery))),
             dynamic=False, sizing_mode="stretch_width", styles=FIT)
         self.sidebar = [
             self.problem_view.picker, self.model_picker,
@@ -138,7 +141,7 @@ class LabApp(pn.viewable.Viewer):
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
             pn.state.on_session_destroyed(lambda _ctx: (self.training.shutdown(), self.operator.shutdown(),
-                                                        self.studies.stop()))
+                                                        self.studies.stop(), self.discovery.stop()))
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar, width=340), pn.Column(*self.main, sizing_mode="stretch_width"),
