@@ -55,6 +55,7 @@ class RayleighBenard2DProblem(Problem):
               "Stability (1961); Blankenbach et al., Geophys. J. Int. 98 (1989)")
     axes = ("x", "z", "t")
     outputs = ("theta", "omega", "psi")
+    coupled = ("theta", "omega")
     periodic = ("x",)
     grid_shape = (32, 17, 11)
 

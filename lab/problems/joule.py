@@ -42,6 +42,7 @@ class JouleHeating2D(Problem):
               "e.g. Holst, Numer. Methods PDEs (2010) for the thermistor problem")
     axes = ("x", "y")
     outputs = ("phi", "T")
+    coupled = ("phi", "T")
     grid_shape = (65, 65)
 
     sigma0 = param.Number(1.0, bounds=(0.01, 100.0), doc="Electrical conductivity σ0 at T = 0")
