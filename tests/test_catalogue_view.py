@@ -163,3 +163,14 @@ def test_app_opens_on_the_catalogue_tab_and_shares_its_problem(tmp_path):
     app.problem_view.problem.t_end = 0.5
     app.catalogue.wait()
     assert app.catalogue.result.problem.key == "lorenz63" and app.catalogue.result.problem.t_end == 0.5
+
+
+def test_coupled_fields_are_drawn_side_by_side():
+    """Joule heating's potential and temperature: the preview of the selected output, then the
+    coupled pair next to each other, each the reference on the preview grid."""
+    view, root = _view("joule_heating2d")
+    ref = _fresh_reference("joule_heating2d", None, view.result.grid)
+    images = _images(root)
+    assert len(images) == 3  # the selected output, then phi and T side by side
+    for i, copies in ((0, 2), (1, 1)):  # phi: selected and in the pair; T: in the pair
+        assert sum(np.array_equal(img, ref[..., i].T) for img in images) == copies

@@ -47,6 +47,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # inverting it (the task fetching the data for the problem) changes that public API.
     ("lab.problems.operators", "lab.data.cache"): "an operator problem loads its own dataset",
     ("lab.problems.operators", "lab.data.datasets"): "an operator problem declares its dataset spec",
+    ("lab.problems.coupled_operators", "lab.data.coupled"): "an operator problem declares its dataset spec",
 }
 
 

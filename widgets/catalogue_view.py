@@ -356,6 +356,21 @@ class CatalogueView(pn.viewable.Viewer):
             self.preview.objects = self._volume(r.grid, field, name)
         else:
             raise ValueError(f"no catalogue preview for problem kind {kind!r}")
+        if len(p.coupled) == 2 and kind in ("2d", "2d+t"):
+            self.preview.objects = [*self.preview.objects, self._coupled(r.grid, r.data, p)]
+
+    @staticmethod
+    def _coupled(grid, data, p: Problem):
+        """The coupled pair of outputs side by side (at the final time of a space-time field)."""
+        space = tuple(a for a in p.axes if a != "t")
+        images = []
+        for name in p.coupled:
+            field = data[..., p.outputs.index(name)]
+            if "t" in p.axes:  # t is the last axis
+                field = field[..., -1]
+            when = " at the final time" if "t" in p.axes else ""
+            images.append(field_image(grid, field, space, name, title=f"{name}{when}"))
+        return plot_pane(hv.Layout(images).cols(2), sizing_mode="stretch_width")
 
     def _animation(self, grid, field, axes, name) -> list:
         """Frames over t with a player; one colour scale for all frames."""

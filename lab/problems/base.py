@@ -49,6 +49,8 @@ class BaseProblem(Config):
     axes: ClassVar[tuple[str, ...]] = ("x", "t")
     #: names of the output fields
     outputs: ClassVar[tuple[str, ...]] = ("u",)
+    #: two outputs of a coupled system that views draw side by side (e.g. temperature, vorticity)
+    coupled: ClassVar[tuple[str, ...]] = ()
     #: axes on which the solution is periodic (models may embed them exactly)
     periodic: ClassVar[tuple[str, ...]] = ()
     #: default reference / evaluation grid size per axis

@@ -60,6 +60,7 @@ class OrszagTang2D(Problem):
               "(1989)")
     axes = ("x", "y", "t")
     outputs = ("omega", "a", "psi")
+    coupled = ("omega", "a")
     periodic = ("x", "y")
     grid_shape = (64, 64, 11)
     length = 2 * math.pi
