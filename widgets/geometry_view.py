@@ -26,7 +26,7 @@ def geometry_plot(problem, n_interior: int = 800, n_boundary: int = 400, n_norma
                   seed: int = 0) -> hv.Overlay:
     """The domain of ``problem`` with ``n_interior`` collocation points, ``n_boundary`` boundary
     points by part, and ``n_normals`` outward normals."""
-    geometry = problem.domain()
+    geometry = problem.region()
     h, v = problem.axes[:2]
     gen = torch.Generator().manual_seed(seed)
     inner = sample_interior(geometry, n_interior, gen, dtype=torch.float64).numpy()

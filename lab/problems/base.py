@@ -20,7 +20,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -55,8 +55,6 @@ class BaseProblem(Config):
     periodic: ClassVar[tuple[str, ...]] = ()
     #: default reference / evaluation grid size per axis
     grid_shape: ClassVar[tuple[int, ...]] = (128, 101)
-    #: ``None`` for a box; a shape inside the bounding box :meth:`bounds` otherwise
-    geometry: ClassVar[Any] = None
 
     # ---- domain ---------------------------------------------------------------------------
     def bounds(self) -> dict[str, tuple[float, float]]:
@@ -77,10 +75,15 @@ class BaseProblem(Config):
         mask = mask.reshape(mask.shape + (1,) * (values.ndim - mask.ndim))
         return np.where(mask, values, np.nan)
 
+    def region(self):
+        """The shape of the domain inside its bounding box :meth:`bounds`: ``None`` for the box
+        itself, a :class:`lab.geometry.Geometry` for a problem on a real geometry."""
+        return None
+
     @property
     def domain(self) -> Domain:
         """Axes, bounds (at the current parameter values), periodicity, geometry and grid size."""
-        return Domain(tuple(self.axes), self.bounds(), tuple(self.periodic), self.geometry,
+        return Domain(tuple(self.axes), self.bounds(), tuple(self.periodic), self.region(),
                       tuple(self.grid_shape))
 
     @property

@@ -32,13 +32,13 @@ class GeometryProblem(Problem):
     def geometry(self) -> Geometry:
         raise NotImplementedError
 
-    def domain(self) -> Geometry:
+    def region(self) -> Geometry:
         """:meth:`geometry`, built once per parameter values (a composite checks itself when
         built, which a training step should not repeat)."""
         values = json.dumps(self.config(), sort_keys=True, default=repr)
-        held = self.__dict__.get("_domain")
+        held = self.__dict__.get("_region")
         if held is None or held[0] != values:
-            held = self.__dict__["_domain"] = (values, self.geometry())
+            held = self.__dict__["_region"] = (values, self.geometry())
         return held[1]
 
     def conditions(self) -> dict[str, Dirichlet | Neumann | Robin]:
@@ -46,7 +46,7 @@ class GeometryProblem(Problem):
         raise NotImplementedError
 
     def _checked_conditions(self) -> dict:
-        conds, parts = self.conditions(), self.domain().parts
+        conds, parts = self.conditions(), self.region().parts
         missing = [p for p in parts if p not in conds]
         if missing:
             raise ValueError(f"{self.key}: boundary parts {missing} have no condition; parts: {list(parts)}")
@@ -56,20 +56,20 @@ class GeometryProblem(Problem):
         return conds
 
     def bounds(self):
-        lo, hi = self.domain().bbox()
+        lo, hi = self.region().bbox()
         return {a: (float(l), float(h)) for a, l, h in zip(self.axes, lo, hi)}
 
     def inside(self, grid):
-        return inside_grid(self.domain(), grid)
+        return inside_grid(self.region(), grid)
 
     def sample(self, n_pde, n_ic, n_bc, generator, device=None, dtype=torch.float32):
-        pts = {"pde": sample_interior(self.domain(), n_pde, generator, device=device, dtype=dtype)}
+        pts = {"pde": sample_interior(self.region(), n_pde, generator, device=device, dtype=dtype)}
         if n_bc:
             pts["bc"] = self.sample_boundary(n_bc, generator, device=device, dtype=dtype)
         return pts
 
     def sample_boundary(self, n, generator, device=None, dtype=torch.float32):
-        return sample_boundary(self.domain(), n, generator, device=device, dtype=dtype).points
+        return sample_boundary(self.region(), n, generator, device=device, dtype=dtype).points
 
     def _value(self, v, X: torch.Tensor) -> torch.Tensor:
         coords = {"p": self, **{a: X[:, i:i + 1] for i, a in enumerate(self.axes)}}
@@ -83,7 +83,7 @@ class GeometryProblem(Problem):
         return out
 
     def _boundary_residual(self, model, X: torch.Tensor) -> torch.Tensor:
-        geometry, conds = self.domain(), self._checked_conditions()
+        geometry, conds = self.region(), self._checked_conditions()
         normals, parts = classify(geometry, X)
         needs_d = any(not isinstance(c, Dirichlet) for c in conds.values())
         f = Fields(model, X, self.axes) if needs_d else None
@@ -114,7 +114,7 @@ class GeometryProblem(Problem):
             raise ValueError(f"hard='bc' needs a Dirichlet condition on every boundary part; "
                              f"{self.title or self.key} has other conditions on {soft}. Use hard='none'.")
         self._dirichlet_value()
-        geometry = self.domain()
+        geometry = self.region()
         return lambda X: geometry.phi(X)[:, None]
 
     def boundary_value(self, X):
