@@ -4,12 +4,31 @@ its own, never into the user's ``~/.sciml-lab``.
 
 The suite runs on two pytest-xdist workers (``-n 2 --dist loadfile`` in pyproject.toml): the
 tests use one torch thread each, so two at a time use both cores of a CI machine. Each file
-stays on one worker, so a notebook's cells run in order in one kernel; the browser tests take
-turns (``tests/conftest.py``), so at most one drives Chromium at a time.
+stays on one worker, so a notebook's cells run in order in one kernel. A browser test runs
+alone: a served lab starved by a test on the other core missed its clicks and plot updates.
 """
 import os
 import tempfile
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
 
 os.environ.setdefault("SCIML_LAB_FAST", "1")
 os.environ.setdefault("SCIML_LAB_HOME", tempfile.mkdtemp(prefix="sciml-lab-tests-home-"))
 
+
+#: held by a browser test while it runs; any other test waits for it before it starts
+ALONE = Path(tempfile.gettempdir()) / "sciml-lab-tests-browser.lock"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    lock = FileLock(ALONE)
+    if item.get_closest_marker("browser") is not None:
+        with lock:
+            yield
+    else:
+        with lock:  # waits while a browser test runs
+            pass
+        yield

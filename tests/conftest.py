@@ -1,11 +1,8 @@
 """Test isolation: runs go to a per-test folder; reference solutions share one session cache."""
 import os
-import tempfile
-from pathlib import Path
 
 import pytest
 import torch
-from filelock import FileLock
 from hypothesis import HealthCheck, settings
 
 # property-based tests (tests/test_properties.py): the same examples on every run, sized for CI
@@ -28,13 +25,3 @@ def _session_cache(tmp_path_factory):
 def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIML_LAB_HOME", str(tmp_path / "home"))
 
-
-@pytest.fixture(autouse=True)
-def _one_browser_test_at_a_time(request):
-    """The suite's two workers (pytest-xdist) take turns at the browser tests: two Chromiums
-    and two served labs at once on two cores starve each other's pages."""
-    if request.node.get_closest_marker("browser") is None:
-        yield
-        return
-    with FileLock(Path(tempfile.gettempdir()) / "sciml-lab-browser-tests.lock"):
-        yield
