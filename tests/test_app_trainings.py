@@ -37,7 +37,7 @@ def test_a_served_session_trains_in_a_worker_process_and_its_views_follow(tmp_pa
     _finish(app)
     view = app.training
     assert not view.running and view.step == 30 and "completed" in view.status.object
-    assert view.loss_buffer is not None and len(view.loss_buffer.data) == 6  # every logged step
+    assert view.loss_history is not None and len(view.loss_history) == 6  # every logged step
     assert view.fields.snapshot is not None and view.fields.snapshot.step == 30
     (run,) = list_runs(str(tmp_path / "runs"))
     assert run["status"] == "completed" and run["step"] == 30

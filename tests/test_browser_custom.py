@@ -39,8 +39,6 @@ class Bounded(ModelConfig):
 '''
 
 
-@pytest.mark.xfail(reason="under the full suite its served run ends without a loss point on the page (passes "
-                          "alone); under investigation", strict=False)
 def test_a_users_problem_and_model_from_a_file_train_in_the_served_app(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

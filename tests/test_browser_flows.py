@@ -127,7 +127,11 @@ def _train_and_see_losses(page, points: int, probe: str = LOSS_POINTS) -> None:
     asserted; that every logged step reached the plot is.
     """
     press(page, "Train", training_started(page, probe))
-    page.wait_for_function(f"({probe})() >= {points}")
+    try:
+        page.wait_for_function(f"({probe})() >= {points}")
+    except Exception:
+        print(f"the plot shows {page.evaluate(f'({probe})()')} rows of the {points} awaited")
+        raise
 
 
 def test_the_page_fetches_nothing_from_another_host(page, off_host):

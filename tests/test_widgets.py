@@ -154,7 +154,7 @@ def test_training_streams_losses_and_fields(trained):
     app, root = trained
     view = app.training
     assert not view.running and view._callback is None  # polling stopped with the run
-    rows = view.loss_buffer.data
+    rows = view.loss_history.data
     assert list(rows.columns) == ["step", "total", "pde", "ic", "bc"]
     assert rows["step"].tolist() == [5, 10, 15, 20, 25, 30]
     assert np.all(np.isfinite(rows[["total", "pde", "ic", "bc"]].to_numpy()))
@@ -186,7 +186,7 @@ def test_reopen_and_continue_a_saved_run(trained):
     view = app.training
     assert view.fields.snapshot.step == 30
     assert math.isclose(view.rel_l2, rel_before, rel_tol=1e-6)  # same weights, same error
-    assert view.loss_buffer.data["step"].tolist() == [5, 10, 15, 20, 25, 30]
+    assert view.loss_history.data["step"].tolist() == [5, 10, 15, 20, 25, 30]
     assert len(_images(_field_root(app))) == 3
     app.runs.more_steps.value = 10
     app.runs.continue_selected()

@@ -94,7 +94,8 @@ class LabApp(pn.viewable.Viewer):
         self.train_editor = settings_form(self.train_config, on_change=self._edited,
                                           options={"device": machine_devices()})
         # data-parallel ranks, one GPU each: offered only where there are GPUs to split over
-        self.gpus = pn.widgets.IntSlider(name="GPUs (data-parallel)", start=1, end=max(gpu_count(), 1),
+        # (end > start even then: Bokeh rejects a slider whose ends are equal)
+        self.gpus = pn.widgets.IntSlider(name="GPUs (data-parallel)", start=1, end=max(gpu_count(), 2),
                                          value=1, visible=gpu_count() > 1 and self.training_mode == "process",
                                          sizing_mode="stretch_width")
         self.data = DataView(self.train_config, lambda: self.problem_view.problem, self.runs_dir,

@@ -41,12 +41,12 @@ from lab.problems import Problem
 from lab.training.events import Done, Event, Failed, Mailbox, Preparing, Snapshot, Started, Step
 from lab.training.tasks.operator import super_resolution
 from widgets.alerts import Message
+from widgets.history import ROWS_KEPT, History
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, field_frame, grid_extent, plot_pane
 from widgets.training_view import plot_axes
 
 FIELDS = ("input", "prediction", "reference", "error")
 INPUT_CMAP = "cividis"
-LOSS_HISTORY = 50_000  # rows kept in the training-curve buffer
 SR_FACTORS = 4         # finer resolutions offered at most
 
 
@@ -285,7 +285,7 @@ class OperatorView(pn.viewable.Viewer):
         self.sr_results: dict[int, float] = {}
         self._mailbox: Mailbox | None = None
         # the mailbox keeps only the newest snapshot; the validation curve needs every score
-        self._scores_in: collections.deque = collections.deque(maxlen=LOSS_HISTORY)
+        self._scores_in: collections.deque = collections.deque(maxlen=ROWS_KEPT)
         self._callback = None
         self.alert = Message()
         self.caption = pn.pane.Markdown("### Operator", margin=(0, 10), sizing_mode="stretch_width")
@@ -330,10 +330,9 @@ class OperatorView(pn.viewable.Viewer):
         self.samples.objects = [
             plot_pane(hv.DynamicMap(lambda data, i=i: self._sample(i, data), streams=[self.snap_pipe]),
                       sizing_mode="stretch_width") for i in range(n)]
-        empty = pd.DataFrame({"step": pd.Series(dtype=float), "data": pd.Series(dtype=float)})
-        self.loss_buffer = hv.streams.Buffer(empty, length=LOSS_HISTORY, index=False)
+        self.loss_history = History(["step", "data"])
         self.score_pipe = hv.streams.Pipe(data=[])
-        history = _history_opts(hv.DynamicMap(lambda data: train_element(data), streams=[self.loss_buffer])
+        history = _history_opts(hv.DynamicMap(lambda data: train_element(data), streams=[self.loss_history.pipe])
                                 * hv.DynamicMap(lambda data: validation_element(data), streams=[self.score_pipe]))
         self.diagnostics.objects = [
             plot_pane(history, sizing_mode="stretch_width"),
@@ -431,7 +430,7 @@ class OperatorView(pn.viewable.Viewer):
     def show_losses(self, rows: Sequence[dict]) -> None:
         """Append ``{"step", "data"}`` rows to the training curve."""
         if rows and self.visible:
-            self.loss_buffer.send(pd.DataFrame(rows, columns=["step", "data"]).astype(float))
+            self.loss_history.append(rows)
 
     def show_snapshot(self, snapshot: Snapshot) -> bool:
         """Show a snapshot; returns ``False`` (and reports why) when it does not fit the problem."""

@@ -2,8 +2,8 @@
 
 The Trainer runs in its own thread, or in a worker process (:mod:`lab.training.process`), and
 its events land in a :class:`lab.training.events.Mailbox`; this view drains the mailbox on a
-periodic callback (every ``poll_ms``) so neither side waits for the other. Steps stream into a
-bounded ``hv.streams.Buffer`` (one line per loss term plus the weighted total, log scale); the
+periodic callback (every ``poll_ms``) so neither side waits for the other. Steps go into a
+:class:`widgets.history.History` (one line per loss term plus the weighted total, log scale); the
 newest snapshot goes through an ``hv.streams.Pipe`` to the field plots, whose layout follows
 the problem's axes:
 
@@ -27,16 +27,15 @@ from collections.abc import Callable, Sequence
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (the backend that .opts() below refers to)
 import numpy as np
-import pandas as pd
 import panel as pn
 import param
 
 from lab.training.events import Done, Failed, Mailbox, Preparing, Snapshot, Started, Step
+from widgets.history import History
 from widgets.inverse_view import sensor_points
 from widgets.method_views import MethodView
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, field_frame, plot_pane
 
-LOSS_HISTORY = 50_000  # rows kept in the loss buffer
 #: another view showing the run: called with each drained ``(steps, snapshot, other events)``
 Reader = Callable[[list[Step], Snapshot | None, list], None]
 
@@ -287,7 +286,7 @@ class TrainingView(pn.viewable.Viewer):
         self._method_steps: list[Step] = []
         self._method_snapshot: Snapshot | None = None
         self._method_drawn = -math.inf
-        self.loss_buffer: hv.streams.Buffer | None = None
+        self.loss_history: History | None = None
         self._loss_columns: list[str] = []
         self.fields = FieldView()
         self.methods = MethodView()
@@ -313,7 +312,7 @@ class TrainingView(pn.viewable.Viewer):
         """Clear the view for a problem with these axis bounds (in axes order) and outputs."""
         self.fields.configure(bounds, outputs)
         self.methods.configure(bounds, plot_axes(tuple(bounds)))
-        self.loss_buffer, self._loss_columns = None, []
+        self.loss_history, self._loss_columns = None, []
         self._method_steps, self._method_snapshot, self._method_drawn = [], None, -math.inf
         self.loss_pane.object = self._empty_loss()
         self.param.update(step=0, rel_l2=math.nan)
@@ -402,8 +401,13 @@ class TrainingView(pn.viewable.Viewer):
                                 "(an error before the first step; see the server log)", "", None))
         # Bokeh sends what a periodic callback changed, as one message, once it returns; frozen,
         # the document walks its models once per drain rather than once per plot updated (that
-        # walk, over the whole app, is most of a served session's work while it trains)
-        with _frozen(pn.state.curdoc):
+        # walk, over the whole app, is most of a served session's work while it trains). Only a
+        # drain that merely updates plots is frozen: a model created under the freeze joins the
+        # document only as the freeze ends, so the page got it as first drawn (a loss plot
+        # without points) and never its later changes in that drain.
+        creates = bool(other) or (steps and self.loss_history is None) or (
+            snapshot is not None and self.fields.snapshot is None)
+        with contextlib.nullcontext() if creates else _frozen(pn.state.curdoc):
             for ev in other:
                 if isinstance(ev, Preparing):
                     self._on_preparing(ev)
@@ -481,13 +485,11 @@ class TrainingView(pn.viewable.Viewer):
         """Append rows ``{"step", "total", <term>: value, ...}`` to the loss plot."""
         if not rows:
             return
-        if self.loss_buffer is None:
+        if self.loss_history is None:
             self._loss_columns = ["step", "total"] + [k for k in rows[0] if k not in ("step", "total")]
-            empty = pd.DataFrame({c: pd.Series(dtype=float) for c in self._loss_columns})
-            self.loss_buffer = hv.streams.Buffer(empty, length=LOSS_HISTORY, index=False)
-            self.loss_pane.object = hv.DynamicMap(self._loss_curves, streams=[self.loss_buffer])
-        frame = pd.DataFrame(rows).reindex(columns=self._loss_columns).astype(float)
-        self.loss_buffer.send(frame)
+            self.loss_history = History(self._loss_columns)
+            self.loss_pane.object = hv.DynamicMap(self._loss_curves, streams=[self.loss_history.pipe])
+        self.loss_history.append(rows)
 
     def _loss_curves(self, data):
         curves = [hv.Curve(data, "step", hv.Dimension(c, label="loss"), label=c)

@@ -105,9 +105,16 @@ def setup_from_environment() -> Group:
 
 
 def teardown() -> None:
-    """Leave the process group, if this process joined one (torch warns of one left open)."""
+    """Leave the process group, if this process joined one (torch warns of one left open).
+
+    The ranks meet at a barrier first: a rank that destroyed its group while a peer still had
+    a collective in flight aborted that peer's process (gloo's worker thread), after a run
+    that had completed."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+        try:
+            torch.distributed.barrier()
+        finally:
+            torch.distributed.destroy_process_group()
 
 
 def check(problem, model_config, config, group: Group) -> None:
