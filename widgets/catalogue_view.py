@@ -45,7 +45,7 @@ import panel as pn
 import param
 
 from lab.config import describe_bounds
-from lab.problems import Problem, list_problems
+from lab.problems import BaseProblem, list_problems
 from lab.sampling import coarse_grid
 from lab.workers import finish_at_exit
 from widgets import render
@@ -69,19 +69,19 @@ class Preview:
     samples of the dataset — for operator problems (``grid`` is then the dataset's grid).
     """
 
-    problem: Problem
+    problem: BaseProblem
     grid: dict[str, np.ndarray]
     data: np.ndarray | dict[str, np.ndarray]
 
 
-def preview_grid(problem: Problem, max_points: int) -> dict[str, np.ndarray]:
+def preview_grid(problem: BaseProblem, max_points: int) -> dict[str, np.ndarray]:
     """The problem's evaluation grid, thinned to at most ``max_points`` points when larger."""
     grid = problem.grid()
     n = int(np.prod([len(g) for g in grid.values()]))
     return grid if n <= max_points else coarse_grid(grid, max_points)
 
 
-def compute_preview(problem: Problem, max_points: int = 2_000_000, n_samples: int = 3) -> Preview:
+def compute_preview(problem: BaseProblem, max_points: int = 2_000_000, n_samples: int = 3) -> Preview:
     """Reference (or the first ``n_samples`` dataset samples) of ``problem``; may take seconds."""
     if problem.kind == "operator":
         data = {k: v[:n_samples] for k, v in problem.arrays().items()}
@@ -113,7 +113,7 @@ def trajectory_paths(t: np.ndarray, states: np.ndarray, names: Sequence[str]) ->
     return hv.Layout(paths).cols(2)
 
 
-def operator_samples(problem: Problem, grid: dict[str, np.ndarray],
+def operator_samples(problem: BaseProblem, grid: dict[str, np.ndarray],
                      arrays: dict[str, np.ndarray]) -> hv.Layout:
     """Input and output of each sample side by side (rollouts: the trajectory or its ends).
 
@@ -160,7 +160,7 @@ def catalogue_frame() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def parameter_table(problem: Problem) -> str:
+def parameter_table(problem: BaseProblem) -> str:
     """Markdown table of the problem's parameters: value, allowed range, meaning."""
     lines = ["| parameter | value | allowed | meaning |", "|---|---|---|---|"]
     for name, p in problem.param.objects("existing").items():
@@ -200,7 +200,7 @@ class CatalogueView(pn.viewable.Viewer):
         self._generation = 0
         self._pending: tuple[int, Preview | Exception] | None = None
         self._syncing = False
-        self._watched: tuple[Problem, object] | None = None
+        self._watched: tuple[BaseProblem, object] | None = None
         self.computed = 0  # previews computed (not superseded): shows the debouncing works
 
         self.table = pn.widgets.Tabulator(catalogue_frame(), selectable=1, disabled=True,
@@ -278,7 +278,7 @@ class CatalogueView(pn.viewable.Viewer):
         except RuntimeError:  # no loop in this thread: results wait for ``wait()``
             return None
 
-    def _work(self, generation: int, problem: Problem, home) -> None:
+    def _work(self, generation: int, problem: BaseProblem, home) -> None:
         try:
             result: Preview | Exception = compute_preview(problem, self.max_points, self.n_samples)
         except Exception as err:  # shown in the alert; unexpected kinds are re-raised below
@@ -360,7 +360,7 @@ class CatalogueView(pn.viewable.Viewer):
             self.preview.objects = [*self.preview.objects, self._coupled(r.grid, r.data, p)]
 
     @staticmethod
-    def _coupled(grid, data, p: Problem):
+    def _coupled(grid, data, p: BaseProblem):
         """The coupled pair of outputs side by side (at the final time of a space-time field)."""
         space = tuple(a for a in p.axes if a != "t")
         images = []

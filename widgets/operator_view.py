@@ -37,7 +37,8 @@ import panel as pn
 import param
 
 from lab.data.datasets import DatasetSpec
-from lab.problems import Problem
+from lab.problems import BaseProblem
+from lab.problems.operators import OperatorProblem
 from lab.training.events import Done, Event, Failed, Mailbox, Preparing, Snapshot, Started, Step
 from lab.training.tasks.operator import super_resolution
 from widgets.alerts import Message
@@ -68,7 +69,7 @@ def check_snapshot(snapshot: Snapshot, axes: Sequence[str]) -> None:
             raise ValueError(f"field {f!r} has shape {got}, the grid is {shape}")
 
 
-def finer_resolutions(problem: Problem) -> list[int]:
+def finer_resolutions(problem: OperatorProblem) -> list[int]:
     """Resolutions above ``problem.resolution`` at which the *same* samples can be stored.
 
     The data are subsampled from the solver grid (``solve_resolution``) by exact injection, so
@@ -90,7 +91,7 @@ def finer_resolutions(problem: Problem) -> list[int]:
     return out[:SR_FACTORS]
 
 
-def _framed(problem: Problem) -> bool:
+def _framed(problem: OperatorProblem) -> bool:
     """Whether the samples show a last frame (rollouts and space-time maps)."""
     return problem.rollout or problem.frame_axis is not None
 
@@ -243,7 +244,7 @@ def _history_opts(overlay):
                         height=PLOT_HEIGHT, responsive=True, legend_position="top_right")
 
 
-def operator_layout(snapshot: Snapshot, problem: Problem, steps: Iterable[Step] = (),
+def operator_layout(snapshot: Snapshot, problem: OperatorProblem, steps: Iterable[Step] = (),
                     snapshots: Iterable[Snapshot] = ()) -> hv.Layout:
     """All operator views of one snapshot as a static HoloViews layout (notebooks, reports)."""
     rows = [{"step": s.step, "data": s.losses["data"]} for s in steps if "data" in s.losses]
@@ -276,7 +277,7 @@ class OperatorView(pn.viewable.Viewer):
     def __init__(self, on_error: Callable[[str], None] | None = None, **params):
         super().__init__(**params)
         self.on_error = on_error
-        self.problem: Problem | None = None
+        self.problem: BaseProblem | None = None
         self.model = None
         self.trainer = None
         self.snapshot: Snapshot | None = None
@@ -314,7 +315,7 @@ class OperatorView(pn.viewable.Viewer):
         return self._layout.visible
 
     # ---- set-up -------------------------------------------------------------------------
-    def configure(self, problem: Problem) -> None:
+    def configure(self, problem: BaseProblem) -> None:
         """Clear the view for ``problem``; shown only for operator problems."""
         self._stop_polling()
         self.problem, self.model, self.trainer, self._mailbox = problem, None, None, None
@@ -363,7 +364,7 @@ class OperatorView(pn.viewable.Viewer):
             trainer.subscribe(self._mailbox)
             self._callback = pn.state.add_periodic_callback(self.drain, period=self.poll_ms)
 
-    def use_model(self, model, problem: Problem | None = None) -> None:
+    def use_model(self, model, problem: BaseProblem | None = None) -> None:
         """Offer super-resolution for a trained ``model`` (of ``problem``, default: the configured one)."""
         if problem is not None and problem is not self.problem:
             self.configure(problem)
@@ -455,7 +456,7 @@ class OperatorView(pn.viewable.Viewer):
         self._send_sr()
         return True
 
-    def show_saved(self, problem: Problem, snapshot: Snapshot, history: Sequence[dict],
+    def show_saved(self, problem: BaseProblem, snapshot: Snapshot, history: Sequence[dict],
                    model=None) -> None:
         """A finished run: its logged data loss, its checkpoint's snapshot, optionally its model."""
         self.configure(problem)

@@ -16,11 +16,23 @@ import torch
 from lab.solvers.time_stepping import lawson_rk4_stages as lawson_rk4
 from lab.solvers.time_stepping import output_times
 
-__all__ = ["advance_to", "lawson_rk4"]
+__all__ = ["CFL_LIMIT", "advance_to", "check_cfl", "lawson_rk4"]
 
 #: the numbers this module returns: bump on a change that alters them, so references
 #: cached under the old value are recomputed (:func:`lab.solvers.versions`)
 VERSION = "1"
+
+#: advective CFL bound on a user's step (RK4 is stable on the imaginary axis to 2*sqrt(2))
+CFL_LIMIT = 2.5
+
+
+def check_cfl(c: float, dt: float) -> None:
+    """Raise ``ValueError`` naming ``dt`` when its advective CFL number ``c`` exceeds
+    :data:`CFL_LIMIT`, with the largest step that would do."""
+    if not c <= CFL_LIMIT:
+        raise ValueError(f"dt={dt:g} is unstable: advective CFL number {c:.3g} exceeds "
+                         f"{CFL_LIMIT} (use dt <= {dt * CFL_LIMIT / c:.3g}, or dt=None for an "
+                         f"automatic CFL step)")
 
 
 def advance_to(v: torch.Tensor, times: Sequence[float], step: Callable[[torch.Tensor, float], torch.Tensor],

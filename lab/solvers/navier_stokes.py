@@ -36,15 +36,13 @@ import math
 import torch
 
 from lab.solvers import ns_fused
-from lab.solvers.integrating_factor import advance_to, lawson_rk4
+from lab.solvers.integrating_factor import CFL_LIMIT, advance_to, check_cfl, lawson_rk4
 from lab.solvers.spectral import dealias_mask, wavenumber_grid
 
 #: the numbers this module returns: bump on a change that alters them, so references
 #: cached under the old value are recomputed (:func:`lab.solvers.versions`)
 VERSION = "1"
 
-#: advective CFL bound enforced on a user time step (RK4 imaginary-axis limit is 2*sqrt(2))
-CFL_LIMIT = 2.5
 #: diffusive bound for the explicit eddy viscosity (RK4 real-axis limit is 2.785)
 DIFFUSIVE_LIMIT = 2.5
 #: default memory cap of a solve (bytes); problems pass their own, smaller limit
@@ -205,11 +203,7 @@ class _PeriodicNS:
 
     def check_dt(self, v: torch.Tensor, dt: float) -> None:
         """Raise ``ValueError`` naming ``dt`` when a step of ``dt`` would be unstable."""
-        c = self.cfl_number(v, dt)
-        if not c <= CFL_LIMIT:
-            raise ValueError(f"dt={dt:g} is unstable: advective CFL number {c:.3g} exceeds "
-                             f"{CFL_LIMIT} (use dt <= {dt * CFL_LIMIT / c:.3g}, or dt=None for "
-                             f"an automatic CFL step)")
+        check_cfl(self.cfl_number(v, dt), dt)
         nu_t = self.eddy_viscosity_max(v)
         d = dt * nu_t * sum(k * k for k in self.k_max)
         if not d <= DIFFUSIVE_LIMIT:
