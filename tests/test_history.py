@@ -1,59 +1,46 @@
-"""The live curves' history: every update replaces the page's copy of the rows, never appends.
-
-A served page's copy of a streamed (appended) curve was seen to double or drop rows under load,
-with nothing to mend it; an update that carries the whole state mends any earlier one."""
+"""The live curves' history: rows kept in order and bounded, and each update sends the page
+only the new rows, whose copy then equals the server's."""
 from __future__ import annotations
 
 import holoviews as hv
 import numpy as np
 import panel as pn
-import pytest
 from bokeh.document import Document
-from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent, ModelChangedEvent
 from bokeh.models import ColumnDataSource
+from page_support import page_rows, record_patches
 
 from widgets.history import History
 
 
-def test_every_row_is_kept_and_the_rows_shown_are_thinned_evenly_to_the_newest():
-    h = History(["step", "loss"], kept=1000, shown=11)
-    h.append([{"step": s, "loss": 1.0 / (s + 1)} for s in range(5)])
-    assert h.pipe.data["step"].tolist() == [0, 1, 2, 3, 4]  # few rows: all shown
-    h.append([{"step": s, "loss": 1.0 / (s + 1), "extra": 7} for s in range(5, 101)])
-    assert len(h) == 101 and h.data["step"].tolist() == list(range(101))
-    shown = h.pipe.data["step"].to_numpy()
-    assert len(shown) == 11 and shown[0] == 0 and shown[-1] == 100
-    assert np.all(np.diff(shown) == 10)  # evenly spaced
-    h.append([{"step": 101}])  # a missing column is NaN
-    assert np.isnan(h.data["loss"].iloc[-1]) and h.pipe.data["step"].iloc[-1] == 101
-
-
-def test_the_oldest_rows_go_first_past_the_bound():
-    h = History(["step"], kept=50, shown=10)
-    h.append([{"step": s} for s in range(120)])
+def test_rows_are_kept_in_order_with_missing_columns_as_nan_and_the_oldest_dropped_past_the_bound():
+    h = History(["step", "loss"], kept=50)
+    h.append([{"step": s, "loss": 1.0 / (s + 1), "extra": 7} for s in range(40)])
+    h.append([{"step": 40}])
+    assert len(h) == 41 and list(h.data.columns) == ["step", "loss"]
+    assert np.isnan(h.data["loss"].iloc[-1]) and h.data["step"].tolist() == list(range(41))
+    h.append([{"step": s, "loss": 1.0} for s in range(41, 120)])
     assert h.data["step"].tolist() == list(range(70, 120))
+    h.append([])  # nothing to add: nothing sent
+    assert len(h) == 50
 
 
-def test_shown_needs_two_rows():
-    with pytest.raises(ValueError, match="shown"):
-        History(["step"], shown=1)
-
-
-def test_an_update_replaces_the_plot_data_in_the_document():
-    """What reaches a page: each update changes the curve's data source whole (a
-    ColumnDataChanged or a new ``data``), never by a ColumnsStreamed patch."""
+def test_an_update_sends_only_its_new_rows_and_the_page_copy_equals_the_server():
     h = History(["step", "loss"])
-    pane = pn.pane.HoloViews(hv.DynamicMap(lambda data: hv.Curve(data, "step", "loss"), streams=[h.pipe]))
-    doc = Document()
-    root = pane.get_root(doc)
-    doc.add_root(root)
-    events = []
-    doc.on_change(events.append)
-    for k in range(3):
-        h.append([{"step": 2 * k, "loss": 1.0}, {"step": 2 * k + 1, "loss": 0.5}])
-    sources = [m for m in root.select({"type": ColumnDataSource}) if "loss" in m.data]
-    assert len(sources) == 1 and list(sources[0].data["step"]) == [0, 1, 2, 3, 4, 5]
-    assert not [e for e in events if isinstance(e, ColumnsStreamedEvent)]
-    data_events = [e for e in events if isinstance(e, (ColumnDataChangedEvent, ModelChangedEvent))
-                   and getattr(e, "model", None) is sources[0]]
-    assert len(data_events) == 3  # one per update
+    pane = pn.pane.HoloViews(hv.DynamicMap(lambda data: hv.Curve(data, "step", "loss"), streams=[h.stream]))
+    doc, sent = Document(), []
+    doc.add_root(pane.get_root(doc))
+    record_patches(doc, sent)
+    h.append([{"step": s, "loss": 1.0} for s in range(2000)])
+    first = len(sent)
+    h.append([{"step": 2000, "loss": 0.5}])
+    late = sum(size for _content, size in sent[first:])
+    h2 = History(["step", "loss"])
+    pane2 = pn.pane.HoloViews(hv.DynamicMap(lambda data: hv.Curve(data, "step", "loss"), streams=[h2.stream]))
+    doc2, sent2 = Document(), []
+    doc2.add_root(pane2.get_root(doc2))
+    record_patches(doc2, sent2)
+    h2.append([{"step": 0, "loss": 1.0}])
+    early = sum(size for _content, size in sent2)
+    assert late < 1.5 * early  # an update's cost does not grow with the rows already shown
+    (source,) = [m for m in doc.select({"type": ColumnDataSource}) if "loss" in m.data]
+    assert page_rows(sent, {source.id}) == {source.id: 2001} and len(source.data["step"]) == 2001

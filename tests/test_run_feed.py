@@ -50,49 +50,13 @@ def test_a_view_with_no_run_attached_ignores_a_batch():
     assert view.snapshot is None and view.scores == {}
 
 
-def _page_rows(messages: list, ids: set[str]) -> dict[str, int]:
-    """Rows of each data source as a page that applied ``messages`` (PATCH-DOC contents, in
-    order) holds them: a definition or a ColumnDataChanged sets them, a ColumnsStreamed adds."""
-    rows: dict[str, int] = {}
-
-    def length(data) -> int | None:
-        for _name, column in data.get("entries", []):
-            if isinstance(column, dict) and "shape" in column:
-                return column["shape"][0]
-            if isinstance(column, list):
-                return len(column)
-        return None
-
-    def walk(o) -> None:
-        if isinstance(o, dict):
-            if o.get("id") in ids and "data" in o.get("attributes", {}):
-                n = length(o["attributes"]["data"])
-                rows[o["id"]] = rows[o["id"]] if n is None else n
-            model = o.get("model", {}).get("id") if isinstance(o.get("model"), dict) else None
-            if model in ids and o.get("kind") == "ColumnDataChanged":
-                rows[model] = length(o.get("new") or o["data"])
-            elif model in ids and o.get("kind") == "ColumnsStreamed":
-                rows[model] = rows.get(model, 0) + length(o["data"])
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-
-    for m in messages:
-        walk(m)
-    return rows
-
-
 def test_a_run_that_ends_within_one_poll_reaches_the_page_whole(tmp_path, monkeypatch):
     """Steps, snapshot and Done in one drain: the loss plot is created and filled in the same
     callback. A Bokeh server serialises each change as it happens; a plot created under the
     document's freeze reached the page as first drawn (no points), and its data never did."""
-    import json
-
     from bokeh.document import Document
     from bokeh.models import ColumnDataSource
-    from bokeh.protocol import Protocol
+    from page_support import page_rows, record_patches
     from panel.io.state import set_curdoc
 
     from widgets.training_view import TrainingView
@@ -105,8 +69,7 @@ def test_a_run_that_ends_within_one_poll_reaches_the_page_whole(tmp_path, monkey
                                   device="cpu"), runs_dir=tmp_path)
     with set_curdoc(doc):
         doc.add_root(pn.Column(view).get_root(doc))
-        doc.on_change(lambda event: sent.append(json.loads(json.dumps(
-            Protocol().create("PATCH-DOC", [event]).content, default=str))))
+        record_patches(doc, sent)
         view.start(trainer)
         trainer.join()
         view.drain()  # everything the run posted, in one poll
@@ -114,5 +77,5 @@ def test_a_run_that_ends_within_one_poll_reaches_the_page_whole(tmp_path, monkey
     sources = {m.id: m for m in doc.select({"type": ColumnDataSource})
                if "step" in m.data and "total" in m.data}
     assert sources
-    page = _page_rows(sent, set(sources))
+    page = page_rows(sent, set(sources))
     assert page == {k: len(s.data["step"]) for k, s in sources.items()} == {k: 3 for k in sources}

@@ -333,7 +333,7 @@ class OperatorView(pn.viewable.Viewer):
                       sizing_mode="stretch_width") for i in range(n)]
         self.loss_history = History(["step", "data"])
         self.score_pipe = hv.streams.Pipe(data=[])
-        history = _history_opts(hv.DynamicMap(lambda data: train_element(data), streams=[self.loss_history.pipe])
+        history = _history_opts(hv.DynamicMap(lambda data: train_element(data), streams=[self.loss_history.stream])
                                 * hv.DynamicMap(lambda data: validation_element(data), streams=[self.score_pipe]))
         self.diagnostics.objects = [
             plot_pane(history, sizing_mode="stretch_width"),

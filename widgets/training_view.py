@@ -488,7 +488,7 @@ class TrainingView(pn.viewable.Viewer):
         if self.loss_history is None:
             self._loss_columns = ["step", "total"] + [k for k in rows[0] if k not in ("step", "total")]
             self.loss_history = History(self._loss_columns)
-            self.loss_pane.object = hv.DynamicMap(self._loss_curves, streams=[self.loss_history.pipe])
+            self.loss_pane.object = hv.DynamicMap(self._loss_curves, streams=[self.loss_history.stream])
         self.loss_history.append(rows)
 
     def _loss_curves(self, data):
