@@ -1,8 +1,9 @@
 """A run's logged rows behind a live curve (the training view's losses, the operator view's
 data loss): a bounded ``hv.streams.Buffer`` that appends only the new rows to the page's copy.
 
-Appending keeps an update's cost independent of the run's length (about 2.7 kB per update
-against 87 kB for replacing 1,300 rows of four curves: :mod:`tests.test_history`). It stays
+Appending keeps an update's cost independent of the run's length (:mod:`tests.test_history`
+checks it; measured on a CPU, about 2.7 kB per update against 87 kB for replacing 1,300 rows of
+four curves, at the same server time, about 33 ms). It stays
 exact only if the plot exists in the document before rows are streamed to it; see
 ``TrainingView.drain``, which does not freeze the document in a drain that creates plots.
 """
