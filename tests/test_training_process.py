@@ -73,6 +73,8 @@ def test_pause_resume_and_stop_reach_the_worker_and_stop_checkpoints(tmp_path):
     worker.subscribe(events.append)
     worker.start()
     _wait(lambda: worker.step >= 10, "the first steps")
+    # the lowest priority: a server (and a browser) on the same cores come first
+    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == 19
     worker.pause()
     assert worker.is_paused
     _wait(lambda: _settled(worker), "the pause to hold")

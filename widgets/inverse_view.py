@@ -25,7 +25,7 @@ from lab.training.inverse import check_guesses, inferable
 from lab.training.runs import default_runs_dir
 from widgets.alerts import Message
 from widgets.forms import settings_form
-from widgets.theme import LOSS_COLORS, PLOT_HEIGHT
+from widgets.theme import LIVE_LEGEND, LOSS_COLORS, PLOT_HEIGHT
 
 #: the training settings this card edits (the generic Training form leaves them out)
 DATA_SETTINGS = ("sensors", "sensor_noise", "sensor_layout", "sensor_seed", "observations", "infer")
@@ -137,7 +137,7 @@ def estimate_plot(data: pd.DataFrame):
     title = "estimate vs truth" if last is None else " · ".join(
         f"{n} = {last[n]:.4g}" + (f" (true {last[f'{n} true']:.4g})" if f"{n} true" in data else "") for n in names)
     return hv.Overlay(curves).opts(title=title, height=PLOT_HEIGHT, responsive=True, framewise=True,
-                                   legend_position="right", xlabel="step", ylabel="value")
+                                   legend_position=LIVE_LEGEND, xlabel="step", ylabel="value")
 
 
 def sensor_points(extras: dict, h: str, v: str) -> hv.Points:

@@ -32,7 +32,7 @@ import panel as pn
 
 from lab.training.events import Snapshot, Step
 from widgets.inverse_view import estimate_plot, estimate_rows
-from widgets.theme import FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, RESIDUAL_CMAP, field_frame, grid_extent, plot_pane
+from widgets.theme import FIELD_CMAP, LIVE_LEGEND, LOSS_COLORS, PLOT_HEIGHT, RESIDUAL_CMAP, field_frame, grid_extent, plot_pane
 
 #: columns of step history kept per plot; beyond it every other column is dropped
 HISTORY = 4000
@@ -288,5 +288,5 @@ class MethodView(pn.viewable.Viewer):
         curves = [hv.Curve(data, "step", hv.Dimension(k, label="weight"), label=k[len("weight_"):])
                   .opts(color=LOSS_COLORS[(i + 1) % len(LOSS_COLORS)], ylim=ylim, **self._LINE)
                   for i, k in enumerate(terms)]
-        return hv.Overlay(curves).opts(title="loss weights applied", legend_position="right",
+        return hv.Overlay(curves).opts(title="loss weights applied", legend_position=LIVE_LEGEND,
                                        ylabel="weight")

@@ -7,7 +7,8 @@ server's log showed a traceback for a page nobody looks at any more.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 
 def call_on_page(doc, fn: Callable[[], None]) -> bool:
@@ -20,3 +21,35 @@ def call_on_page(doc, fn: Callable[[], None]) -> bool:
     except (AttributeError, RuntimeError):  # destroyed between the check and the call
         return False
     return True
+
+
+@contextlib.contextmanager
+def batched_changes(doc) -> Iterator[None]:
+    """Changes in the block walk ``doc``'s models at most once, and only if one of them changed
+    which models the document holds.
+
+    Bokeh walks every model of a document whenever a property that refers to models changes;
+    ``doc.models.freeze()`` defers those walks to one at its exit, but makes that one whether or
+    not anything changed. A served lab's document holds every tab, so that walk was half of the
+    server's time while sessions trained (measured with py-spy, two sessions on two cores: the
+    server's event loop was never idle and clicks waited a minute and more); a drain that only
+    streams rows (Bokeh's hinted events) changes no reference and now walks nothing. A root
+    added or removed in the block counts as a change.
+
+    Models created inside the block join the document only at its exit, so a block that
+    creates plots must not be batched (see ``TrainingView.drain``). ``doc`` ``None`` (no
+    served page): nothing to batch."""
+    if doc is None:
+        yield
+        return
+    models, roots = doc.models, list(doc.roots)
+    dirty = []
+    models._push_freeze()
+    models.invalidate = lambda: dirty.append(True)  # frozen, invalidate would only be skipped
+    try:
+        yield
+    finally:
+        del models.invalidate  # back to the class's method
+        models._freeze_count -= 1
+        if models._freeze_count == 0 and (dirty or list(doc.roots) != roots):
+            models.recompute()

@@ -12,6 +12,10 @@ LOSS_COLORS = ["#111111", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                "#e377c2", "#17becf"]
 ACCENT = "#2f6f8f"
 PLOT_HEIGHT = 250
+#: legend place of plots redrawn while a run trains: inside the frame, because HoloViews takes a
+#: legend outside it ("right") off the plot and puts it back at every update, and each of those
+#: changes makes Bokeh walk every model of the page's document (see ``widgets.pages``)
+LIVE_LEGEND = "top_right"
 #: a spatial heatmap's drawing area: at most this high and this wide, its scales equal
 FIELD_FRAME = (190, 400)
 #: sequential map for residual magnitudes (log10 |r|)

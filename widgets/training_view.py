@@ -34,7 +34,8 @@ from lab.training.events import Done, Failed, Mailbox, Preparing, Snapshot, Star
 from widgets.history import History
 from widgets.inverse_view import sensor_points
 from widgets.method_views import MethodView
-from widgets.theme import ERROR_CMAP, FIELD_CMAP, LOSS_COLORS, PLOT_HEIGHT, field_frame, plot_pane
+from widgets.pages import batched_changes
+from widgets.theme import ERROR_CMAP, FIELD_CMAP, LIVE_LEGEND, LOSS_COLORS, PLOT_HEIGHT, field_frame, plot_pane
 
 #: another view showing the run: called with each drained ``(steps, snapshot, other events)``
 Reader = Callable[[list[Step], Snapshot | None, list], None]
@@ -62,11 +63,6 @@ def duration(seconds: float) -> str:
 #: every render, and those lines buried whatever else a served lab's log had to say
 warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning,
                         module="holoviews")
-
-
-def _frozen(doc):
-    """The document's models frozen (recomputed once on exit), or nothing outside a document."""
-    return doc.models.freeze() if doc is not None else contextlib.nullcontext()
 
 
 def queue_message(ticket) -> str:
@@ -266,6 +262,8 @@ class TrainingView(pn.viewable.Viewer):
     """Runs one Trainer at a time and draws what it emits, live."""
 
     poll_ms = param.Integer(300, bounds=(20, 10_000), doc="How often the mailbox is drained")
+    plot_every_s = param.Number(1.0, bounds=(0.0, 60.0),
+                                doc="Least seconds between redraws of the loss and field plots")
     method_every_s = param.Number(2.0, bounds=(0.0, 60.0),
                                   doc="Least seconds between redraws of the method plots")
     step = param.Integer(0, doc="Step of the newest event shown")
@@ -286,6 +284,8 @@ class TrainingView(pn.viewable.Viewer):
         self._method_steps: list[Step] = []
         self._method_snapshot: Snapshot | None = None
         self._method_drawn = -math.inf
+        self._waiting: tuple[list[Step], Snapshot | None] = ([], None)  # not yet drawn
+        self._plotted = -math.inf
         self.loss_history: History | None = None
         self._loss_columns: list[str] = []
         self.fields = FieldView()
@@ -314,6 +314,7 @@ class TrainingView(pn.viewable.Viewer):
         self.methods.configure(bounds, plot_axes(tuple(bounds)))
         self.loss_history, self._loss_columns = None, []
         self._method_steps, self._method_snapshot, self._method_drawn = [], None, -math.inf
+        self._waiting, self._plotted = ([], None), -math.inf
         self.loss_pane.object = self._empty_loss()
         self.param.update(step=0, rel_l2=math.nan)
         self.progress.value = 0
@@ -399,15 +400,23 @@ class TrainingView(pn.viewable.Viewer):
         if not alive and not any(isinstance(ev, (Done, Failed)) for ev in other):
             other.append(Failed(self.trainer.step, "the training thread ended without a result "
                                 "(an error before the first step; see the server log)", "", None))
-        # Bokeh sends what a periodic callback changed, as one message, once it returns; frozen,
-        # the document walks its models once per drain rather than once per plot updated (that
-        # walk, over the whole app, is most of a served session's work while it trains). Only a
-        # drain that merely updates plots is frozen: a model created under the freeze joins the
-        # document only as the freeze ends, so the page got it as first drawn (a loss plot
-        # without points) and never its later changes in that drain.
+        # plots are redrawn at most every plot_every_s (a redraw is most of a drain's cost, which
+        # the server's event loop pays for every session); events such as the end show at once
+        steps, snapshot = self._waiting[0] + steps, snapshot or self._waiting[1]
+        now = time.monotonic()
+        if not other and now - self._plotted < self.plot_every_s:
+            self._waiting = (steps, snapshot)
+            return
+        self._waiting, self._plotted = ([], None), now
+        # Bokeh sends what a periodic callback changed, as one message, once it returns; batched,
+        # the document walks its models at most once per drain, and not at all when only rows
+        # were streamed (that walk, over the whole app, was half a served session's work while
+        # it trained). Only a drain that merely updates plots is batched: a model created under
+        # the batch joins the document only as it ends, so the page got it as first drawn (a loss
+        # plot without points) and never its later changes in that drain.
         creates = bool(other) or (steps and self.loss_history is None) or (
             snapshot is not None and self.fields.snapshot is None)
-        with contextlib.nullcontext() if creates else _frozen(pn.state.curdoc):
+        with contextlib.nullcontext() if creates else batched_changes(pn.state.curdoc):
             for ev in other:
                 if isinstance(ev, Preparing):
                     self._on_preparing(ev)
@@ -496,7 +505,7 @@ class TrainingView(pn.viewable.Viewer):
                   .opts(color=LOSS_COLORS[i % len(LOSS_COLORS)], line_width=2.5 if c == "total" else 1.5,
                         logy=True, framewise=True, tools=["hover"])
                   for i, c in enumerate(self._loss_columns[1:])]
-        return hv.Overlay(curves).opts(height=PLOT_HEIGHT, responsive=True, legend_position="right",
+        return hv.Overlay(curves).opts(height=PLOT_HEIGHT, responsive=True, legend_position=LIVE_LEGEND,
                                        ylabel="loss", xlabel="step")
 
     @staticmethod
