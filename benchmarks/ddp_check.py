@@ -33,7 +33,8 @@ def train(runs: Path, settings: list[str], nproc: int | None) -> tuple[dict, dic
     cmd = [sys.executable, "-m", "lab.cli", "train", "--runs-dir", str(runs), "--quiet", *settings]
     if nproc is not None:
         cmd += ["--nproc", str(nproc)]
-    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                              filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
                           capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(done.stdout + done.stderr)
