@@ -3,7 +3,7 @@
     python benchmarks/geometry.py --out benchmarks/results/geometry_pinn_cpu.json
     python benchmarks/geometry.py --only stokes_cylinder --append benchmarks/results/geometry_pinn_cpu.json
 
-For each problem of :mod:`lab.problems.shapes2d`: a PINN (tanh MLP 3 x 32, Adam) trained
+For each problem of :mod:`lab.problems.shapes2d` and the cylinder flow: a PINN (tanh MLP 3 x 32, Adam) trained
 through the Trainer on points sampled from the geometry, its relative L2 error against the
 reference on the evaluation grid (inside the domain) and its wall time; the reference's own
 wall time (exact formula, or the finite-element solve with its mesh size; the error of a run
