@@ -1,11 +1,13 @@
 """PINN accuracy on the problems on real geometries, next to what their references cost.
 
     python benchmarks/geometry.py --out benchmarks/results/geometry_pinn_cpu.json
+    python benchmarks/geometry.py --only stokes_cylinder --append benchmarks/results/geometry_pinn_cpu.json
 
-For each problem of :mod:`lab.problems.shapes2d`: a PINN (tanh MLP 3 x 32, Adam) trained
+For each problem of :mod:`lab.problems.shapes2d` and the cylinder flow: a PINN (tanh MLP 3 x 32, Adam) trained
 through the Trainer on points sampled from the geometry, its relative L2 error against the
 reference on the evaluation grid (inside the domain) and its wall time; the reference's own
-wall time (exact formula, or the P1 finite-element solve with its mesh size). On the L-shape
+wall time (exact formula, or the finite-element solve with its mesh size; the error of a run
+against a finite-element reference is measured at the mesh's nodes). On the L-shape
 the same run with RAD resampling too, with the share of the squared error within 0.1 of the
 re-entrant corner (where ∇u is unbounded). CPU and a small budget: a few minutes in all.
 """
@@ -24,7 +26,10 @@ import torch
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
 
-PROBLEMS = ("lshape_laplace", "disk_helmholtz", "annulus_laplace", "plate_hole_heat")
+PROBLEMS = ("lshape_laplace", "disk_helmholtz", "annulus_laplace", "plate_hole_heat", "stokes_cylinder")
+#: the finite-element references, by problem
+FEM = {"plate_hole_heat": "P1 finite elements (scikit-fem)",
+       "stokes_cylinder": "Taylor-Hood P2/P1 finite elements (scikit-fem)"}
 
 
 def corner_share(problem, prediction: np.ndarray, radius: float = 0.1) -> float:
@@ -37,11 +42,14 @@ def corner_share(problem, prediction: np.ndarray, radius: float = 0.1) -> float:
 
 
 def reference_cost(problem) -> dict:
-    if problem.key == "plate_hole_heat":
+    if problem.key in FEM:
         t0 = time.perf_counter()
-        basis, _ = problem.solve_fem()
-        return {"reference": "P1 finite elements (scikit-fem)", "reference_wall_s": round(time.perf_counter() - t0, 3),
-                "fem_nodes": int(basis.mesh.p.shape[1]), "fem_triangles": int(basis.mesh.t.shape[1])}
+        solution = problem.solve_fem()
+        wall = time.perf_counter() - t0
+        mesh = solution[0].mesh
+        return {"reference": FEM[problem.key], "reference_wall_s": round(wall, 3), "fem_mesh_n": problem.n,
+                "fem_nodes": int(mesh.p.shape[1]), "fem_triangles": int(mesh.t.shape[1]),
+                "fem_unknowns": int(sum(np.size(a) for a in solution[1::2])), "rel_l2_at": "fem nodes"}
     t0 = time.perf_counter()
     problem._reference(problem.grid())  # the formula itself, not the cache
     return {"reference": "exact", "reference_wall_s": round(time.perf_counter() - t0, 4)}
@@ -70,9 +78,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--only", nargs="+", choices=PROBLEMS, default=PROBLEMS, help="these problems only")
+    ap.add_argument("--append", default=None, help="add the rows, each with its date and load, to this results file")
     args = ap.parse_args()
     rows = []
-    for key in PROBLEMS:
+    for key in args.only:
         for resampling in (("uniform", "rad") if key == "lshape_laplace" else ("uniform",)):
             rows.append(run(key, args.steps, resampling))
             print(json.dumps(rows[-1]), flush=True)
@@ -80,8 +90,13 @@ def main() -> None:
            "threads": torch.get_num_threads(), "load_average_at_end": os.getloadavg(),
            "torch": torch.__version__, "dtype": "float32",
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "results": rows}
-    if args.out:
-        with open(args.out, "w") as f:
+    if args.append:
+        measured = {k: out[k] for k in ("date", "threads", "load_average_at_end", "torch")}
+        with open(args.append) as f:
+            out = json.load(f)
+        out["results"] += [{**row, "measured": measured} for row in rows]
+    for path in filter(None, (args.out, args.append)):
+        with open(path, "w") as f:
             json.dump(out, f, indent=1)
             f.write("\n")
 

@@ -48,3 +48,67 @@ def test_a_scattered_field_keeps_its_values_and_equal_scales():
     pts = np.random.default_rng(0).uniform(-1, 1, (30, 2))
     el = scattered_field(pts, pts[:, 0] ** 2, name="u")
     np.testing.assert_array_equal(el.dimension_values("u"), pts[:, 0] ** 2)
+
+
+def _mesh_snapshot(p, scale=0.9):
+    from lab.training.events import Snapshot
+
+    nodes = p.reference_nodes()
+    ref = nodes["values"]
+    pred = scale * ref
+    grid = p.grid((12, 6))
+    grid_ref = p.reference(grid)
+    fields = {"prediction": 0 * grid_ref, "reference": grid_ref, "error": -grid_ref}
+    extras = {"nodes": {"axes": p.axes, "points": nodes["points"], "triangles": nodes["triangles"],
+                        "prediction": pred, "reference": ref, "error": pred - ref}}
+    return Snapshot(5, grid, fields, 0.1, extras)
+
+
+def test_fields_at_mesh_nodes_are_drawn_on_the_triangles_with_one_colour_scale(tmp_path, monkeypatch):
+    import holoviews as hv
+
+    from widgets.training_view import FieldView
+
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    p = get_problem("stokes_cylinder", n=2)
+    view = FieldView()
+    view.configure(p.bounds(), p.outputs)
+    root = pn.panel(view).get_root()
+    snap = _mesh_snapshot(p)
+    view.update(snap)
+    view.output.value = "v"
+    nodes, k = snap.extras["nodes"], 1
+    plots = [pane.object[()] for pane in view.plots.objects]  # the DynamicMaps' current elements
+    assert [type(el) for el in plots] == [hv.TriMesh] * 3
+    pred, ref, err = plots
+    tri = nodes["triangles"]
+    np.testing.assert_allclose(ref.dimension_values("v"), nodes["reference"][tri, k].mean(1))
+    np.testing.assert_allclose(err.dimension_values("error"), nodes["error"][tri, k].mean(1))
+    lo, hi = nodes["reference"][:, k].min(), nodes["reference"][:, k].max()
+    assert pred.get_dimension("v").range == ref.get_dimension("v").range == (lo, hi)
+    bound = np.abs(nodes["error"][:, k]).max()
+    assert err.get_dimension("error").range == (-bound, bound)
+    assert root is not None and any("xs" in s.data for s in root.select({"type": ColumnDataSource}))
+
+
+def test_a_mesh_field_past_its_triangle_budget_is_drawn_as_coloured_nodes():
+    import holoviews as hv
+
+    from widgets.geometry_view import MAX_TRIANGLES, mesh_field
+
+    pts = np.random.default_rng(1).uniform(0, 1, (50, 2))
+    few = mesh_field(pts, np.array([[0, 1, 2]]), pts[:, 1], name="u")
+    many = mesh_field(pts, np.zeros((MAX_TRIANGLES + 1, 3), int), pts[:, 1], name="u")
+    assert isinstance(few, hv.TriMesh) and isinstance(many, hv.Points)
+    np.testing.assert_array_equal(many.dimension_values("u"), pts[:, 1])
+
+
+def test_the_cylinder_preview_shows_its_four_boundary_parts(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    view = CatalogueView(ProblemView(key="stokes_cylinder"), debounce_ms=0, max_points=900)
+    pn.panel(view).get_root()
+    view.wait()
+    assert not view.alert.visible, view.alert.object
+    labels = [el.label for el in geometry_plot(get_problem("stokes_cylinder"), n_interior=50, n_boundary=200)]
+    assert labels == ["collocation", "boundary: walls", "boundary: outlet", "boundary: inlet",
+                      "boundary: cylinder", "outward normal"]

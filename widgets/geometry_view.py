@@ -3,6 +3,9 @@
 The points come from the problem's own samplers (:mod:`lab.geometry`), so what is drawn is
 what training uses: interior points in grey, boundary points coloured by the part their
 condition belongs to, a few outward normals as arrows. Scales are equal, so a circle stays round.
+
+A field known at the nodes of a mesh (a finite-element reference, and what training measures
+against it) is drawn on its triangles (:func:`mesh_field`), not resampled onto a grid.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 import torch
 
 from lab.geometry import sample_boundary, sample_interior
-from widgets.theme import field_frame
+from widgets.theme import ERROR_CMAP, FIELD_CMAP, field_frame
 
 #: Bokeh's Category10, one colour per boundary part
 PART_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -57,3 +60,42 @@ def scattered_field(points: np.ndarray, values: np.ndarray, axes=("x", "y"), nam
     return hv.Points((points[:, 0], points[:, 1], values), kdims=[h, v], vdims=[name]).opts(
         color=name, cmap="RdBu_r", colorbar=True, size=4, title=title, toolbar="above",
         **field_frame((h, v), {h: (lo[0], hi[0]), v: (lo[1], hi[1])}))
+
+
+#: above this many triangles a mesh field is drawn as coloured nodes (each triangle is a patch
+#: the page draws and receives: 20,000 are about 2 MB an update)
+MAX_TRIANGLES = 20_000
+
+
+def mesh_field(points: np.ndarray, triangles: np.ndarray, values: np.ndarray, axes=("x", "y"),
+               name: str = "u", title: str = "", value_range: tuple[float, float] | None = None,
+               cmap: str = FIELD_CMAP, bounds: dict | None = None) -> hv.TriMesh | hv.Points:
+    """A field at the ``(N, 2)`` nodes of the triangles ``(M, 3)``: each triangle filled with the
+    mean of its nodes' ``values``, a colour bar over ``value_range``, equal scales over
+    ``bounds`` (default: the nodes' extent). Past :data:`MAX_TRIANGLES`, the nodes coloured
+    (:func:`scattered_field`). No triangles yet (a view before its first snapshot): an empty
+    plot of the same type, framed by ``bounds``."""
+    h, v = axes
+    points, values = np.asarray(points, np.float64).reshape(-1, 2), np.asarray(values, np.float64).ravel()
+    triangles = np.asarray(triangles, np.int64).reshape(-1, 3)
+    if bounds is None:
+        lo, hi = (points.min(0), points.max(0)) if len(points) else ((0.0, 0.0), (1.0, 1.0))
+        bounds = {h: (float(lo[0]), float(hi[0])), v: (float(lo[1]), float(hi[1]))}
+    vdim = hv.Dimension(name, range=value_range or (None, None))
+    frame = dict(colorbar=True, cmap=cmap, title=title, toolbar="above", xlim=bounds[h], ylim=bounds[v],
+                 **field_frame((h, v), bounds))
+    if len(triangles) > MAX_TRIANGLES:
+        return scattered_field(points, values, axes, name, title).redim(**{name: vdim}).opts(
+            **{k: o for k, o in frame.items() if k != "title"})
+    simplices = np.column_stack([triangles, values[triangles].mean(1)]) if len(triangles) else np.zeros((0, 4))
+    nodes = hv.Points((points[:, 0], points[:, 1]), kdims=[h, v])
+    return hv.TriMesh((simplices, nodes), vdims=[vdim]).opts(
+        filled=True, edge_color=name, edge_line_width=0, node_size=0, tools=["hover"], **frame)
+
+
+def mesh_error(points, triangles, error, axes=("x", "y"), name: str = "u", bound: float | None = None,
+               bounds: dict | None = None):
+    """The signed error at a mesh's nodes: a diverging map centred on zero (±``bound``)."""
+    bound = bound or (float(np.nanmax(np.abs(error))) if np.size(error) else 0.0) or 1e-12
+    return mesh_field(points, triangles, error, axes, "error", f"error (prediction − reference) of {name}",
+                      (-bound, bound), ERROR_CMAP, bounds)

@@ -31,6 +31,7 @@ import panel as pn
 import param
 
 from lab.training.events import Done, Failed, Mailbox, Preparing, Snapshot, Started, Step
+from widgets.geometry_view import mesh_error, mesh_field
 from widgets.history import History
 from widgets.inverse_view import sensor_points
 from widgets.method_views import MethodView
@@ -141,11 +142,13 @@ class FieldView(pn.viewable.Viewer):
         self.caption.object = "### Fields"
         self._build_panes(WITH_REFERENCE)
 
-    def _build_panes(self, shown: tuple[str, ...]) -> None:
-        self.shown = shown
+    def _build_panes(self, shown: tuple[str, ...], on_mesh: bool = False) -> None:
+        self.shown, self.on_mesh = shown, on_mesh
         self.pipe = hv.streams.Pipe(data=None)
         hv_axes = plot_axes(self.axes)
-        if hv_axes is None:
+        if on_mesh:  # a reference at a mesh's nodes: drawn on its triangles
+            panes = [hv.DynamicMap(lambda data, w=w: self._mesh(w, data), streams=[self.pipe]) for w in shown]
+        elif hv_axes is None:
             panes = [hv.DynamicMap(self._lines, streams=[self.pipe]),
                      hv.DynamicMap(self._error_line, streams=[self.pipe])]
         else:
@@ -175,8 +178,9 @@ class FieldView(pn.viewable.Viewer):
         if first:
             self._make_sliders(snapshot.grid)
         shown = WITH_REFERENCE if "reference" in snapshot.fields else WITHOUT_REFERENCE
-        if shown != self.shown:
-            self._build_panes(shown)
+        on_mesh = "nodes" in snapshot.extras
+        if (shown, on_mesh) != (self.shown, self.on_mesh):
+            self._build_panes(shown, on_mesh)
         self.caption.object = f"### Fields at step {snapshot.step} · " + (
             f"relative L2 {snapshot.rel_l2:.3e}" if snapshot.rel_l2 is not None
             else "no reference: prediction and PDE residual")
@@ -194,7 +198,12 @@ class FieldView(pn.viewable.Viewer):
         lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
         err = float(np.nanmax(np.abs(fields["error" if "error" in fields else "residual"]))) or 1e-12
         hv_axes = plot_axes(self.axes)
-        if hv_axes is None:
+        if self.on_mesh:
+            nodes = snap.extras["nodes"]
+            data = {"nodes": nodes, "fields": {w: nodes[w][:, k] for w in WITH_REFERENCE}}
+            ref, err = data["fields"]["reference"], float(np.abs(data["fields"]["error"]).max()) or 1e-12
+            lo, hi = float(ref.min()), float(ref.max())
+        elif hv_axes is None:
             data = {"coords": snap.grid[self.axes[0]], "fields": fields}
         else:
             h, v = hv_axes
@@ -231,6 +240,16 @@ class FieldView(pn.viewable.Viewer):
             return img
         # the sensors a run fits, over its prediction (an empty layer otherwise: one element type)
         return img * sensor_points(self.snapshot.extras if data is not None and self.snapshot else {}, h, v)
+
+    def _mesh(self, which: str, data):
+        """``which`` field at the nodes of the reference's mesh (:func:`widgets.geometry_view.mesh_field`)."""
+        name, axes = self.output.value or "u", plot_axes(self.axes)
+        if data is None:
+            return mesh_field(np.zeros((0, 2)), np.zeros((0, 3)), np.zeros(0), axes, name, bounds=self.bounds)
+        pts, tri, f = data["nodes"]["points"], data["nodes"]["triangles"], data["fields"][which]
+        if which == "error":
+            return mesh_error(pts, tri, f, axes, name, data["err"], self.bounds)
+        return mesh_field(pts, tri, f, axes, name, f"{which} {name}", data["range"], bounds=self.bounds)
 
     def _lines(self, data):
         ax, name = self.axes[0], self.output.value or "u"

@@ -7,7 +7,9 @@ the condition classes of :mod:`lab.problems.custom` (:class:`Dirichlet`, :class:
 normal derivative uses the outward normal of the boundary piece nearest each point
 (:func:`lab.geometry.classify`). Fields and references are NaN outside the domain
 (:meth:`Problem.inside`); all-Dirichlet problems take hard constraints through the geometry's
-smooth distance ``phi`` (:mod:`lab.models.hard`).
+smooth distance ``phi`` (:mod:`lab.models.hard`). A reference computed on a finite-element mesh
+is also given at the mesh's nodes (:meth:`GeometryProblem.reference_nodes`): training measures
+its error there, and views draw it on the triangles rather than on a grid.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import torch
 
 from lab.autodiff import Fields
 from lab.geometry import Geometry, classify, inside_grid, sample_boundary, sample_interior
+from lab.problems import cache
 from lab.problems.base import Problem
 from lab.problems.custom import Dirichlet, Neumann, Robin, _call
 
@@ -120,6 +123,22 @@ class GeometryProblem(Problem):
     def boundary_value(self, X):
         """The Dirichlet data, extended inside (what a hard constraint adds to ``phi N``)."""
         return self._value(self._dirichlet_value(), X)
+
+    def reference_nodes(self) -> dict[str, np.ndarray] | None:
+        """The reference where it was computed, on an unstructured mesh: ``{"points": (N, d),
+        "triangles": (M, 3), "values": (N, k)}`` (``k`` outputs), or ``None`` for a reference
+        that lives on grids only (an exact formula). A problem with a mesh returns
+        :meth:`_nodes` of its mesh and a solve."""
+        return None
+
+    def _nodes(self, points: np.ndarray, triangles: np.ndarray, solve) -> dict[str, np.ndarray]:
+        """``solve()`` — the values ``(N, k)`` at the ``(N, d)`` points — cached on disk like
+        :meth:`reference`, keyed by the parameters and the points themselves."""
+        values = cache.cached(self.key, self.config(), {"nodes": np.asarray(points, np.float64).ravel()},
+                              lambda: np.asarray(solve(), np.float64).reshape(len(points), -1),
+                              self.solver_versions())
+        return {"points": np.asarray(points, np.float64), "triangles": np.asarray(triangles, np.int64),
+                "values": values}
 
     @staticmethod
     def polar(x, y):

@@ -187,6 +187,10 @@ class PlateHoleHeat(GeometryProblem):
                        {"hole": lambda x: np.full(x.shape[1:], self.t_hole),
                         "outer": lambda x: np.zeros(x.shape[1:])})
 
+    def reference_nodes(self):
+        mesh = plate_with_hole_mesh(self.radius, self.n)
+        return self._nodes(mesh.p.T, mesh.t.T, lambda: self.solve_fem()[1])
+
     def _reference(self, grid):
         basis, u = self.solve_fem()
         mask = self.inside(grid)

@@ -6,7 +6,10 @@ of the residual over time (:mod:`lab.training.causal`), adaptive loss balancing
 terms a hard-constrained model satisfies exactly (its ``enforced`` names, :mod:`lab.models.hard`)
 leave the loss. Snapshots carry, besides the fields, ``|r|`` on a coarsened grid (where the
 physics is still violated) and what the model's parts add through their ``snapshot_extras()``
-hook (PIG: its Gaussians, :meth:`lab.models.pig.GaussianField.snapshot_extras`). Hooks, not
+hook (PIG: its Gaussians, :meth:`lab.models.pig.GaussianField.snapshot_extras`). A problem whose
+reference lives on a finite-element mesh (``reference_nodes()``, :mod:`lab.problems.geometric`)
+is measured at the mesh's nodes: the snapshot's ``rel_l2`` is over those nodes, and its
+``extras["nodes"]`` holds points, triangles, prediction, reference and error. Hooks, not
 type checks: the task serves any model without importing the model families.
 """
 from __future__ import annotations
@@ -27,13 +30,18 @@ from lab.training.resampling import rad_sample
 from lab.training.tasks import Task, register_task
 
 
+def evaluate_at(model, points: np.ndarray, *, device, dtype, chunk: int = 65536) -> torch.Tensor:
+    """Model output ``(N, outputs)`` at the ``(N, d)`` points, ``chunk`` points at a time."""
+    pts = torch.as_tensor(points, dtype=dtype, device=device)
+    with torch.no_grad():
+        return torch.cat([model(pts[i:i + chunk]) for i in range(0, len(pts), chunk)]).reshape(len(pts), -1)
+
+
 def evaluate_on_grid(model, problem, grid: dict[str, np.ndarray], *, device, dtype,
                      chunk: int = 65536) -> np.ndarray:
     """Model output on a tensor-product grid, shaped like :meth:`Problem.reference`."""
     mesh = np.meshgrid(*[grid[a] for a in problem.axes], indexing="ij")
-    pts = torch.as_tensor(np.stack([m.ravel() for m in mesh], axis=1), dtype=dtype, device=device)
-    with torch.no_grad():
-        out = torch.cat([model(pts[i:i + chunk]) for i in range(0, len(pts), chunk)])
+    out = evaluate_at(model, np.stack([m.ravel() for m in mesh], axis=1), device=device, dtype=dtype, chunk=chunk)
     shape = mesh[0].shape + ((len(problem.outputs),) if len(problem.outputs) > 1 else ())
     return problem.outside_nan(out.double().cpu().numpy().reshape(shape), grid)
 
@@ -66,6 +74,8 @@ class PINNTask(Task):
         c = self.config
         self.grid = problem.grid()
         self.reference = problem.reference(self.grid)
+        nodes = getattr(problem, "reference_nodes", None)
+        self.nodes = nodes() if callable(nodes) else None  # a mesh's reference: the error is measured there
         self.causal = None
         if c.causal:
             if problem.time_axis is None:
@@ -245,6 +255,14 @@ class PINNTask(Task):
             known = np.isfinite(self.reference)  # a domain that is not a box: its points only
             rel = relative_l2(pred[known], self.reference[known])
         extras = {}
+        if self.nodes is not None:
+            at = evaluate_at(self.model, self.nodes["points"], device=self.device, dtype=self.dtype)
+            at = at.double().cpu().numpy()
+            ref = self.nodes["values"]
+            extras["nodes"] = {"axes": self.problem.axes, "points": self.nodes["points"],
+                               "triangles": self.nodes["triangles"], "prediction": at, "reference": ref,
+                               "error": at - ref}
+            rel = relative_l2(at, ref)
         for source in self.extra_sources:
             extras.update(source.snapshot_extras())
         coarse = coarse_grid(self.grid, RESIDUAL_POINTS)
