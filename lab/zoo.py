@@ -11,7 +11,7 @@
 A card holds the problem and model, the relative L2 error of the *stored* weights
 (``rel_l2``, what :func:`load` reproduces), of the weights as trained (``rel_l2_trained``, float32
 unless the run said otherwise) and of those rounded to float16 (``rel_l2_float16``), the dtype stored and the tolerance that chose it, the steps and wall
-time of the training, where it ran (device, processor, torch version), the date, the commit
+time of the training (completed, or stopped before the steps it had planned), where it ran (device, processor, torch version), the date, the commit
 of the code and the SHA-256 of ``model.safetensors``.
 
 * :func:`list` — the entries, one row each; :func:`show` — one entry's card and config;
@@ -210,8 +210,8 @@ def _commit() -> str | None:
 
 def add(run: str | Path, name: str, zoo: str | Path | None = None, *, runs_dir=None,
         tolerance: float = HALF_TOLERANCE, description: str = "", replace: bool = False) -> dict:
-    """Turn the finished run ``run`` (a name in ``runs_dir`` or a path) into the zoo entry
-    ``name``; returns its card.
+    """Turn the run ``run`` (a name in ``runs_dir`` or a path; completed, or stopped at its last
+    checkpoint) into the zoo entry ``name``; returns its card.
 
     The run is evaluated on the CPU with its weights as trained (float32) and with the same
     weights rounded to float16; float16 is stored when :func:`half_meets` (``tolerance``), else
@@ -229,8 +229,9 @@ def add(run: str | Path, name: str, zoo: str | Path | None = None, *, runs_dir=N
     record = find_run(str(run), runs_dir)
     saved = rebuild(record.path)
     summary = record.summary()
-    if summary.get("status") != "completed":
-        raise ValueError(f"run {saved.name} is {summary.get('status')}, not completed: finish it first")
+    if summary.get("status") not in ("completed", "stopped") or record.trained_elsewhere():
+        raise ValueError(f"run {saved.name} is {summary.get('status')}: a zoo entry is made of a completed "
+                         "or stopped run (its card records which, and the steps it had planned)")
     rel32 = saved.evaluate().rel_l2  # the weights as trained (float32 unless the run said otherwise)
     if rel32 is None:
         raise ValueError(f"run {saved.name}'s problem has no reference: a zoo entry records its error")
@@ -256,7 +257,8 @@ def add(run: str | Path, name: str, zoo: str | Path | None = None, *, runs_dir=N
         "rel_l2": None, "rel_l2_trained": rel32, "rel_l2_float16": rel16,
         "dtype": "float16" if use_half else str(saved.dtype).removeprefix("torch."), "half_tolerance": tolerance,
         "reproduce_rtol": REPRODUCE_RTOL,
-        "steps": saved.step, "adam_steps": cfg["train"].get("steps"), "lbfgs_steps": cfg["train"].get("lbfgs_steps"),
+        "status": summary["status"], "steps": saved.step,
+        "planned": {"adam": cfg["train"].get("steps"), "lbfgs": cfg["train"].get("lbfgs_steps")},
         "wall_s": summary.get("elapsed"), "device": str(cfg["train"].get("device", "cpu")),
         "processor": _processor(), "torch": torch.__version__,
         "trained": record.config().get("created"), "added": time.strftime("%Y-%m-%d"), "commit": _commit(),

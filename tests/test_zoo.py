@@ -18,17 +18,20 @@ SHIPPED = [r["name"] for r in zoo.list()]
 #: what the repository may hold in all (the issue's budget), and per entry
 ZOO_BUDGET, ENTRY_BUDGET = 40 * 2**20, 2 * 2**20
 PROVENANCE = ("problem", "model", "rel_l2", "rel_l2_trained", "rel_l2_float16", "dtype", "half_tolerance",
-              "steps", "wall_s", "device", "processor", "torch", "trained", "commit", "sha256", "bytes")
+              "status", "steps", "planned", "wall_s", "device", "processor", "torch", "trained", "commit", "sha256", "bytes")
+
+
+def _tiny_trainer(runs_dir) -> Trainer:
+    return Trainer(get_problem("burgers", nu=0.02), get_model_config("mlp", width=6, depth=2),
+                   TrainConfig(steps=12, n_pde=64, n_ic=16, n_bc=16, device="cpu", lr=1e-2, log_every=2,
+                               snapshot_every=4, checkpoint_every=4), runs_dir=runs_dir)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A zoo folder with one entry made from a tiny Burgers run trained here."""
     root = tmp_path_factory.mktemp("zoo-test")
-    tr = Trainer(get_problem("burgers", nu=0.02), get_model_config("mlp", width=6, depth=2),
-                 TrainConfig(steps=12, n_pde=64, n_ic=16, n_bc=16, device="cpu", lr=1e-2, log_every=2,
-                             snapshot_every=4, checkpoint_every=4), runs_dir=root / "runs")
-    result = tr.run()
+    result = _tiny_trainer(root / "runs").run()
     assert result.status == "completed", result.message
     card = zoo.add(result.run_dir, "tiny", root / "zoo", description="a test entry")
     return root / "zoo", card, result
@@ -79,6 +82,18 @@ def test_zoo_add_keeps_float32_where_half_precision_would_not_meet_the_error(tin
     card = zoo.add(result.run_dir, "tiny32", tmp_path)
     assert card["dtype"] == "float32" and _stored_dtypes(tmp_path / "tiny32" / WEIGHTS) == {torch.float32}
     assert card["rel_l2"] == pytest.approx(card["rel_l2_trained"], rel=1e-9)
+
+
+def test_a_stopped_run_becomes_an_entry_whose_card_says_it_stopped_short_of_its_plan(tmp_path):
+    from lab.training.events import Step
+
+    tr = _tiny_trainer(tmp_path / "runs")
+    tr.subscribe(lambda e: tr.stop() if isinstance(e, Step) and e.step == 6 else None)
+    result = tr.run()
+    assert result.status == "stopped"
+    card = zoo.add(result.run_dir, "stopped", tmp_path / "zoo")
+    assert card["status"] == "stopped" and card["steps"] < card["planned"]["adam"] == 12
+    assert zoo.load("stopped", tmp_path / "zoo").evaluate().rel_l2 == pytest.approx(card["rel_l2"], rel=1e-9)
 
 
 def test_half_meets_allows_the_stated_tolerance_and_no_more():

@@ -30,7 +30,10 @@ DOWNLOADS = {"netCDF (.nc)": "nc", "VTK for ParaView (.vti)": "vti", "GIF animat
 
 
 class RunsView(pn.viewable.Viewer):
-    """Table of saved runs with Open / Continue."""
+    """Table of saved runs with Open / Continue, and the zoo's trained models with Load.
+
+    ``on_open(problem, snapshot, history, spec)`` shows a run; a zoo entry adds ``label=`` (what
+    the training view says it shows)."""
 
     def __init__(self, runs_dir=None, *, zoo_dir=None,
                  on_open: Callable[..., None] | None = None,
@@ -53,7 +56,6 @@ class RunsView(pn.viewable.Viewer):
         self.export_format = pn.widgets.Select(label="Export as", options=DOWNLOADS, value="nc", width=170)
         self.export_button = pn.widgets.Button(label="Export", color="light", width=90)
         self.download = pn.widgets.FileDownload(label="Download", visible=False, width=260)
-        # on_open(problem, snapshot, history, spec, label=...): what the training view says it shows
         self.zoo_picker = pn.widgets.Select(label="Trained models (zoo)", options=self._zoo_options(), width=330)
         self.zoo_button = pn.widgets.Button(label="Load a trained model", color="primary", width=170,
                                             disabled=not self.zoo_picker.options)
@@ -114,9 +116,11 @@ class RunsView(pn.viewable.Viewer):
     # ---- the model zoo ------------------------------------------------------------------
     def _zoo_options(self) -> dict[str, str]:
         """``{"name — problem, rel. L2": name}`` of the zoo's readable entries."""
+        def error(rel) -> str:
+            return f"rel. L2 {rel:.1e}" if isinstance(rel, float) else "no recorded error"
+
         rows = [r for r in zoo.list(self.zoo_dir) if "damaged" not in r]
-        return {f"{r['name']} — {r['problem']} · {r['model']} · rel. L2 {r['rel_l2']:.1e}": r["name"]
-                for r in rows}
+        return {f"{r['name']} — {r['problem']} · {r['model']} · {error(r['rel_l2'])}": r["name"] for r in rows}
 
     def open_zoo(self, name: str | None = None) -> None:
         """Open the zoo entry ``name`` (default: the picked one) as *Open* opens a saved run."""
