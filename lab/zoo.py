@@ -74,10 +74,14 @@ def zoo_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "zoo"
 
 
-def _entry(name: str, zoo: str | Path | None) -> Path:
-    root = Path(zoo) if zoo is not None else zoo_dir()
+def _check_name(name: str) -> None:
     if not isinstance(name, str) or not NAME.match(name):
         raise ValueError(f"zoo entry names are lower-case letters, digits, '-' and '_' (up to 64), not {name!r}")
+
+
+def _entry(name: str, zoo: str | Path | None) -> Path:
+    root = Path(zoo) if zoo is not None else zoo_dir()
+    _check_name(name)
     path = root / name
     if not (path / CARD).is_file():
         known = ", ".join(r["name"] for r in list(zoo)) or "none"
@@ -107,7 +111,7 @@ def list(zoo: str | Path | None = None) -> builtins.list[dict]:  # noqa: A001 - 
     root = Path(zoo) if zoo is not None else zoo_dir()
     rows = []
     for path in sorted(root.iterdir()) if root.is_dir() else ():
-        if not (path / CARD).is_file():
+        if not NAME.match(path.name) or not (path / CARD).is_file():  # e.g. an add in progress
             continue
         try:
             card = _read_json(path / CARD)
@@ -217,8 +221,7 @@ def add(run: str | Path, name: str, zoo: str | Path | None = None, *, runs_dir=N
     weights rounded to float16; float16 is stored when :func:`half_meets` (``tolerance``), else
     the weights as trained. The
     card records the error of what is stored, measured by loading the written entry back."""
-    if not NAME.match(name or ""):
-        raise ValueError(f"zoo entry names are lower-case letters, digits, '-' and '_' (up to 64), not {name!r}")
+    _check_name(name)
     if not tolerance >= 0:
         raise ValueError(f"the half-precision tolerance must be >= 0 (a fraction of the float32 error), "
                          f"not {tolerance}")

@@ -128,6 +128,17 @@ def test_a_flipped_byte_in_a_weights_file_is_refused_naming_the_file(tiny, tmp_p
         zoo.load(name, tmp_path)
 
 
+def test_a_damaged_card_is_listed_with_its_reason_and_an_unfinished_add_is_not_listed(tiny, tmp_path):
+    root, _, _ = tiny
+    shutil.copytree(root / "tiny", tmp_path / "tiny")
+    shutil.copytree(root / "tiny", tmp_path / ".other.adding")  # an add killed half-way
+    (tmp_path / "tiny" / CARD).write_text("{not json")
+    [row] = zoo.list(tmp_path)
+    assert row["name"] == "tiny" and "not valid JSON" in row["damaged"] and str(tmp_path / "tiny" / CARD) in row["damaged"]
+    with pytest.raises(ZooDamaged, match="not valid JSON"):
+        zoo.load("tiny", tmp_path)
+
+
 def test_an_unknown_entry_is_refused_with_the_known_ones(tiny):
     root, _, _ = tiny
     with pytest.raises(ValueError, match=r"no zoo entry 'nope' .*entries: tiny"):
@@ -149,7 +160,8 @@ def test_zoo_list_and_show_on_the_command_line(tiny, capsys):
     assert main(["zoo", "show", "nope", "--zoo", str(root)]) == 2
     assert "no zoo entry 'nope'" in capsys.readouterr().err
     assert main(["zoo", "list"]) == 0  # the repository's own zoo
-    assert all(name in capsys.readouterr().out for name in SHIPPED)
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in SHIPPED)
 
 
 def test_zoo_add_on_the_command_line(tiny, capsys, tmp_path):
