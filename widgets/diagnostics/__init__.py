@@ -15,9 +15,9 @@ from collections.abc import Callable
 import panel as pn
 import param
 
+from lab import zoo
 from lab.diagnostics.landscape import flat_parameters
 from lab.training.events import Snapshot, Started
-from lab import zoo
 from lab.training.runs import list_runs
 from widgets.alerts import Message
 from widgets.diagnostics.attractor_view import AttractorView
@@ -76,7 +76,7 @@ class DiagnosticsView(pn.viewable.Viewer):
 
     # ---- sources ------------------------------------------------------------------------
     def refresh_runs(self) -> None:
-        """List the saved runs (the choice stays where it still exists)."""
+        """List the saved runs, then the zoo's trained models (the choice stays where it still exists)."""
         names = [r["name"] for r in list_runs(self.runs_dir) if r["status"] != "damaged"]
         entries = [ZOO_PREFIX + r["name"] for r in zoo.list() if "damaged" not in r]
         options = ["reference", "live run", *names, *entries]
