@@ -49,6 +49,13 @@ def test_the_repository_ships_a_zoo_within_its_budget():
     assert all(n <= ENTRY_BUDGET for n in sizes.values()), sizes
 
 
+def test_the_zoo_is_reached_from_the_package_as_users_type_it():
+    import lab
+
+    assert lab.zoo is zoo and "zoo" in lab.__all__
+    assert [r["name"] for r in lab.zoo.list()] == SHIPPED
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_zoo_entry_loads_on_the_cpu_and_reproduces_its_recorded_error(name):
     entry = zoo.load(name)
@@ -191,6 +198,8 @@ def test_loading_a_zoo_entry_in_the_app_shows_its_fields_in_every_view(tiny, tmp
     assert view.rel_l2 == pytest.approx(card["rel_l2"], rel=1e-9)
     assert view.loss_history.data["step"].tolist() == [2, 4, 6, 8, 10, 12]
     assert "tiny" in view.status.object and "zoo" in view.status.object
+    app.runs.refresh()  # Refresh lists the zoo again, the pick kept
+    assert app.runs.zoo_picker.value == "tiny" and not app.runs.zoo_button.disabled
     assert app.tabs.active == 1 and not app.alert.visible
     # the Diagnostics tab looks at it too
     app.diagnostics.refresh_runs()

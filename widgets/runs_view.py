@@ -86,7 +86,10 @@ class RunsView(pn.viewable.Viewer):
         return pd.DataFrame(rows, columns=COLUMNS)
 
     def refresh(self) -> None:
+        """List the saved runs and the zoo's entries again."""
         self.table.value = self._frame()
+        self.zoo_picker.options = self._zoo_options()
+        self.zoo_button.disabled = not self.zoo_picker.options
 
     def selected(self) -> str | None:
         sel = self.table.selection
