@@ -8,11 +8,12 @@
         card.json           what it is and where it came from (below)
         metrics.jsonl       the logged losses of its training (the loss curves the app draws)
 
-A card holds the problem and model, the relative L2 error of the *stored* weights
-(``rel_l2``, what :func:`load` reproduces), of the weights as trained (``rel_l2_trained``, float32
-unless the run said otherwise) and of those rounded to float16 (``rel_l2_float16``), the dtype stored and the tolerance that chose it, the steps and wall
-time of the training (completed, or stopped before the steps it had planned), where it ran (device, processor, torch version), the date, the commit
-of the code and the SHA-256 of ``model.safetensors``.
+A card holds the problem and model; the relative L2 error of the *stored* weights (``rel_l2``,
+what :func:`load` reproduces), of the weights as trained (``rel_l2_trained``, float32 unless the
+run said otherwise) and of those rounded to float16 (``rel_l2_float16``); the dtype stored and the
+tolerance that chose it; the steps and wall time of the training (completed, or stopped before the
+steps it had planned); where it ran (device, processor, torch version); the date; the commit
+checked out when the entry was added; and the SHA-256 of ``model.safetensors``.
 
 * :func:`list` — the entries, one row each; :func:`show` — one entry's card and config;
 * :func:`load` — an entry rebuilt on the CPU in float32, eval mode (:class:`ZooModel`): its
