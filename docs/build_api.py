@@ -27,7 +27,7 @@ PUBLIC = (
     "lab.problems.operators",
     "lab.models",
     "lab.training", "lab.training.events", "lab.training.config",
-    "lab.session", "lab.config", "lab.device",
+    "lab.session", "lab.zoo", "lab.config", "lab.device",
     "lab.data.datasets",
     "lab.solvers", "lab.solvers.time_stepping", "lab.solvers.etdrk4", "lab.solvers.navier_stokes",
     "lab.diagnostics", "lab.diagnostics.metrics", "lab.diagnostics.spectra",

@@ -7,6 +7,12 @@ The names users type::
     trainer = Trainer(problem, get_model_config("mlp", width=32), TrainConfig(steps=2000))
     result = trainer.run()
 
+A trained model shipped with the repository (the model zoo: problem, network, card)::
+
+    from lab import zoo
+    entry = zoo.load("burgers-pinn")      # zoo.list(), zoo.show(name)
+    entry.model, entry.problem, entry.card["rel_l2"]
+
 Your own PDE: :func:`lab.problems.custom.define_problem` (``from lab import define_problem,
 Dirichlet``), or a :class:`Problem` subclass with ``register_problem``; your own model family: a
 :class:`lab.models.ModelConfig` with ``register_model``; your own spectral solver: an equation
@@ -38,11 +44,15 @@ _EXPORTS = {
     "ModelConfig": "lab.models", "register_model": "lab.models",
     "solve": "lab.solvers.time_stepping",
 }
+#: public submodules, loaded on first use too: ``lab.zoo.load("burgers-pinn")``
+_SUBMODULES = ("zoo",)
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"lab.{name}")  # the import binds it on the package
     if name not in _EXPORTS:
         raise AttributeError(f"module 'lab' has no attribute {name!r}")
     module, _, attr = _EXPORTS[name].partition(":")

@@ -195,6 +195,58 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_zoo(args) -> int:
+    from lab import zoo
+
+    if args.action == "list":
+        rows = zoo.list(args.zoo)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        if not rows:
+            print(f"no zoo entries in {args.zoo or zoo.zoo_dir()}")
+        for r in rows:
+            if "damaged" in r:
+                print(f"{r['name']:<24} damaged: {r['damaged']}")
+                continue
+            rel = f"{r['rel_l2']:.3e}" if isinstance(r["rel_l2"], float) else "-"
+            kib = f"{r['bytes'] / 1024:.0f} KiB" if isinstance(r["bytes"], int) else "-"
+            print(f"{r['name']:<24} {r['problem']:<20} {r['model']:<8} relL2 {rel}  {r['dtype']:<7} "
+                  f"{kib:>8}  step {r['steps']!s:>6}  {r['device']}")
+        return 0
+    if not args.target:
+        what = "an entry name ('sciml-lab zoo list' shows them)" if args.action == "show" else "a finished run"
+        raise ValueError(f"'zoo {args.action}' needs {what}")
+    if args.action == "show":
+        print(json.dumps(zoo.show(args.target, args.zoo), indent=2))
+        return 0
+    if not args.name:
+        raise ValueError("'zoo add RUN' needs --name NAME, the entry's name")
+    tolerance = zoo.HALF_TOLERANCE if args.half_tolerance is None else args.half_tolerance
+    card = zoo.add(args.target, args.name, args.zoo, runs_dir=args.runs_dir, tolerance=tolerance,
+                   description=args.description, replace=args.replace)
+    print(json.dumps(card, indent=2))
+    return 0
+
+
+def add_zoo_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    z = sub.add_parser("zoo", parents=[common], help="the trained models shipped in the repository",
+                       description="List the zoo, show an entry's card and config (zoo show NAME), or "
+                                   "add a finished run as an entry (zoo add RUN --name NAME): float16 "
+                                   "weights where they keep the run's error, else float32.")
+    z.add_argument("action", choices=["list", "show", "add"], nargs="?", default="list")
+    z.add_argument("target", nargs="?", help="show: the entry's name; add: the run (name or path)")
+    z.add_argument("--name", default=None, help="add: the new entry's name")
+    z.add_argument("--zoo", default=None, help="the zoo folder (default $SCIML_LAB_ZOO or the repository's zoo/)")
+    z.add_argument("--half-tolerance", type=float, default=None,
+                   help="add: store float16 if its relative L2 is at most this fraction above float32's "
+                        "(default lab.zoo.HALF_TOLERANCE)")
+    z.add_argument("--description", default="", help="add: one line on what the entry is")
+    z.add_argument("--replace", action="store_true", help="add: overwrite an entry of that name")
+    z.add_argument("--json", action="store_true", help="list: as JSON")
+    z.set_defaults(func=cmd_zoo)
+
+
 def cmd_problems(args) -> int:
     from lab.problems import list_problems
 
@@ -474,6 +526,7 @@ def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentPa
     add_study_parser(sub, common)
     add_trust_parsers(sub, common)
     add_discover_parser(sub, common)
+    add_zoo_parser(sub, common)
     return ap
 
 

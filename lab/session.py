@@ -19,6 +19,7 @@ through here.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +29,11 @@ from lab.device import pick_device, resolve_dtype
 from lab.training import Snapshot, Trainer
 from lab.training.config import TrainConfig
 from lab.training.inverse import attach
-from lab.training.runs import CHECKPOINT, CONFIG, RunDamaged, RunRecord, find_run
+from lab.training.runs import CHECKPOINT, CONFIG, RunDamaged, find_run
 from lab.training.spec import RunSpec, SpecError
 from lab.training.tasks import task_for
 
-__all__ = ["RunSpec", "SavedRun", "SpecError", "evaluate", "export", "rebuild", "resume"]
+__all__ = ["RunSpec", "SavedRun", "SpecError", "evaluate", "export", "from_weights", "rebuild", "resume"]
 
 
 @dataclass
@@ -50,7 +51,8 @@ class SavedRun:
     step: int
     device: torch.device
     dtype: torch.dtype
-    record: RunRecord
+    #: the logged metric rows (a run folder's ``metrics.jsonl``, or a zoo entry's copy of it)
+    metrics: Callable[[], list[dict]]
 
     def evaluate(self) -> Snapshot:
         """The checkpoint against the reference, by the family's task (as the Trainer's snapshots)."""
@@ -65,7 +67,7 @@ class SavedRun:
         """The logged losses: ``{"step", "total", <term>: value, ...}`` per logged step."""
         return [{"step": r["step"], "total": r["total"],
                  **{k[5:]: v for k, v in r.items() if k.startswith("loss_")}}
-                for r in self.record.metrics() if "total" in r]
+                for r in self.metrics() if "total" in r]
 
 
 def rebuild(run: str | Path, runs_dir=None, *, device: str = "cpu") -> SavedRun:
@@ -75,22 +77,35 @@ def rebuild(run: str | Path, runs_dir=None, *, device: str = "cpu") -> SavedRun:
     included), a config the spec refuses naming the field; nothing is written."""
     record = find_run(str(run), runs_dir)
     record.check()
-    spec = RunSpec.from_run(record)
-    problem, model_config, train = spec.build()
     weights, meta = record.load_checkpoint()
+
+    def refuse(reason: str) -> Exception:
+        return RunDamaged(record.name, CHECKPOINT, f"does not fit the model {CONFIG} describes ({reason})")
+
+    return from_weights(record.name, RunSpec.from_run(record), weights, int(meta.get("step", 0)),
+                        record.metrics, device=device, refuse=refuse)
+
+
+def from_weights(name: str, spec: RunSpec, weights: dict[str, torch.Tensor], step: int,
+                 metrics: Callable[[], list[dict]] = list, *, device: str = "cpu",
+                 refuse: Callable[[str], Exception] = ValueError) -> SavedRun:
+    """The network ``spec`` describes, with ``weights`` (cast to the run's dtype), in eval mode.
+
+    A run folder (:func:`rebuild`) and a zoo entry (:mod:`lab.zoo`) both come back through
+    here; weights of another network raise ``refuse(reason)``."""
+    problem, model_config, train = spec.build()
     dev, dtype = pick_device(device), resolve_dtype(train.dtype)
     # the run's own generator: rebuilding leaves the global random state alone
     model = model_config.build(problem, generator=torch.Generator().manual_seed(train.seed))
     attach(model, problem, train)  # its inferred parameters, saved with the weights
     model.to(device=dev, dtype=dtype)
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(weights)  # copies, so half-precision weights arrive in ``dtype``
     except RuntimeError as err:  # names and shapes from another model
-        raise RunDamaged(record.name, CHECKPOINT, f"does not fit the model {CONFIG} describes "
-                                                  f"({str(err).splitlines()[0]})") from None
+        raise refuse(str(err).splitlines()[0]) from None
     model.eval()
-    return SavedRun(record.name, spec, problem, model_config, train, model, int(meta.get("step", 0)),
-                    dev, dtype, record)
+    return SavedRun(name, spec, problem, model_config, train, model, step, dev, dtype, metrics)
+
 
 
 def evaluate(run: str | Path, runs_dir=None, *, device: str = "auto") -> tuple[object, Snapshot, list[dict]]:

@@ -3,7 +3,7 @@
 The layers, top to bottom (a package imports only from layers below it, never from a
 sibling package of its own layer; the leaves and the composing modules may use each other):
 
-    compose      session, studies, cli, tracking (and ``lab/__init__``'s re-exports)
+    compose      session, studies, cli, tracking, zoo (and ``lab/__init__``'s re-exports)
     training     Trainer, tasks, checkpoints, run store; equation discovery
     problems · models · data
     diagnostics · io
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAB = ROOT / "lab"
 
 LAYERS: dict[str, tuple[str, ...]] = {
-    "compose": ("session", "studies", "cli", "tracking"),
+    "compose": ("session", "studies", "cli", "tracking", "zoo"),
     "training": ("training", "uq", "discovery"),
     "problems/models/data": ("problems", "models", "data"),
     "diagnostics/io": ("diagnostics", "io"),

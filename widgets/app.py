@@ -244,9 +244,9 @@ class LabApp(pn.viewable.Viewer):
     def _finished(self, _ev: Done | Failed) -> None:
         self.runs.refresh()
 
-    def _open_run(self, problem, snapshot, history, spec: RunSpec) -> None:
-        """Show a saved run, with the sidebar and header set to its problem and model (so
-        Train next trains what is shown)."""
+    def _open_run(self, problem, snapshot, history, spec: RunSpec, label: str | None = None) -> None:
+        """Show a saved run (or a zoo entry: ``label`` says which), with the sidebar and header
+        set to its problem and model (so Train next trains what is shown)."""
         if not self.training.running:
             self.problem_view.show(problem)
             self.model_picker.value = spec.model
@@ -255,9 +255,9 @@ class LabApp(pn.viewable.Viewer):
         self.clear_error()  # e.g. "Select a run first" of an earlier click
         self.training.show_saved(problem.bounds(), problem.outputs, snapshot, history)
         self.operator.show_saved(problem, snapshot, history)
-        self.training.status.object = (f"Saved run of **{problem.title}** at step {snapshot.step} "
-                                       f"(checkpoint)" + (f" · relative L2 {snapshot.rel_l2:.3e}"
-                                                          if snapshot.rel_l2 is not None else ""))
+        shown = f"{label} · {problem.title}" if label else f"Saved run of **{problem.title}**"
+        self.training.status.object = (f"{shown} at step {snapshot.step} (checkpoint)"
+                                       + (f" · relative L2 {snapshot.rel_l2:.3e}" if snapshot.rel_l2 is not None else ""))
         self.tabs.active = 1  # Training
 
 

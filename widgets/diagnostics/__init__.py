@@ -1,6 +1,7 @@
 """The Diagnostics tab: 3D fields, spectra, attractors, loss landscapes and the NTK of one source.
 
-The source is the selected problem's reference, a saved run (rebuilt from its checkpoint) or
+The source is the selected problem's reference, a saved run (rebuilt from its checkpoint), a
+trained model of the zoo (:mod:`lab.zoo`) or
 the live run of a :class:`widgets.training_view.TrainingView`: attached to one, the view
 subscribes a sink to each trainer it starts. The sink runs on the training thread at every
 Snapshot event and only records it (with a copy of the weights, taken between two steps so
@@ -14,6 +15,7 @@ from collections.abc import Callable
 import panel as pn
 import param
 
+from lab import zoo
 from lab.diagnostics.landscape import flat_parameters
 from lab.training.events import Snapshot, Started
 from lab.training.runs import list_runs
@@ -30,6 +32,8 @@ from widgets.diagnostics.uncertainty_view import UncertaintyView
 __all__ = ["AttractorView", "DiagnosticPanel", "DiagnosticsView", "Fields3DView", "LandscapeView",
            "NTKView", "NeuralSDEView", "Source", "SpectraView", "UncertaintyView"]
 
+#: how the picker names a zoo entry
+ZOO_PREFIX = "zoo: "
 #: parameter snapshots kept per live run for PCA directions
 MAX_TRAJECTORY = 200
 
@@ -72,9 +76,10 @@ class DiagnosticsView(pn.viewable.Viewer):
 
     # ---- sources ------------------------------------------------------------------------
     def refresh_runs(self) -> None:
-        """List the saved runs (the choice stays where it still exists)."""
+        """List the saved runs, then the zoo's trained models (the choice stays where it still exists)."""
         names = [r["name"] for r in list_runs(self.runs_dir) if r["status"] != "damaged"]
-        options = ["reference", "live run", *names]
+        entries = [ZOO_PREFIX + r["name"] for r in zoo.list() if "damaged" not in r]
+        options = ["reference", "live run", *names, *entries]
         keep = self.picker.value if self.picker.value in options else "reference"
         self.picker.param.update(options=options, value=keep)
 
@@ -96,6 +101,8 @@ class DiagnosticsView(pn.viewable.Viewer):
                 if self._live_source is None:
                     raise ValueError("no live run has produced a snapshot yet: start one in Training")
                 source = self._live_source
+            elif choice.startswith(ZOO_PREFIX):
+                source = Source.from_zoo(choice[len(ZOO_PREFIX):])
             else:
                 source = Source.from_run(choice, self.runs_dir)
         except ValueError as err:

@@ -64,8 +64,19 @@ class Source:
         from lab.session import rebuild
 
         saved = rebuild(run, runs_dir)
-        return cls(saved.problem, saved.evaluate(), saved.model, label=f"saved run {saved.name}",
-                   family=saved.model_config.family)
+        return cls.from_saved(saved, f"saved run {saved.name}")
+
+    @classmethod
+    def from_zoo(cls, name: str, zoo_dir=None) -> "Source":
+        """A trained model of the zoo (:func:`lab.zoo.load`, on the CPU), as a saved run."""
+        from lab import zoo
+
+        return cls.from_saved(zoo.load(name, zoo_dir).saved, f"trained model {name} (zoo)")
+
+    @classmethod
+    def from_saved(cls, saved, label: str) -> "Source":
+        """A rebuilt :class:`lab.session.SavedRun`: its problem, its evaluation and its network."""
+        return cls(saved.problem, saved.evaluate(), saved.model, label=label, family=saved.model_config.family)
 
 
 def copy_model(model: torch.nn.Module) -> torch.nn.Module:
