@@ -283,8 +283,9 @@ class TrainingView(pn.viewable.Viewer):
     poll_ms = param.Integer(300, bounds=(20, 10_000), doc="How often the mailbox is drained")
     plot_every_s = param.Number(1.0, bounds=(0.0, 60.0),
                                 doc="Least seconds between redraws of the loss and field plots")
-    method_every_s = param.Number(2.0, bounds=(0.0, 60.0),
-                                  doc="Least seconds between redraws of the method plots")
+    method_every_s = param.Number(5.0, bounds=(0.0, 60.0),
+                                  doc="Least seconds between redraws of the method plots (a quarter of "
+                                      "a served session's update cost at 2 s, with four sessions training)")
     step = param.Integer(0, doc="Step of the newest event shown")
     total_steps = param.Integer(1, doc="Step at which the current run ends")
     rel_l2 = param.Number(math.nan, doc="Relative L2 error of the newest snapshot")
