@@ -243,7 +243,7 @@ def test_a_short_pinn_run_on_the_shell_lowers_the_loss_and_the_error_against_the
     first, last = steps[0].total, np.mean([s.total for s in steps[-5:]])
     assert last < 0.3 * first, (first, last)
     snaps = [e for e in events if type(e).__name__ == "Snapshot"]
-    assert snaps[-1].rel_l2 < 0.5 and snaps[-1].rel_l2 < snaps[0].rel_l2
+    assert snaps[-1].rel_l2 < 0.4  # 0.24 measured after 300 steps; an untrained net is near 1
     # the error is measured against the exact solution on the evaluation grid
     grid = snaps[-1].grid
     X, Y, Z = np.meshgrid(grid["x"], grid["y"], grid["z"], indexing="ij")
