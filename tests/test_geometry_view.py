@@ -9,7 +9,7 @@ from bokeh.models import ColumnDataSource
 
 from lab.problems import get_problem
 from widgets.catalogue_view import CatalogueView
-from widgets.geometry_view import geometry_plot, scattered_field
+from widgets.geometry_view import geometry_meshes, geometry_plot, scattered_field
 from widgets.problem_view import ProblemView
 
 
@@ -103,12 +103,40 @@ def test_a_mesh_field_past_its_triangle_budget_is_drawn_as_coloured_nodes():
     np.testing.assert_array_equal(many.dimension_values("u"), pts[:, 1])
 
 
-def test_the_cylinder_preview_shows_its_four_boundary_parts(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
-    view = CatalogueView(ProblemView(key="stokes_cylinder"), debounce_ms=0, max_points=900)
+def _previewed(key: str, max_points: int) -> CatalogueView:
+    """A catalogue on ``key``, rendered into a document, its first preview shown without an alert."""
+    view = CatalogueView(ProblemView(key=key), debounce_ms=0, max_points=max_points)
     pn.panel(view).get_root()
     view.wait()
     assert not view.alert.visible, view.alert.object
+    return view
+
+
+def test_the_cylinder_preview_shows_its_four_boundary_parts(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    _previewed("stokes_cylinder", 900)
     labels = [el.label for el in geometry_plot(get_problem("stokes_cylinder"), n_interior=50, n_boundary=200)]
     assert labels == ["collocation", "boundary: walls", "boundary: outlet", "boundary: inlet",
                       "boundary: cylinder", "outward normal"]
+
+
+def test_the_3d_shell_preview_shows_the_volume_and_a_scene_of_the_boundary_parts(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIML_LAB_CACHE", str(tmp_path))
+    view = _previewed("shell_poisson", 3000)
+    p, grid = view.result.problem, view.result.grid
+    ref = p.reference(grid)
+    assert ref.ndim == 3 and np.isnan(ref).any()
+    # the volume: the reference inside, its lowest value outside (no NaN reaches vtk.js)
+    vol = view.volume.object
+    inside = np.isfinite(ref)
+    np.testing.assert_array_equal(vol[inside], ref[inside])
+    assert np.all(vol[~inside] == np.nanmin(ref))
+    assert view.scene is not None and view.scene in view.preview.objects
+    # the scene's meshes: each part's points on its own sphere, normals, the box's outline
+    meshes = geometry_meshes(p, n_boundary=500)
+    assert [kw.get("label") for _, kw in meshes[:2]] == ["outer", "inner"]
+    for (cloud, _), radius in zip(meshes[:2], (p.r_outer, p.r_inner)):
+        assert cloud.n_points > 0 and np.allclose(np.linalg.norm(cloud.points, axis=1), radius)
+    view.problem_view.picker.value = "lshape_laplace"  # back to 2D: the scene is let go
+    view.wait()
+    assert view.scene is None and view._scene_plotter is None

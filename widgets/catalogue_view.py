@@ -11,6 +11,10 @@ The view follows the problem's ``kind``:
 * ``"2d+t"`` — an animation: a ``DynamicMap`` over the frame index, driven by a
   ``pn.widgets.Player``; every frame uses one colour scale (the range over all of space-time),
   so growth and decay are visible;
+* ``"3d"`` — a ``pn.pane.VTKVolume`` of the field (its lowest value outside the domain, the
+  transparent end of the volume's opacity ramp) and, for a geometry, the domain as a
+  ``pn.pane.VTK`` scene of boundary points coloured by part with outward normals
+  (:func:`widgets.geometry_view.geometry_scene`);
 * ``"3d+t"`` — a ``pn.pane.VTKVolume`` of the final time, with a slider over the other times
   (the whole space-time reference is already computed, so a time costs one transfer);
   ``VTKVolume`` itself subsamples a volume above ``max_data_size`` MB for the browser;
@@ -50,7 +54,7 @@ from lab.sampling import coarse_grid
 from lab.workers import finish_at_exit
 from widgets import render
 from widgets.alerts import Message
-from widgets.geometry_view import geometry_plot, has_geometry
+from widgets.geometry_view import geometry_plot, geometry_scene, has_geometry
 from widgets.pages import call_on_page
 from widgets.problem_view import KIND_LABELS, ProblemView
 from widgets.theme import ACCENT, FIELD_CMAP, PLOT_HEIGHT, field_frame, grid_extent, plot_pane
@@ -215,6 +219,8 @@ class CatalogueView(pn.viewable.Viewer):
         self.player: pn.widgets.Player | None = None
         self.time_slider: pn.widgets.DiscreteSlider | None = None
         self.volume: pn.pane.VTKVolume | None = None
+        self.scene: pn.pane.VTK | None = None
+        self._scene_plotter = None  # the offscreen plotter behind ``scene``, closed when replaced
 
         info = [self.problem_view.header] if standalone else []
         controls = ([pn.Card(self.problem_view.editor, title="Edit parameters", collapsed=False,
@@ -322,7 +328,10 @@ class CatalogueView(pn.viewable.Viewer):
         if r is None:
             return
         p, kind = r.problem, r.problem.kind
-        self.player = self.time_slider = self.volume = None
+        self.player = self.time_slider = self.volume = self.scene = None
+        if self._scene_plotter is not None:
+            self._scene_plotter.close()
+            self._scene_plotter = None
         if kind == "operator":
             n = len(next(iter(r.data.values())))
             self.status.object = f"**{p.title}**: {n} samples of its dataset (inputs, outputs)"
@@ -352,6 +361,8 @@ class CatalogueView(pn.viewable.Viewer):
                                         plot_pane(geometry_plot(p), sizing_mode="stretch_width")]
         elif kind == "2d+t":
             self.preview.objects = self._animation(r.grid, field, p.axes, name)
+        elif kind == "3d":
+            self.preview.objects = self._steady_volume(r.grid, field, name, p)
         elif kind == "3d+t":
             self.preview.objects = self._volume(r.grid, field, name)
         else:
@@ -387,13 +398,29 @@ class CatalogueView(pn.viewable.Viewer):
         return [self.player, plot_pane(hv.DynamicMap(pn.bind(frame, i=self.player)),
                                        sizing_mode="stretch_width")]
 
+    @staticmethod
+    def _volume_pane(grid, values) -> pn.pane.VTKVolume:
+        spacing = tuple(float(grid[a][1] - grid[a][0]) for a in ("x", "y", "z"))
+        origin = tuple(float(grid[a][0]) for a in ("x", "y", "z"))
+        return render.volume_pane(values, spacing, origin, max_data_size=4.0, height=420,
+                                  sizing_mode="stretch_width")
+
+    def _steady_volume(self, grid, field, name, p: BaseProblem) -> list:
+        """The field's volume (NaN outside a geometry shown as its lowest value) and the domain."""
+        outside = np.isnan(field)
+        self.volume = self._volume_pane(grid, np.where(outside, np.nanmin(field), field) if outside.any() else field)
+        out = [pn.pane.Markdown(f"volume of **{name}** (drag to rotate)"), self.volume]
+        if has_geometry(p):
+            self.scene, self._scene_plotter = geometry_scene(p)
+            parts = ", ".join(p.region().parts)
+            out += [pn.pane.Markdown(f"the domain: boundary points by part ({parts}) and outward normals"),
+                    self.scene]
+        return out
+
     def _volume(self, grid, field, name) -> list:
         """Volume rendering at one time (the last), a slider for the others."""
         t = grid["t"]
-        spacing = tuple(float(grid[a][1] - grid[a][0]) for a in ("x", "y", "z"))
-        origin = tuple(float(grid[a][0]) for a in ("x", "y", "z"))
-        self.volume = render.volume_pane(field[..., -1], spacing, origin, max_data_size=4.0,
-                                         height=420, sizing_mode="stretch_width")
+        self.volume = self._volume_pane(grid, field[..., -1])
         self.time_slider = pn.widgets.DiscreteSlider(
             label="t", options={f"{v:.4g}": i for i, v in enumerate(t)}, value=len(t) - 1, width=300)
 

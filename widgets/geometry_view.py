@@ -4,6 +4,9 @@ The points come from the problem's own samplers (:mod:`lab.geometry`), so what i
 what training uses: interior points in grey, boundary points coloured by the part their
 condition belongs to, a few outward normals as arrows. Scales are equal, so a circle stays round.
 
+A domain in 3D is a client-side scene (:func:`geometry_scene`, a ``pn.pane.VTK`` rendered by
+vtk.js like the 3D field views): its boundary points coloured by part, with outward normals.
+
 A field known at the nodes of a mesh (a finite-element reference, and what training measures
 against it) is drawn on its triangles (:func:`mesh_field`), not resampled onto a grid.
 """
@@ -14,6 +17,7 @@ import numpy as np
 import torch
 
 from lab.geometry import sample_boundary, sample_interior
+from widgets import render
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, field_frame
 
 #: Bokeh's Category10, one colour per boundary part
@@ -25,16 +29,21 @@ def has_geometry(problem) -> bool:
     return callable(getattr(problem, "geometry", None))
 
 
+def _samples(problem, n_interior: int, n_boundary: int, seed: int):
+    """The geometry, interior points and boundary ``(points, parts, normals)`` training would draw."""
+    geometry = problem.region()
+    gen = torch.Generator().manual_seed(seed)
+    inner = sample_interior(geometry, n_interior, gen, dtype=torch.float64).numpy()
+    edge = sample_boundary(geometry, n_boundary, gen, dtype=torch.float64)
+    return geometry, inner, (edge.points.numpy(), edge.parts.numpy(), edge.normals.numpy())
+
+
 def geometry_plot(problem, n_interior: int = 800, n_boundary: int = 400, n_normals: int = 32,
                   seed: int = 0) -> hv.Overlay:
     """The domain of ``problem`` with ``n_interior`` collocation points, ``n_boundary`` boundary
     points by part, and ``n_normals`` outward normals."""
-    geometry = problem.region()
+    geometry, inner, (pts, parts, normals) = _samples(problem, n_interior, n_boundary, seed)
     h, v = problem.axes[:2]
-    gen = torch.Generator().manual_seed(seed)
-    inner = sample_interior(geometry, n_interior, gen, dtype=torch.float64).numpy()
-    edge = sample_boundary(geometry, n_boundary, gen, dtype=torch.float64)
-    pts, parts, normals = edge.points.numpy(), edge.parts.numpy(), edge.normals.numpy()
     layers = [hv.Points(inner, kdims=[h, v], label="collocation").opts(color="#9a9a9a", size=2)]
     for i, name in enumerate(geometry.parts):
         layers.append(hv.Points(pts[parts == i], kdims=[h, v], label=f"boundary: {name}").opts(
@@ -50,6 +59,34 @@ def geometry_plot(problem, n_interior: int = 800, n_boundary: int = 400, n_norma
         title=f"domain, {len(geometry.parts)} boundary part{'s' * (len(geometry.parts) > 1)}",
         legend_position="right", show_legend=True, toolbar="above",
         **field_frame((h, v), bounds))
+
+
+def geometry_meshes(problem, n_boundary: int = 3000, n_normals: int = 60, seed: int = 0) -> list[tuple]:
+    """A 3D domain as ``(mesh, add_mesh keywords)`` pairs for :func:`widgets.render.plotter`: the
+    boundary points of each part in its colour (one point cloud per part, in ``parts`` order),
+    ``n_normals`` outward normals as line segments, and the bounding box's outline."""
+    pv = render._pv()
+    geometry, _, (pts, parts, normals) = _samples(problem, 1, n_boundary, seed)
+    lo, hi = geometry.bbox()
+    scale = 0.1 * max(b - a for a, b in zip(lo, hi))
+    meshes = [(pv.PolyData(pts[parts == i]), dict(color=PART_COLOURS[i % len(PART_COLOURS)], point_size=4,
+                                                   render_points_as_spheres=True, label=name))
+              for i, name in enumerate(geometry.parts)]
+    k = slice(0, n_normals)
+    ends = np.stack([pts[k], pts[k] + scale * normals[k]], 1).reshape(-1, 3)
+    lines = np.column_stack([np.full(len(ends) // 2, 2), np.arange(len(ends)).reshape(-1, 2)]).ravel()
+    meshes.append((pv.PolyData(ends, lines=lines), dict(color="black", line_width=2)))
+    meshes.append((pv.Box(bounds=[v for pair in zip(lo, hi) for v in pair]).outline(), dict(color="#9a9a9a")))
+    return meshes
+
+
+def geometry_scene(problem, n_boundary: int = 3000, n_normals: int = 60, seed: int = 0, **pane):
+    """``(pane, plotter)``: :func:`geometry_meshes` in a ``pn.pane.VTK`` (vtk.js draws it in the
+    browser; drag to rotate). The caller closes the plotter when it replaces the pane."""
+    import panel as pn
+
+    plotter = render.plotter(geometry_meshes(problem, n_boundary, n_normals, seed))
+    return pn.pane.VTK(plotter.ren_win, **{"height": 420, "sizing_mode": "stretch_width", **pane}), plotter
 
 
 def scattered_field(points: np.ndarray, values: np.ndarray, axes=("x", "y"), name: str = "u",

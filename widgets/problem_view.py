@@ -14,8 +14,8 @@ import param
 from lab.problems import BaseProblem, get_problem, list_problems
 from widgets.forms import ErrorHandler, settings_form
 
-KIND_LABELS = {"1d+t": "1D + time", "2d": "2D steady", "2d+t": "2D + time", "3d+t": "3D + time",
-               "ode": "ODE / chaos", "operator": "Operator learning"}
+KIND_LABELS = {"1d+t": "1D + time", "2d": "2D steady", "2d+t": "2D + time", "3d": "3D steady",
+               "3d+t": "3D + time", "ode": "ODE / chaos", "operator": "Operator learning"}
 
 
 class ProblemView(pn.viewable.Viewer):

@@ -48,7 +48,7 @@ def _register_loaded(obj) -> None:
 def list_problems() -> dict[str, type[BaseProblem]]:
     """All registered problems, key -> class, in catalogue order (by kind, then title)."""
     _load_all()
-    order = {"1d+t": 0, "2d": 1, "2d+t": 2, "3d+t": 3, "ode": 4, "operator": 5}
+    order = {"1d+t": 0, "2d": 1, "2d+t": 2, "3d": 3, "3d+t": 4, "ode": 5, "operator": 6}
     return dict(sorted(_REGISTRY.items(), key=lambda kv: (order.get(kv[1].kind, 9), kv[1].title)))
 
 

@@ -39,7 +39,7 @@ class BaseProblem(Config):
 
     #: registry key, e.g. ``"burgers"``
     key: ClassVar[str] = ""
-    #: ``"1d+t"``, ``"2d"``, ``"2d+t"``, ``"3d+t"``, ``"ode"``, ``"operator"`` — selects default views
+    #: ``"1d+t"``, ``"2d"``, ``"2d+t"``, ``"3d"``, ``"3d+t"``, ``"ode"``, ``"operator"`` — selects default views
     kind: ClassVar[str] = "1d+t"
     title: ClassVar[str] = ""
     latex: ClassVar[str] = ""
