@@ -8,7 +8,9 @@ each train the default Burgers PINN for many steps, then measures:
   from the BokehJS data source that feeds it), over ``--window`` seconds with all training;
 * how long a fresh page takes until its Train button is enabled, while they train;
 * Stop latency per page: from the click to the Train button enabled again (the run has
-  checkpointed, ended and the page shows it).
+  checkpointed, ended and the page shows it);
+* the CPU seconds the server, its training workers and the browser used in the window (of
+  ``window`` times the cores there are), which says who holds the cores.
 
 A figure not reached within its guard (``STOP_GUARD_MS``, ``FRESH_GUARD_MS``) is ``null``.
 
@@ -78,6 +80,25 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server, its training workers (its child processes) and
+    the browser's processes, from /proc: where two cores go while every session trains."""
+    tick = os.sysconf("SC_CLK_TCK")
+    use = {"server": 0.0, "trainings": 0.0, "browser": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        role = ("server" if pid == server_pid else "trainings" if ppid == server_pid
+                else "browser" if name.startswith("chrom") else None)
+        if role:
+            use[role] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return use
+
+
 def open_page(browser, url: str, guard_ms: int = 600_000):
     """A new session's page; returns (page, seconds until Train is enabled)."""
     from playwright.sync_api import expect
@@ -102,7 +123,7 @@ def start_training(page, steps: int) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
 
 
-def measure(url: str, sessions: int, window: float, steps: int) -> dict:
+def measure(url: str, sessions: int, window: float, steps: int, server_pid: int) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
@@ -118,8 +139,9 @@ def measure(url: str, sessions: int, window: float, steps: int) -> dict:
             page.wait_for_function(f"() => ({LOSS_POINTS})() > 0", timeout=600_000)
             page.evaluate(WATCH)
             progress(f"session {i + 1} shows losses")
-        load_start = load()
+        load_start, cpu_start = load(), cpu_by_role(server_pid)
         time.sleep(window)
+        cpu = {k: round(v - cpu_start[k], 1) for k, v in cpu_by_role(server_pid).items()}
         gaps, counts = [], []
         for page in pages:
             t = page.evaluate("window.__updates")
@@ -152,7 +174,8 @@ def measure(url: str, sessions: int, window: float, steps: int) -> dict:
     return {"page_ready_s_before_training": [round(t, 2) for t in ready],
             "updates_in_window": counts, "max_update_interval_s": gaps,
             "fresh_page_ready_s": fresh_ready and round(fresh_ready, 2), "stop_latency_s": stops,
-            "loadavg_at_window_start": load_start, "loadavg_at_window_end": load_window}
+            "loadavg_at_window_start": load_start, "loadavg_at_window_end": load_window,
+            "cpu_s_in_window": cpu}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
              "sessions": args.sessions, "cores": os.cpu_count(), "cpu": cpu_name(),
              "serve_args": args.serve_args, "window_s": args.window, "loadavg_before": load(),
              "versions": versions(args.tree)}
-    with running(cmd, port, tmp / "server.log", env, cwd=args.tree):
-        entry.update(measure(f"http://localhost:{port}/", args.sessions, args.window, args.steps))
+    with running(cmd, port, tmp / "server.log", env, cwd=args.tree) as server:
+        entry.update(measure(f"http://localhost:{port}/", args.sessions, args.window, args.steps, server.pid))
     entry["loadavg_after"] = load()
     print(json.dumps(entry))
     if not args.no_save:
