@@ -38,11 +38,16 @@ def batched_changes(doc) -> Iterator[None]:
 
     Models created inside the block join the document only at its exit, so a block that
     creates plots must not be batched (see ``TrainingView.drain``). ``doc`` ``None`` (no
-    served page): nothing to batch."""
+    served page): nothing to batch. It counts on Bokeh's freeze count (``_freeze_count``, Bokeh
+    3.x); without it, it falls back to Bokeh's own freeze."""
     if doc is None:
         yield
         return
     models, roots = doc.models, list(doc.roots)
+    if not hasattr(models, "_freeze_count"):  # the freeze count is Bokeh 3's; elsewhere, its freeze
+        with models.freeze():
+            yield
+        return
     dirty = []
     models._push_freeze()
     models.invalidate = lambda: dirty.append(True)  # frozen, invalidate would only be skipped
