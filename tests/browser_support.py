@@ -39,6 +39,18 @@ LOSS_POINTS = """() => {
   }
   return 0;
 }"""
+#: the size of each image source's image (placeholders are 2 x 2, fields hold the grid)
+FIELD_SIZES = """() => {
+  // one image per source: a list of arrays, or one ndarray of shape (1, rows, columns)
+  const sizes = [];
+  for (const m of Bokeh.documents[0].all_models) {
+    const im = m.data && m.data.image;
+    if (!im || !im.length) continue;
+    if (im.shape && im.shape.length === 3) sizes.push(im.length / im.shape[0]);
+    else if (im[0] && im[0].length !== undefined) sizes.push(im[0].length);
+  }
+  return sizes;
+}"""
 #: distinct colours (sampled every 7th pixel) on each 2D canvas; blank or cleared canvases give ~1
 CANVAS_COLOURS = """(canvases) => canvases.map((c) => {
   const ctx = c.getContext("2d");

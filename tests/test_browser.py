@@ -12,23 +12,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import (CANVAS_COLOURS, LOSS_POINTS, SCREENSHOTS, WAIT_MS, launch,
+from browser_support import (CANVAS_COLOURS, FIELD_SIZES, LOSS_POINTS, SCREENSHOTS, WAIT_MS, launch,
                              needs_chromium, press, record_page_errors, served_lab, training_ended, training_started,
                              type_setting)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
-
-FIELD_SIZES = """() => {
-  // one image per source: a list of arrays, or one ndarray of shape (1, rows, columns)
-  const sizes = [];
-  for (const m of Bokeh.documents[0].all_models) {
-    const im = m.data && m.data.image;
-    if (!im || !im.length) continue;
-    if (im.shape && im.shape.length === 3) sizes.push(im.length / im.shape[0]);
-    else if (im[0] && im[0].length !== undefined) sizes.push(im[0].length);
-  }
-  return sizes;
-}"""
 
 
 @pytest.fixture
