@@ -290,6 +290,16 @@ def Annulus(center=(0.0, 0.0), r_inner=0.5, r_outer=1.0, parts=("inner", "outer"
     return Disk(center, r_outer, parts[1]) - Disk(center, r_inner, parts[0])
 
 
+def PlateWithHole(center=(0.0, 0.0), r=0.3, parts=("edges", "hole")) -> Geometry:
+    """The square ``[-1, 1]^2`` minus the disk ``|x - center| < r``, which must lie inside it."""
+    center, r = _vector("center", center, 2), _positive("r", r)
+    if max(abs(c) for c in center) + r >= 1:
+        raise ValueError(f"PlateWithHole needs the hole inside the plate: max(|cx|, |cy|) + r < 1, "
+                         f"got center={center}, r={r}")
+    parts = _parts("parts", parts, 2)
+    return Rectangle((-1.0, -1.0), (1.0, 1.0), parts=parts[0]) - Disk(center, r, part=parts[1])
+
+
 class Box(Primitive):
     """``lo <= (x, y, z) <= hi``; parts ``x-, x+, y-, y+, z-, z+``."""
     dim = 3

@@ -166,6 +166,13 @@ class OperatorProblem(BaseProblem):
                    if n in self.param)
         return [Need(max(est.values()), "the dataset", self, by, cap="max_gb")]
 
+    def output_mask(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Where a map's output counts, read from its inputs ``x``: ``None`` (everywhere) or a
+        0/1 tensor broadcasting against the outputs. The operator task scores ``pred * mask``
+        against ``y * mask`` in its loss and errors, so points outside the mask contribute
+        nothing (a domain embedded in a grid: :class:`lab.problems.geometry_operators.PlateHoleOperator`)."""
+        return None
+
     def physics_losses(self, x: torch.Tensor, pred: torch.Tensor) -> dict[str, torch.Tensor]:
         """PINO terms for inputs ``x`` and predictions ``pred``; rollouts get ``pred (B, R, C, *s)``."""
         raise ValueError(f"{self.key!r} has no physics loss; set physics=False")
