@@ -129,5 +129,5 @@ def test_a_short_fno_run_beats_the_mean_predictor(tmp_path):
                      sinks=[lambda e: snaps.append(e) if isinstance(e, Snapshot) else None]).run()
     assert result.status == "completed", result.message
     trivial = snaps[-1].extras["trivial_rel_l2"]
-    assert np.isfinite(result.rel_l2) and result.rel_l2 < 0.7 * trivial, (result.rel_l2, trivial)
+    assert np.isfinite(result.rel_l2) and result.rel_l2 < 0.5 * trivial, (result.rel_l2, trivial)  # measured 0.07 vs 0.41
     assert snaps[-1].fields["prediction"].shape == (17, 17)
