@@ -48,6 +48,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("lab.problems.operators", "lab.data.cache"): "an operator problem loads its own dataset",
     ("lab.problems.operators", "lab.data.datasets"): "an operator problem declares its dataset spec",
     ("lab.problems.coupled_operators", "lab.data.coupled"): "an operator problem declares its dataset spec",
+    ("lab.problems.geometry_operators", "lab.data.geometric"): "an operator problem declares its dataset spec",
 }
 
 

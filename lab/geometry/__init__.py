@@ -6,9 +6,9 @@ points (with outward normals and named boundary parts). A leaf: torch and numpy 
 """
 from lab.geometry.sampling import (BoundaryPoints, classify, inside_grid, monte_carlo_measure,
                                    sample_boundary, sample_interior)
-from lab.geometry.shapes import (Annulus, Ball, Box, Cylinder, Disk, Geometry, LShape, Polygon,
-                                 Rectangle)
+from lab.geometry.shapes import (Annulus, Ball, Box, Cylinder, Disk, Geometry, LShape, PlateWithHole,
+                                 Polygon, Rectangle)
 
 __all__ = ["Annulus", "Ball", "BoundaryPoints", "Box", "Cylinder", "Disk", "Geometry", "LShape",
-           "Polygon", "Rectangle", "classify", "inside_grid", "monte_carlo_measure",
+           "PlateWithHole", "Polygon", "Rectangle", "classify", "inside_grid", "monte_carlo_measure",
            "sample_boundary", "sample_interior"]

@@ -114,14 +114,21 @@ class Geometry:
 
     # -- checks --
     def check_nonempty(self, what: str) -> None:
-        """Refuse a domain with no point of a ``CHECK_RESOLUTION`` grid of its box inside."""
+        """Refuse a domain with no point of a ``CHECK_RESOLUTION`` grid of its box inside.
+
+        Every 7th node of that grid is tried first: a hit there is a hit of the grid, found
+        at a fiftieth of the cost (a domain built per sample, e.g. a data set of shapes)."""
         lo, hi = self.bbox()
         if any(h <= l for l, h in zip(lo, hi)):
             raise ValueError(f"{what} is empty (its bounding box has no volume)")
         n = CHECK_RESOLUTION[self.dim]
         axes = [torch.linspace(l, h, n, dtype=torch.float64, device="cpu")[1:-1] for l, h in zip(lo, hi)]
-        pts = torch.stack([g.ravel() for g in torch.meshgrid(*axes, indexing="ij")], 1)
-        if not bool((self.sdf(pts) < 0).any()):
+
+        def hit(axes) -> bool:
+            pts = torch.stack([g.ravel() for g in torch.meshgrid(*axes, indexing="ij")], 1)
+            return bool((self.sdf(pts) < 0).any())
+
+        if not hit([a[::7] for a in axes]) and not hit(axes):
             h = max(hh - ll for ll, hh in zip(lo, hi)) / (n - 1)
             raise ValueError(f"{what} is empty or thinner than the sampling resolution "
                              f"h = {h:.3g} (no point of a {n}^{self.dim} grid of its bounding box lies inside)")
@@ -288,6 +295,16 @@ def Annulus(center=(0.0, 0.0), r_inner=0.5, r_outer=1.0, parts=("inner", "outer"
         raise ValueError(f"Annulus needs r_inner < r_outer, got {r_inner} >= {r_outer}")
     parts = _parts("parts", parts, 2)
     return Disk(center, r_outer, parts[1]) - Disk(center, r_inner, parts[0])
+
+
+def PlateWithHole(center=(0.0, 0.0), r=0.3, parts=("edges", "hole")) -> Geometry:
+    """The square ``[-1, 1]^2`` minus the disk ``|x - center| < r``, which must lie inside it."""
+    center, r = _vector("center", center, 2), _positive("r", r)
+    if max(abs(c) for c in center) + r >= 1:
+        raise ValueError(f"PlateWithHole needs the hole inside the plate: max(|cx|, |cy|) + r < 1, "
+                         f"got center={center}, r={r}")
+    parts = _parts("parts", parts, 2)
+    return Rectangle((-1.0, -1.0), (1.0, 1.0), parts=parts[0]) - Disk(center, r, part=parts[1])
 
 
 class Box(Primitive):

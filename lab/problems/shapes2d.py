@@ -13,11 +13,11 @@ import param
 import torch
 from scipy.special import jv
 
-from lab.geometry import Annulus, Disk, LShape, Rectangle
+from lab.geometry import Annulus, Disk, LShape, PlateWithHole
 from lab.problems import register
 from lab.problems.custom import Dirichlet, Neumann
 from lab.problems.geometric import GeometryProblem
-from lab.solvers.fem import plate_with_hole_mesh, poisson, probe
+from lab.solvers.fem import plate_with_hole_heat, plate_with_hole_mesh, probe
 
 
 def _lib(x):
@@ -172,7 +172,7 @@ class PlateHoleHeat(GeometryProblem):
     n = param.Integer(48, bounds=(4, 256), doc="Reference mesh layers n (8n x n cells, x2 triangles)")
 
     def geometry(self):
-        return Rectangle((-1.0, -1.0), (1.0, 1.0), parts="edges") - Disk((0.0, 0.0), self.radius, part="hole")
+        return PlateWithHole((0.0, 0.0), self.radius)
 
     def conditions(self):
         return {"edges": Dirichlet(0.0), "hole": Dirichlet(self.t_hole)}
@@ -182,10 +182,7 @@ class PlateHoleHeat(GeometryProblem):
 
     def solve_fem(self):
         """``(basis, u)``: the finite-element solution on the reference mesh."""
-        mesh = plate_with_hole_mesh(self.radius, self.n)
-        return poisson(mesh, lambda x: np.full(x.shape[1:], self.q),
-                       {"hole": lambda x: np.full(x.shape[1:], self.t_hole),
-                        "outer": lambda x: np.zeros(x.shape[1:])})
+        return plate_with_hole_heat(self.radius, self.n, self.t_hole, self.q)
 
     def reference_nodes(self):
         mesh = plate_with_hole_mesh(self.radius, self.n)

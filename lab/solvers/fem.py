@@ -30,11 +30,22 @@ def _skfem():
     return skfem
 
 
-def plate_with_hole_mesh(radius: float, n: int):
-    """Triangles filling ``[-1, 1]^2`` minus the disk ``|x| < radius``: ``8 n`` nodes around,
-    ``n`` layers across; boundaries ``"hole"`` and ``"outer"``."""
+def plate_with_hole_mesh(radius: float, n: int, center: tuple[float, float] = (0.0, 0.0)):
+    """Triangles filling ``[-1, 1]^2`` minus the disk ``|x - center| < radius``: ``8 n`` nodes
+    around, ``n`` layers across; boundaries ``"hole"`` and ``"outer"``.
+
+    The square's nodes sit where the rays from the origin at ``2 pi j / 8n`` meet it (its
+    corners among them); each is joined to the circle's point on the ray from ``center``
+    through it. The square is star-shaped about any point inside, so these segments never
+    cross: an off-centre hole gives a valid mesh, its layers thinner on the near side.
+    """
+    cx, cy = (float(c) for c in center)
+    gap = 1 - max(abs(cx), abs(cy)) - radius
     if not 0 < radius < 1:
         raise ValueError(f"hole radius must lie in (0, 1), got {radius}")
+    if gap <= 0:
+        raise ValueError(f"the hole (radius {radius} at {center}) must lie inside the plate [-1, 1]^2: "
+                         f"radius + max(|cx|, |cy|) must stay below 1")
     if n < 2:
         raise ValueError(f"mesh layers n must be at least 2, got {n}")
     skfem = _skfem()
@@ -42,15 +53,26 @@ def plate_with_hole_mesh(radius: float, n: int):
     th = 2 * np.pi * np.arange(m) / m
     e = np.stack([np.cos(th), np.sin(th)])
     q = e / np.abs(e).max(0)
+    o = np.array([[cx], [cy]])
+    ray = (q - o) / np.linalg.norm(q - o, axis=0)
     s = np.linspace(0.0, 1.0, n + 1)[:, None, None]
-    p = ((1 - s) * radius * e + s * q).transpose(1, 0, 2).reshape(2, -1)  # node (i, j) at i * m + j
+    p = ((1 - s) * (o + radius * ray) + s * q).transpose(1, 0, 2).reshape(2, -1)  # node (i, j) at i * m + j
     i, j = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
     a, b = i * m + j, i * m + (j + 1) % m
     c, d = a + m, b + m
     t = np.concatenate([np.stack([a, b, d]), np.stack([a, d, c])], axis=1).reshape(3, -1)
     mesh = skfem.MeshTri(p, t)
-    return mesh.with_boundaries({"hole": lambda x: np.hypot(x[0], x[1]) < (radius + 1) / 2,
+    return mesh.with_boundaries({"hole": lambda x: np.hypot(x[0] - cx, x[1] - cy) < radius + gap / 2,
                                  "outer": lambda x: np.abs(x).max(0) > 1 - 1e-12})
+
+
+def plate_with_hole_heat(radius: float, n: int, t_hole: float, q: float,
+                         center: tuple[float, float] = (0.0, 0.0)):
+    """``(basis, u)``: P1 solution of ``-Δu = q`` in the plate of :func:`plate_with_hole_mesh`,
+    ``u = t_hole`` on the hole's wall and 0 on the plate's edges."""
+    return poisson(plate_with_hole_mesh(radius, n, center), lambda x: np.full(x.shape[1:], float(q)),
+                   {"hole": lambda x: np.full(x.shape[1:], float(t_hole)),
+                    "outer": lambda x: np.zeros(x.shape[1:])})
 
 
 def poisson(mesh, source: Field, dirichlet: dict[str, Field], neumann: dict[str, Field] | None = None,

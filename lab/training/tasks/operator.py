@@ -4,7 +4,9 @@ The problem (:mod:`lab.problems.operators`) supplies the data and, with ``physic
 PINO residual terms; the model is any ``family = "operator"`` network. Loss terms:
 
 * ``data`` — the relative L2 loss ``mean_b ||G(a_b) - u_b|| / ||u_b||`` of Li et al. (2021),
-  averaged over the rollout steps for trajectory problems;
+  averaged over the rollout steps for trajectory problems; a map whose problem gives an
+  :meth:`~lab.problems.operators.OperatorProblem.output_mask` is scored on ``pred * mask``
+  and ``u * mask``, here and in every error below (the points outside count for nothing);
 * ``pde``, ``ic``, ``bc`` — PINO terms (:mod:`lab.solvers.residuals`) when ``problem.physics``.
 
 A model with an output normaliser (the FNO's ``normalize_output``) has it fitted to the
@@ -59,6 +61,12 @@ def _subsample(x: torch.Tensor, shape: tuple[int, ...], periodic: tuple[bool, ..
             raise ValueError(f"grid size {n_f} does not contain the {n_c}-point grid")
         idx.append(slice(None, None, n_f // n_c if p else (n_f - 1) // (n_c - 1)))
     return x[(Ellipsis, *idx)]
+
+
+def masked(problem, x: torch.Tensor, *fields: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``fields`` times ``problem.output_mask(x)`` (unchanged where the problem gives none)."""
+    mask = problem.output_mask(x)
+    return fields if mask is None else tuple(f * mask for f in fields)
 
 
 def predict(model, x: torch.Tensor, out_shape: tuple[int, ...], periodic: tuple[bool, ...]) -> torch.Tensor:
@@ -136,7 +144,7 @@ class OperatorTask(Task):
             data = torch.stack([relative_l2_loss(pred[:, r], y[:, r]) for r in range(pred.shape[1])]).mean()
         else:
             pred = self.model(x)
-            data = relative_l2_loss(pred, y)
+            data = relative_l2_loss(*masked(p, x, pred, y))
         terms = {"data": data}
         if p.physics:
             terms.update(p.physics_losses(x, pred))
@@ -144,7 +152,7 @@ class OperatorTask(Task):
 
     # ---- evaluation -----------------------------------------------------------------------
     def _val_predictions(self, chunk: int = 64):
-        """Validation inputs, predictions and truths; rollouts start at the first frame."""
+        """Validation inputs, predictions and truths (maps: masked); rollouts start at the first frame."""
         p = self.problem
         was = self.model.training
         self.model.eval()
@@ -161,9 +169,11 @@ class OperatorTask(Task):
             else:
                 for i in range(0, len(self.val["x"]), chunk):
                     x = self.val["x"][i:i + chunk]
+                    pred, y = masked(p, x, predict(self.model, x, tuple(p.shape), self.periodic),
+                                     self.val["y"][i:i + chunk])
                     xs.append(x)
-                    preds.append(predict(self.model, x, tuple(p.shape), self.periodic))
-                    ys.append(self.val["y"][i:i + chunk])
+                    preds.append(pred)
+                    ys.append(y)
         self.model.train(was)
         return torch.cat(xs), torch.cat(preds), torch.cat(ys)
 
@@ -180,6 +190,7 @@ class OperatorTask(Task):
             last_pred, last_true, show_in = pred[:, -1, 0], y[:, -1, 0], x[0, -1]
         else:
             mean = self.train["y"].mean(0, keepdim=True).expand_as(y)
+            (mean,) = masked(p, x, mean)
             extras["trivial_rel_l2"] = relative_l2(mean, y)
             last_pred, last_true, show_in = pred[:, 0], y[:, 0], x[0, 0]
             if p.frame_axis:  # a space-time map: the error per frame, and the last frame drawn
@@ -214,10 +225,11 @@ def super_resolution(model, problem, resolution: int, *, device=None, dtype=torc
         if fine.rollout:
             traj = val["trajectories"]
             x, y = traj[:, : fine.history].flatten(1, 2), traj[:, fine.history]
+            pred = predict(model, x, tuple(fine.shape), periodic)
         else:
-            x, y = val["x"], val["y"]
-        pred = predict(model, x, tuple(fine.shape), periodic)
+            x = val["x"]
+            pred, y = masked(fine, x, predict(model, x, tuple(fine.shape), periodic), val["y"])
     return relative_l2(pred, y)
 
 
-__all__ = ["OperatorTask", "relative_l2_loss", "rollout", "super_resolution"]
+__all__ = ["OperatorTask", "masked", "relative_l2_loss", "rollout", "super_resolution"]
