@@ -29,6 +29,16 @@ def client(tmp_path_factory):
         yield client
 
 
+def test_a_local_cluster_keeps_its_info_lines_out_of_the_log(caplog):
+    """Its INFO lines include a traceback at a normal teardown, which a served lab's log showed."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    with connect(n_workers=1):
+        pass
+    assert not [r for r in caplog.records if r.name.startswith("distributed") and r.levelno < logging.WARNING]
+
+
 def runs(tmp_path):
     return tmp_path / "home" / "runs"
 

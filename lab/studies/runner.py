@@ -91,6 +91,11 @@ def connect(address: str | None = None, n_workers: int = 2, timeout: float = 10.
         return
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"study workers must be an integer >= 1, got {n_workers!r}")
+    # a local cluster's INFO lines are not the lab's: among them, a worker closing while the
+    # scheduler writes to it logs a traceback at INFO ("Batched Comm Closed"), which buried a
+    # served lab's log under what is a normal end of a study
+    quiet = logging.getLogger("distributed")
+    quiet.setLevel(max(quiet.level, logging.WARNING))
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0" if dashboard else None) as cluster, Client(cluster) as client:
         yield client
