@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import panel as pn
 from bokeh.document import Document
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, Div, Paragraph, Plot
 from bokeh.plotting import figure
 from panel.io.state import set_curdoc
 
@@ -90,10 +90,19 @@ def test_a_training_sessions_updates_walk_no_models_and_redraw_at_most_every_plo
         view.start(trainer)
         try:
             _drain_until(view, lambda: view.loss_history is not None and len(view.loss_history) >= 2)
+            view.method_every_s = 60.0  # method plots are rebuilt (new models) at their own pace
             walks = _Walks(doc, monkeypatch)
+            changed = []
+            doc.on_change(lambda event: changed.append(getattr(event, "model", None)))
             shown = len(view.loss_history)
             _drain_until(view, lambda: len(view.loss_history) >= shown + 20)
             assert walks.n == 0
+            # the page lays out nothing: a Bokeh Div's text change recomputes the layout of the
+            # whole page (Panel's HTML replaces its own content), and plots draw on a 2D canvas,
+            # not WebGL, which a browser without a GPU emulates on the CPU
+            assert view.counter.value.startswith(f"{view.step} /")
+            assert not [m for m in changed if isinstance(m, (Div, Paragraph))]
+            assert {p.output_backend for p in doc.select({"type": Plot})} == {"canvas"}
             view.plot_every_s = 60.0  # from now on, only the run's end redraws
             view.drain()
             held = len(view.loss_history)

@@ -32,6 +32,7 @@ import panel as pn
 
 from lab.training.events import Snapshot, Step
 from widgets.inverse_view import estimate_plot, estimate_rows
+from widgets.readout import Readout
 from widgets.theme import FIELD_CMAP, LIVE_LEGEND, LOSS_COLORS, PLOT_HEIGHT, RESIDUAL_CMAP, field_frame, grid_extent, plot_pane
 
 #: columns of step history kept per plot; beyond it every other column is dropped
@@ -88,7 +89,7 @@ class MethodView(pn.viewable.Viewer):
         self.axes: tuple[str, ...] = ()
         self.shown: tuple[str, str] | None = None
         self.bounds: dict[str, tuple[float, float]] = {}
-        self.eps_text = pn.widgets.StaticText(label="Causal ε", value="–")
+        self.eps_text = Readout(label="Causal ε", value="–")
         self._sections: dict[str, pn.Column] = {}
         self._layout = pn.Column(sizing_mode="stretch_width")
         self.configure({}, None)

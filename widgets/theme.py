@@ -1,6 +1,8 @@
 """Shared look: colour maps, line colours and plot sizes used by every view."""
 from __future__ import annotations
 
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer set below)
 import panel as pn
 
 #: sequential map for prediction and reference (one shared colour scale)
@@ -11,6 +13,7 @@ ERROR_CMAP = "RdBu_r"
 LOSS_COLORS = ["#111111", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                "#e377c2", "#17becf"]
 ACCENT = "#2f6f8f"
+hv.renderer("bokeh").webgl = False
 PLOT_HEIGHT = 250
 #: legend place of plots redrawn while a run trains: inside the frame, because HoloViews takes a
 #: legend outside it ("right") off the plot and puts it back at every update, and each of those

@@ -36,6 +36,7 @@ from widgets.history import History
 from widgets.inverse_view import sensor_points
 from widgets.method_views import MethodView
 from widgets.pages import batched_changes
+from widgets.readout import Readout
 from widgets.theme import ERROR_CMAP, FIELD_CMAP, LIVE_LEGEND, LOSS_COLORS, PLOT_HEIGHT, field_frame, plot_pane
 
 #: another view showing the run: called with each drained ``(steps, snapshot, other events)``
@@ -314,8 +315,8 @@ class TrainingView(pn.viewable.Viewer):
                                                bar_color="primary", height=18)
         self.status = pn.pane.Markdown("Ready. Pick a problem and a model, then **Train**.",
                                        sizing_mode="stretch_width")
-        self.counter = pn.widgets.StaticText(label="Step", value="0", css_classes=["step-counter"])
-        self.rel_text = pn.widgets.StaticText(label="Relative L2", value="–")
+        self.counter = Readout(label="Step", value="0", css_classes=["step-counter"])
+        self.rel_text = Readout(label="Relative L2", value="–")
         self.loss_pane = plot_pane(self._empty_loss(), sizing_mode="stretch_width")
         self._layout = pn.Column(
             pn.Row(self.counter, self.rel_text, sizing_mode="stretch_width"),
