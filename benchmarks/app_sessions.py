@@ -7,8 +7,9 @@ each train the default Burgers PINN for many steps, then measures:
 * the longest gap between two updates of each page's loss plot (read in the page every 50 ms
   from the BokehJS data source that feeds it), over ``--window`` seconds with all training;
 * how long a fresh page takes until its Train button is enabled, while they train;
-* Stop latency per page: from the click to the Train button enabled again (the run has
-  checkpointed, ended and the page shows it);
+* Stop latency per page: from the click to the Train button enabled again (a run asked for
+  then starts once the stopped one has saved), and to the page showing the run's end (it has
+  checkpointed and ended);
 * the CPU seconds the server, its training workers and the browser used in the window (of
   ``window`` times the cores there are), which says who holds the cores.
 
@@ -36,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_support import (LOSS_POINTS, free_port, launch, running,  # noqa: E402
+from browser_support import (LOSS_POINTS, STOPPING, free_port, launch, running,  # noqa: E402
                              settings_input, type_setting)
 
 RESULTS = ROOT / "benchmarks" / "results" / "app_sessions_cpu.json"
@@ -155,17 +156,20 @@ def measure(url: str, sessions: int, window: float, steps: int, server_pid: int)
         except AssertionError:  # not usable within the guard
             fresh, fresh_ready = None, None
         progress(f"fresh page ready after {fresh_ready} s")
-        stops = []  # None: the page did not show the run's end within STOP_GUARD_MS
+        stops, saved = [], []  # None: not shown within STOP_GUARD_MS
         for page in pages:
             t0 = time.monotonic()
             page.get_by_role("button", name="Stop", exact=True).click()
             try:
                 expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=STOP_GUARD_MS)
+                stops.append(round(time.monotonic() - t0, 2))
+                expect(page.get_by_text(STOPPING)).to_have_count(0, timeout=STOP_GUARD_MS)
+                saved.append(round(time.monotonic() - t0, 2))
             except AssertionError:  # expect's way of saying the guard ran out
-                stops.append(None)
+                stops += [None] * (len(saved) + 1 - len(stops))
+                saved.append(None)
                 continue
-            stops.append(round(time.monotonic() - t0, 2))
-            progress(f"stopped after {stops[-1]} s")
+            progress(f"stopped after {stops[-1]} s, saved after {saved[-1]} s")
         if fresh is not None:
             fresh.context.close()
         for page in pages:
@@ -174,6 +178,7 @@ def measure(url: str, sessions: int, window: float, steps: int, server_pid: int)
     return {"page_ready_s_before_training": [round(t, 2) for t in ready],
             "updates_in_window": counts, "max_update_interval_s": gaps,
             "fresh_page_ready_s": fresh_ready and round(fresh_ready, 2), "stop_latency_s": stops,
+            "stop_saved_s": saved,
             "loadavg_at_window_start": load_start, "loadavg_at_window_end": load_window,
             "cpu_s_in_window": cpu}
 

@@ -110,7 +110,7 @@ def running(cmd: list[str], port: int, log: Path, env: dict | None = None,
 
 
 #: tornado's account of a websocket write to a page that has gone (a test closes its tab)
-CLOSED_TAB = re.compile(r"ERROR:asyncio:Task exception was never retrieved\nfuture: <Task finished name='[^']*' "
+CLOSED_TAB = re.compile(r"(?:ERROR:asyncio:)?Task exception was never retrieved\nfuture: <Task finished name='[^']*' "
                         r"coro=<WebSocketProtocol13\.write_message.*?tornado\.websocket\.WebSocketClosedError\n",
                         re.S)
 #: Bokeh's account of a message from, or the close of, a tab whose session it has already let go:
@@ -205,10 +205,18 @@ def run_going(page):
 
 
 def training_ended(page):
-    """Stop acted on: the run has ended and Train is enabled again."""
+    """Stop acted on: Train is enabled again (at once) and the run has ended (its status no
+    longer says that it is saving its checkpoint)."""
     from playwright.sync_api import expect
 
-    return lambda timeout: expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=timeout)
+    def ended(timeout):
+        expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=timeout)
+        expect(page.get_by_text(STOPPING)).to_have_count(0, timeout=timeout)
+    return ended
+
+
+#: the status of a run between Stop and its end
+STOPPING = "saving its checkpoint"
 
 
 #: how long a press may take to show before it is repeated (see ``press``)

@@ -84,6 +84,44 @@ def test_stop_on_a_queued_run_removes_it_and_trains_nothing(tmp_path):
     assert not list_runs(str(tmp_path / "b")) and slots.running == 0
 
 
+def test_after_stop_train_is_enabled_at_once_and_the_run_asked_for_starts_when_the_stopped_one_has_saved(tmp_path):
+    """A busy server's worker may need seconds to checkpoint after Stop; the page does not wait
+    for it. One run at a time still: the next one starts after the stopped one's end."""
+    app = _app(tmp_path / "runs")
+    app.train_config.param.update(**{**TINY, "steps": 10**6})
+    app.train()
+    first = app.training.trainer
+    app.stop()
+    assert app.training.stopping and "saving its checkpoint" in app.training.status.object
+    assert not app.train_button.disabled and app.stop_button.disabled and app.pause_button.disabled
+    app.train_config.param.update(**TINY)
+    app.train()  # while the first one may still be saving
+    assert app.training.trainer is first and app.train_button.disabled and not app.stop_button.disabled
+    first.join(GUARD_S)
+    app.training.drain()  # the first one's end: the second one starts
+    second = app.training.trainer
+    assert second is not first and app.training.running and not app.training.stopping
+    _finish(app)
+    runs = {r["status"]: r for r in list_runs(str(tmp_path / "runs"))}
+    assert set(runs) == {"stopped", "completed"} and runs["completed"]["step"] == 30
+    assert runs["stopped"]["step"] == first.step
+
+
+def test_stop_while_the_next_run_waits_cancels_it(tmp_path):
+    app = _app(tmp_path / "runs")
+    app.train_config.param.update(**{**TINY, "steps": 10**6})
+    app.train()
+    first = app.training.trainer
+    app.stop()
+    app.train()
+    app.stop()  # the waiting run, not the stopped one
+    assert not app.train_button.disabled and app.stop_button.disabled
+    first.join(GUARD_S)
+    app.training.drain()
+    assert app.training.trainer is first and not app.training.running
+    assert [r["status"] for r in list_runs(str(tmp_path / "runs"))] == ["stopped"]
+
+
 @pytest.mark.bad_input("validation")
 @pytest.mark.parametrize("flag", ["--max-trainings", "--max-trainings-per-session"])
 def test_serve_refuses_a_training_limit_below_one_in_one_line(flag, capsys):

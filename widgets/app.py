@@ -111,7 +111,9 @@ class LabApp(pn.viewable.Viewer):
         self.train_button.on_click(lambda _: self.train())
         self.stop_button.on_click(lambda _: self.stop())
         self.pause_button.on_click(lambda _: self.toggle_pause())
-        self.training.param.watch(self._running_changed, ["running", "queued"])
+        self.training.param.watch(self._running_changed, ["running", "queued", "stopping"])
+        #: a run asked for while the stopped one saves its checkpoint: it starts right after
+        self._next_run: Trainer | None = None
         self.model_picker.param.watch(self._select_model, "value")
         self.problem_view.param.watch(self._problem_changed, "problem")
         self._select_model()
@@ -170,6 +172,12 @@ class LabApp(pn.viewable.Viewer):
 
     def start(self, trainer: Trainer) -> None:
         """Hand a trainer (new or resumed) to the training view."""
+        if self.training.running and self.training.stopping:
+            self._next_run = trainer
+            self._running_changed()
+            self.training.status.object = ("Stopping: the new run starts as soon as the stopped "
+                                           "one has saved its checkpoint …")
+            return
         if self.training.running:
             self.report_error("A run is in progress: stop it before starting another.")
             return
@@ -186,7 +194,14 @@ class LabApp(pn.viewable.Viewer):
                             readers=[self.operator.read])  # one mailbox, drained once, for both
 
     def stop(self) -> None:
-        """Stop the run (it checkpoints), or take it out of the queue."""
+        """Stop the run (it checkpoints), or take it out of the queue. Train is enabled again at
+        once: a run asked for meanwhile starts as soon as the stopped one has saved (a busy
+        server's worker may need seconds for that). Stop then cancels that next run."""
+        if self._next_run is not None:
+            self._next_run = None
+            self._running_changed()
+            self.training.status.object = "The next run was cancelled; the stopped one is saving."
+            return
         queued = self.training.queued
         self.training.stop()
         if queued:
@@ -235,14 +250,17 @@ class LabApp(pn.viewable.Viewer):
             self.operator.configure(p)  # shows itself only for operator problems
 
     def _running_changed(self, *_events):
-        running = self.training.running
-        self.train_button.disabled = running
-        self.stop_button.disabled = not running
-        self.pause_button.disabled = not running or self.training.queued
+        running, stopping, waiting = self.training.running, self.training.stopping, self._next_run is not None
+        self.train_button.disabled = (running and not stopping) or waiting
+        self.stop_button.disabled = not running or (stopping and not waiting)
+        self.pause_button.disabled = not running or self.training.queued or stopping
         self.pause_button.label = "Pause"
 
     def _finished(self, _ev: Done | Failed) -> None:
         self.runs.refresh()
+        if self._next_run is not None:
+            trainer, self._next_run = self._next_run, None
+            self.start(trainer)
 
     def _open_run(self, problem, snapshot, history, spec: RunSpec, label: str | None = None) -> None:
         """Show a saved run (or a zoo entry: ``label`` says which), with the sidebar and header

@@ -292,6 +292,7 @@ class TrainingView(pn.viewable.Viewer):
     rel_l2 = param.Number(math.nan, doc="Relative L2 error of the newest snapshot")
     running = param.Boolean(False, doc="Whether a trainer is attached and has not finished")
     queued = param.Boolean(False, doc="Whether the attached run waits for a free training slot")
+    stopping = param.Boolean(False, doc="Whether Stop was asked and the run is saving its checkpoint")
 
     def __init__(self, on_error: Callable[[str], None] | None = None,
                  on_finished: Callable[[Done | Failed], None] | None = None, **params):
@@ -380,8 +381,10 @@ class TrainingView(pn.viewable.Viewer):
             self.param.update(queued=False, running=False)
             self._mailbox = None
             self.status.object = "Removed from the queue; nothing was trained."
-        elif self.trainer is not None:
+        elif self.trainer is not None and self.running:
             self.trainer.stop()
+            self.stopping = True
+            self.status.object = f"Stopping at step {self.step}: saving its checkpoint …"
 
     def pause(self) -> None:
         if self.trainer is not None:
@@ -449,10 +452,10 @@ class TrainingView(pn.viewable.Viewer):
                 self._on_snapshot(snapshot)
             finished = [ev for ev in other if isinstance(ev, (Done, Failed))]
             self._update_methods(steps, snapshot, flush=bool(finished))
-            for ev in finished:
-                self._on_finished(ev)
             for read in self._readers:
                 read(steps, snapshot, other)
+            for ev in finished:  # last: ``on_finished`` may start the next run
+                self._on_finished(ev)
 
     def _update_methods(self, steps: list[Step], snapshot: Snapshot | None, *, flush: bool) -> None:
         """Hand steps and the newest snapshot to the method plots at most every
@@ -492,7 +495,7 @@ class TrainingView(pn.viewable.Viewer):
 
     def _on_finished(self, ev: Done | Failed) -> None:
         self._stop_polling()
-        self.running = False
+        self.param.update(running=False, stopping=False)
         self._mailbox = None
         self.step = ev.step
         self.counter.value = f"{ev.step} / {self.total_steps}"
