@@ -125,11 +125,17 @@ class LabApp(pn.viewable.Viewer):
         self.studies = StudiesView(lambda: (self.problem_view.problem.key, self.model_picker.value),
                                    self.runs_dir, on_finished=self.runs.refresh)
         self.discovery = DiscoveryView(lambda: self.problem_view.problem)
-        self.tabs = pn.Tabs(*((name, fit_width(view)) for name, view in (
-            ("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator)),
-            ("Saved runs", self.runs), ("Diagnostics", self.diagnostics), ("Studies", self.studies),
-            ("Discovery", self.discovery))),
-            dynamic=False, sizing_mode="stretch_width", styles=FIT)
+        views = [("Catalogue", self.catalogue), ("Training", pn.Column(self.training, self.operator)),
+                 ("Saved runs", self.runs), ("Diagnostics", self.diagnostics), ("Studies", self.studies),
+                 ("Discovery", self.discovery)]
+        #: tabs drawn when first opened: half of a fresh page's models (and of the time the
+        #: server and the browser take to build it) are in them. Once drawn a tab stays
+        #: (``dynamic=False``): vtk.js throws when a 3D view is taken off the page.
+        self._undrawn = {i: view for i, (name, view) in enumerate(views) if name not in ("Catalogue", "Training")}
+        self.tabs = pn.Tabs(*((name, fit_width(None if i in self._undrawn else view))
+                              for i, (name, view) in enumerate(views)),
+                            dynamic=False, sizing_mode="stretch_width", styles=FIT)
+        self.tabs.param.watch(self._draw_tab, "active")
         self.sidebar = [
             self.problem_view.picker, self.model_picker,
             pn.Row(self.train_button, self.stop_button, self.pause_button),
@@ -249,6 +255,11 @@ class LabApp(pn.viewable.Viewer):
             self.training.configure(p.bounds(), p.outputs)
             self.operator.configure(p)  # shows itself only for operator problems
 
+    def _draw_tab(self, event) -> None:
+        view = self._undrawn.pop(event.new, None)
+        if view is not None:
+            self.tabs[event.new].objects = [view]
+
     def _running_changed(self, *_events):
         running, stopping, waiting = self.training.running, self.training.stopping, self._next_run is not None
         self.train_button.disabled = (running and not stopping) or waiting
@@ -321,8 +332,10 @@ def serve(port: int = 5006, show: bool = True, runs_dir=None, address: str = "lo
     they train. At most ``max_trainings`` run at once on the server (default: one per core but
     one) and ``max_trainings_per_session`` per session; more wait in a queue the page shows.
     """
+    from widgets.closed_pages import quiet_closed_pages
     from widgets.sharing import user_runs_dir
 
+    quiet_closed_pages()
     runs_dir = None if runs_dir is None else str(runs_dir)
     training = training or os.environ.get(TRAINING_ENV) or "process"
     if training not in ("process", "thread"):
