@@ -46,7 +46,7 @@ def test_the_exact_characteristics_of_convection_map_back_to_the_reference_to_in
     h = 2 * math.pi / len(t.labels)
     assert np.abs(fields["error"]).max() <= h ** 2 / 8 * 1.0001
     assert rel <= h ** 2 / 8 / math.sqrt(0.5)  # an RMS no larger than the largest error, over the RMS of sin
-    assert extras["characteristics"]["x"].shape == (24, len(grid["t"]))
+    assert extras["characteristics"]["x"].shape == (24, len(grid["t"]))  # unwrapped: x − ξ = βt
 
 
 def test_periodic_mapping_reads_across_the_seam_and_a_wall_bounded_one_stays_inside():
@@ -135,3 +135,28 @@ def test_a_problem_without_characteristics_or_a_foreign_loss_term_is_refused_by_
         to_eulerian(np.zeros(3), np.zeros(4), np.zeros(2), (0.0, 1.0), periodic=False)
     with pytest.raises(ValueError, match="bounds must be increasing"):
         to_eulerian(np.zeros(3), np.zeros(3), np.zeros(2), (1.0, 1.0), periodic=True)
+
+
+def test_the_method_view_draws_the_learned_characteristics_wrapped_onto_the_period(tmp_path):
+    import panel as pn
+    from bokeh.models import ColumnDataSource
+
+    from lab.training.events import Snapshot
+    from widgets.method_views import MethodView
+    from widgets.training_view import plot_axes
+
+    problem, snaps = get_problem("convection", beta=30.0), []
+    config = TrainConfig(steps=4, n_pde=64, n_ic=16, snapshot_every=4, device="cpu")
+    Trainer(problem, get_model_config("lagrangian", width=8, depth=2), config, runs_dir=str(tmp_path),
+            sinks=[lambda e: snaps.append(e) if isinstance(e, Snapshot) else None]).run()
+    lines = snaps[-1].extras["characteristics"]["lines"]
+    # 24 lines at speed ≈ 30 cross the seam 4 or 5 times each over t in [0, 1]
+    assert 24 * 5 <= len(lines) <= 24 * 6
+    assert all(0 <= line[:, 1].min() and line[:, 1].max() < 2 * math.pi for line in lines)
+    view = MethodView()
+    view.configure(problem.bounds(), plot_axes(problem.axes))
+    root = pn.panel(view).get_root()
+    view.update([], snaps[-1])
+    assert view._sections["characteristics"].visible and not view._sections["residual"].visible
+    drawn = [s for s in root.select({"type": ColumnDataSource}) if "xs" in s.data]
+    assert sum(len(xs) for s in drawn for xs in s.data["xs"]) == sum(len(line) for line in lines)

@@ -64,6 +64,21 @@ def to_eulerian(x: np.ndarray, u: np.ndarray, grid_x: np.ndarray, bounds: tuple[
     return np.interp(grid_x, x[order], u[order], period=(hi - lo) if periodic else None)
 
 
+def drawn_lines(t: np.ndarray, x: np.ndarray, bounds: tuple[float, float], periodic: bool) -> list[np.ndarray]:
+    """Each characteristic ``x[i]`` over the times ``t`` as ``(n, 2)`` arrays of ``(t, x)``; on a
+    periodic axis wrapped onto ``[lo, hi)`` and cut where it leaves one side and enters the other."""
+    lo, hi = bounds
+    lines = []
+    for row in x:
+        if periodic:
+            row = lo + np.mod(row - lo, hi - lo)
+            cuts = np.flatnonzero(np.abs(np.diff(row)) > (hi - lo) / 2) + 1
+        else:
+            cuts = []
+        lines += [np.stack([a, b], 1) for a, b in zip(np.split(t, cuts), np.split(row, cuts)) if len(a) > 1]
+    return lines
+
+
 @register_task
 class LagrangianTask(Task):
     family = "lagrangian"
@@ -143,5 +158,7 @@ class LagrangianTask(Task):
             fields.update(reference=self.reference, error=pred - self.reference)
             rel = relative_l2(pred, self.reference)
         shown = np.linspace(0, len(self.labels) - 1, SHOWN_PATHS).round().astype(int)
-        extras = {"characteristics": {"t": self.grid["t"], "xi": self.labels[shown], "x": x[shown]}}
+        t = self.grid["t"]
+        extras = {"characteristics": {"t": t, "xi": self.labels[shown], "x": x[shown],
+                                      "lines": drawn_lines(t, x[shown], bounds, self.periodic)}}
         return self.grid, fields, rel, extras
