@@ -137,13 +137,18 @@ def test_a_problem_without_characteristics_or_a_foreign_loss_term_is_refused_by_
         to_eulerian(np.zeros(3), np.zeros(3), np.zeros(2), (1.0, 1.0), periodic=True)
 
 
-def test_the_method_view_draws_the_learned_characteristics_wrapped_onto_the_period(tmp_path):
+def test_the_app_offers_the_model_and_draws_its_characteristics_wrapped_onto_the_period(tmp_path):
     import panel as pn
     from bokeh.models import ColumnDataSource
 
     from lab.training.events import Snapshot
+    from widgets.app import models_for, train_settings
     from widgets.method_views import MethodView
     from widgets.training_view import plot_axes
+
+    assert list(models_for("1d+t").values())[-1] == "lagrangian"  # offered last: the app opens on a PINN
+    shown = set(train_settings("lagrangian"))
+    assert {"n_pde", "n_ic", "n_bc", "resample_every"} <= shown and not {"causal", "balancing"} & shown
 
     problem, snaps = get_problem("convection", beta=30.0), []
     config = TrainConfig(steps=4, n_pde=64, n_ic=16, snapshot_every=4, device="cpu")

@@ -18,7 +18,9 @@ layers); the path starts where it should, ``x(ξ, t0) = ξ`` exactly, as
 ``x = ξ + (t − t0)(c + g(ξ, t))`` with ``c`` the mean characteristic speed at ``t0`` (a
 buffer, from the initial condition) and ``g`` a network whose last layer starts at zero, so
 the characteristics start straight at speed ``c`` and learn their bending (theirs learn ``x``
-whole with a soft initial condition). On a periodic axis both branches see ``ξ`` through
+whole with a soft initial condition). For convection ``c = β``: the path is exact from the
+first step and stays so (its residual and gradient vanish), the known-path form of the method,
+and only ``u(ξ, t) = u0(ξ)`` is learned; for Burgers ``c = 0`` by symmetry and the path is learned. On a periodic axis both branches see ``ξ`` through
 exact harmonics, so ``u`` and ``x − ξ`` are periodic in ``ξ`` (the authors' polar input).
 """
 from __future__ import annotations
