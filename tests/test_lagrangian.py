@@ -83,15 +83,18 @@ def test_burgers_residual_on_a_moving_grid_follows_the_chain_rule():
 def run(problem, model, steps, tmp_path, **train):
     config = TrainConfig(steps=steps, n_pde=500, n_ic=128, n_bc=128, lr_decay_steps=100, snapshot_every=steps,
                          log_every=steps, device="cpu", seed=0, **train)
-    return Trainer(problem, get_model_config(model), config, runs_dir=str(tmp_path)).run()
+    trainer = Trainer(problem, get_model_config(model), config, runs_dir=str(tmp_path))
+    return trainer, trainer.run()
 
 
 def test_lagrangian_pinn_solves_convection_at_beta_30_where_the_plain_pinn_fails(tmp_path):
     """300 Adam steps each on the same points (seed 0, float32): 1.3e-2 against 1.29 measured."""
     problem = get_problem("convection", beta=30.0)
-    lagrangian = run(problem, "lagrangian", 300, tmp_path)
-    plain = run(problem, "mlp", 300, tmp_path)
+    trainer, lagrangian = run(problem, "lagrangian", 300, tmp_path)
+    _, plain = run(problem, "mlp", 300, tmp_path)
     assert lagrangian.status == plain.status == "completed"
+    # the characteristics start at speed β, exact: their residual, and so their gradient, stays 0
+    assert not trainer.model.path_net[-1].weight.any() and float(trainer.model.speed) == pytest.approx(30.0)
     assert lagrangian.rel_l2 < 3e-2 and plain.rel_l2 > 0.3
 
 
