@@ -20,8 +20,9 @@ buffer, from the initial condition) and ``g`` a network whose last layer starts 
 the characteristics start straight at speed ``c`` and learn their bending (theirs learn ``x``
 whole with a soft initial condition). For convection ``c = β``: the path is exact from the
 first step and stays so (its residual and gradient vanish), the known-path form of the method,
-and only ``u(ξ, t) = u0(ξ)`` is learned; for Burgers ``c = 0`` by symmetry and the path is learned. On a periodic axis both branches see ``ξ`` through
-exact harmonics, so ``u`` and ``x − ξ`` are periodic in ``ξ`` (the authors' polar input).
+and only ``u(ξ, t) = u0(ξ)`` is learned; for Burgers ``c = 0`` by symmetry and the path is
+learned. On a periodic axis both branches see ``ξ`` through exact harmonics, so ``u`` and
+``x − ξ`` are periodic in ``ξ`` (the authors' polar input).
 """
 from __future__ import annotations
 
