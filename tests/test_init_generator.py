@@ -18,6 +18,7 @@ MODELS = {
     "modified_mlp": ("heat", {}, dict(width=8, depth=2, fourier_features=4)),
     "pirate": ("heat", {}, dict(width=8, blocks=1, fourier_features=4)),
     "pig": ("heat", {}, dict(n_gaussians=10, chunk_size=16)),
+    "lagrangian": ("burgers", {}, dict(width=8, depth=2)),
     "neural_ode": ("lorenz63", {}, dict(width=8, depth=1)),
     "fno": ("burgers_operator", OPERATOR, dict(modes=3, width=4, n_layers=1, projection_channels=4)),
     "deeponet": ("burgers_operator", OPERATOR, dict(branch_width=8, branch_depth=1, trunk_width=8,

@@ -166,7 +166,8 @@ def test_causal_eps_list_is_editable_and_bad_lists_are_refused_and_reverted():
 def test_model_picker_follows_the_problem_kind(tmp_path):
     app = LabApp(runs_dir=str(tmp_path / "runs"))
     pinns = {"mlp", "fourier_mlp", "modified_mlp", "pirate", "pig"}
-    assert set(app.model_picker.options.values()) == pinns == set(models_for("2d").values())
+    assert set(app.model_picker.options.values()) == pinns | {"lagrangian"}  # a line in time: also Lagrangian
+    assert pinns == set(models_for("2d").values())
     app.model_picker.value = "pig"
     assert set(app.model_editor[0]._widgets) >= {"n_gaussians", "full_covariance", "memory_budget_gb"}
     app.problem_view.picker.value = "lorenz63"

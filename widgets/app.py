@@ -41,7 +41,7 @@ EXTENSIONS = ("tabulator", "katex", "vtk")
 #: "thread" (inside the server, as in a notebook; lighter on memory)
 TRAINING_ENV = "SCIML_LAB_TRAINING"
 #: model families that train on each problem kind (``ModelConfig.family``); other kinds: PINNs
-FAMILIES_FOR_KIND = {"operator": ("operator",), "ode": ("pinn", "ode")}
+FAMILIES_FOR_KIND = {"operator": ("operator",), "ode": ("pinn", "ode"), "1d+t": ("pinn", "lagrangian")}
 #: training settings only a PINN's task reads (collocation points, residual weighting, ...)
 PINN_SETTINGS = ("derivatives", "n_pde", "n_ic", "n_bc", "resample_every", "resampling", "rad_k",
                  "rad_c", "rad_candidates", "causal", "causal_chunks", "causal_eps", "causal_delta",
@@ -53,6 +53,8 @@ def train_settings(family: str) -> list[str]:
     import torch
 
     skip = set(PINN_SETTINGS if family != "pinn" else ()) | set(DATA_SETTINGS)  # DataView edits these
+    if family == "lagrangian":  # a Lagrangian PINN draws its points as a PINN does
+        skip -= {"n_pde", "n_ic", "n_bc", "resample_every"}
     if not torch.cuda.is_available():
         skip.add("cuda_graphs")
     return [n for n in TrainConfig.param if n != "name" and n not in skip]
@@ -67,7 +69,8 @@ def gpu_count() -> int:
 def models_for(kind: str) -> dict[str, str]:
     """Model picker options ``{title: kind}`` for a problem of this ``kind``."""
     families = FAMILIES_FOR_KIND.get(kind, ("pinn",))
-    return {cls.title or k: k for k, cls in list_models().items() if cls.family in families}
+    models = list_models().items()  # grouped by family, in the order above: PINNs first
+    return {cls.title or k: k for family in families for k, cls in models if cls.family == family}
 
 
 class LabApp(pn.viewable.Viewer):

@@ -11,6 +11,8 @@ Fed from the same events as the loss curves (:class:`lab.training.events.Step` a
 * **PIG Gaussians** as their 1-σ ellipses ``{μ + A (cos θ, sin θ)}``, ``A Aᵀ = Σ`` restricted
   to the two plotted axes (the marginal of a Gaussian), over the predicted field, moving as
   they train (Kang et al. 2025);
+* **characteristics** of a Lagrangian PINN, the moving grid ``x(ξ, t)`` it learned, over the
+  prediction (Mojgani et al. 2023);
 * **learning rate** and the **loss weights** actually applied (fixed or balanced) over steps;
 * **recovered parameters**: each estimate against its declared value over steps
   (:func:`widgets.inverse_view.estimate_plot`).
@@ -114,11 +116,13 @@ class MethodView(pn.viewable.Viewer):
         self.eps_text.value = "–"
         self.schedule: hv.streams.Buffer | None = None  # created with the first rows' columns
         self.estimates: hv.streams.Buffer | None = None  # likewise, for recovered parameters
-        self.pipes = {k: hv.streams.Pipe(data=None) for k in ("causal", "residual", "gaussians")}
+        self.pipes = {k: hv.streams.Pipe(data=None) for k in ("causal", "residual", "gaussians", "characteristics")}
         self._plots = {"causal": [self._causal_plot], "residual": [self._residual_plot],
-                       "gaussians": [self._gaussian_plot]}  # the schedule's: _stream_schedule
+                       "gaussians": [self._gaussian_plot],
+                       "characteristics": [self._characteristics_plot]}  # the schedule's: _stream_schedule
         titles = {"causal": "### Causal weights per time chunk", "residual": "### Residual |r|",
                   "gaussians": "### PIG Gaussians (1σ ellipses) over the prediction",
+                  "characteristics": "### Lagrangian PINN: the learned characteristics x(ξ, t) over the prediction",
                   "schedule": "### Learning rate and loss weights",
                   "inferred": "### Recovered parameters: estimate vs truth"}
         self._sections = {}
@@ -185,6 +189,8 @@ class MethodView(pn.viewable.Viewer):
         if "gaussians" in snap.extras and self.shown is not None:
             self.gaussians, self.prediction = snap.extras["gaussians"], snap
             self._show("gaussians", snap)
+        if "characteristics" in snap.extras and self.shown is not None:
+            self._show("characteristics", snap)
 
     def _show(self, key: str, data) -> None:
         """Send ``data`` to a panel, creating its plots on first use (a run shows only its own)."""
@@ -276,6 +282,18 @@ class MethodView(pn.viewable.Viewer):
         (h0, h1), (v0, v1) = self.bounds[h], self.bounds[v]
         return (img * paths * dots).opts(
             title=f"{len(means)} Gaussians at step {snap.step}", xlim=(h0, h1), ylim=(v0, v1))
+
+    def _characteristics_plot(self, data):
+        """The moving grid of a Lagrangian PINN: a few of its lines, as the task drew them in
+        (t, x), over the prediction on the fixed grid."""
+        h, v, snap = *self.shown, data
+        if snap is None:
+            return self._blank("prediction", FIELD_CMAP) * hv.Path([], kdims=[h, v])
+        lines = snap.extras["characteristics"]["lines"]
+        lines = [line if (h, v) == ("t", "x") else line[:, ::-1] for line in lines]
+        img = self._heat(snap.grid, snap.fields["prediction"], "prediction", FIELD_CMAP)
+        return (img * hv.Path(lines, kdims=[h, v]).opts(color="black", alpha=0.7, line_width=1)).opts(
+            title=f"characteristics at step {snap.step}")
 
     _LINE = dict(logy=True, framewise=True, height=PLOT_HEIGHT, responsive=True, tools=["hover"])
 

@@ -44,5 +44,13 @@ class Burgers(Problem):
     def initial_condition(self, X):
         return -torch.sin(math.pi * X[:, :1])
 
+    # Lagrangian form (:mod:`lab.models.lagrangian`): dx/dt = u, du/dt = ν u_xx along x(ξ, t)
+    @property
+    def diffusivity(self):
+        return self.nu
+
+    def characteristic_speed(self, u):
+        return u
+
     def _reference(self, grid):
         return burgers_sine(grid["x"], grid["t"], self.nu)

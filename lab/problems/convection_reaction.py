@@ -53,6 +53,12 @@ class Convection(Problem):
     def initial_condition(self, X):
         return torch.sin(X[:, :1])
 
+    #: Lagrangian form (:mod:`lab.models.lagrangian`): ``dx/dt = β``, ``du/dt = 0`` along x(ξ, t)
+    diffusivity = 0.0
+
+    def characteristic_speed(self, u):
+        return torch.full_like(u, self.beta)
+
     def _reference(self, grid):
         return convection_sine(grid["x"][:, None], grid["t"][None, :], self.beta)
 

@@ -17,7 +17,9 @@ from lab.config import ConfigError, label
 from lab.device import pick_device, resolve_dtype
 from lab.io.observations import read_observations
 from lab.limits import Need, check_needs
+from lab.models.lagrangian import check_lagrangian
 from lab.training.inverse import check_guesses
+from lab.training.tasks.lagrangian import loss_names as lagrangian_terms
 
 #: model families and the problem kinds they train
 FAMILY_KINDS = {"operator": {"operator"}, "ode": {"ode"}}
@@ -27,6 +29,8 @@ LBFGS_HISTORY = 50
 
 def loss_names(problem, family: str) -> tuple[str, ...]:
     """The loss terms a model of ``family`` minimises on ``problem``."""
+    if family == "lagrangian":
+        return lagrangian_terms(problem)
     return ("data",) if family == "ode" else problem.loss_names()
 
 
@@ -38,6 +42,8 @@ def check_compatible(problem, model_config) -> None:
         need = {"operator": "an operator problem", "ode": "an ODE problem"}.get(family, "a PDE or ODE problem")
         raise ConfigError("model", f"the {model_config.title or model_config.kind} model needs {need}; "
                                    f"{problem.title or problem.key} is not one. Pick another model.")
+    if family == "lagrangian":
+        check_lagrangian(problem)
 
 
 def observes(config) -> bool:
@@ -104,7 +110,7 @@ def training_needs(problem, model_config, config) -> list[Need]:
     needs = [
         Need(n_params * itemsize * copies, f"the model ({n_params:,} parameters, with its optimiser state)",
              model_config, model_names)]
-    if model_config.family == "pinn":
+    if model_config.family in ("pinn", "lagrangian"):
         points = config.n_pde * (config.rad_candidates if config.resampling == "rad" else 1)
         tape = config.n_pde * _activations_per_point(model) * itemsize * 4 * (1 + len(problem.axes))
         needs.append(Need(tape + points * len(problem.axes) * itemsize, "the collocation points' autograd tape",
