@@ -87,3 +87,38 @@ def test_diagnostics_tabs_keep_every_view_in_the_page_when_another_tab_is_picked
     for active in (1, 0, 2, 0):  # to Spectra, back to 3D fields, and so on
         view.tabs.active = active
         assert [panel.child for panel in tabs.tabs] == shown  # the same models, never rebuilt
+
+
+def _closed_page():
+    """A served page's document after its tab closed (``Document.destroy`` clears both)."""
+    from bokeh.document import Document
+
+    doc = Document()
+    doc._session_context = None
+    doc.callbacks.destroy()
+    return doc
+
+
+@pytest.mark.fault("server")
+def test_a_diagnostic_finished_after_its_page_closed_is_dropped_without_an_error():
+    """A diagnostic computed on its thread drew on the destroyed document of a closed page and
+    left an AttributeError traceback in the server's log."""
+    from widgets.diagnostics import SpectraView
+
+    view = SpectraView()
+    view._doc, view._served = _closed_page(), True  # as a served page set them at Refresh
+    view._deliver(None, "a 2D spectrum needs 2 spatial axes")  # the worker's hand-back
+    assert view.result is None and not view.alert.visible  # nothing drawn, nothing raised
+
+
+@pytest.mark.fault("server")
+def test_a_catalogue_preview_finished_after_its_page_closed_is_dropped_without_an_error(monkeypatch):
+    """Likewise for the catalogue's preview of a picked problem (the preview itself is not what
+    is tested here: a stand-in result is handed back)."""
+    from widgets import catalogue_view
+
+    monkeypatch.setattr(catalogue_view, "compute_preview", lambda *_args: "a preview")
+    view = catalogue_view.CatalogueView(key="lorenz63")  # no page, no loop: nothing drawn yet
+    shown = list(view.preview.objects)
+    view._work(view._generation, view.problem_view.problem, _closed_page())  # the worker's hand-back
+    assert view.preview.objects == shown  # nothing drawn, nothing raised
