@@ -110,7 +110,7 @@ def sample_elements(snapshot: Snapshot | None, axes: Sequence[str],
 
     1D: three curve plots (input; prediction over truth; error). 2D: four heatmaps, with
     prediction and truth on one colour scale and the error on a symmetric diverging one.
-    ``snapshot=None`` gives empty placeholders (over ``bounds`` for heatmaps).
+    ``snapshot=None`` gives empty placeholders (blank heatmaps over ``bounds``).
     """
     axes = tuple(axes)
     if len(axes) not in (1, 2):
@@ -151,7 +151,8 @@ def _sample_images(snapshot, axes, bounds, titles: dict, name: str) -> list[hv.E
             raise ValueError("empty image placeholders need the problem's bounds")
         (h0, h1), (v0, v1) = bounds[h], bounds[v]
         frame = field_frame((h, v), bounds)
-        return [hv.Image(np.zeros((2, 2)), kdims=[h, v], vdims=[labels[w]], bounds=(h0, v0, h1, v1))
+        # blank (NaN), not zeros: one colour under a colour bar reads as a computed field
+        return [hv.Image(np.full((2, 2), np.nan), kdims=[h, v], vdims=[labels[w]], bounds=(h0, v0, h1, v1))
                 .opts(title=titles[w], cmap=cmaps[w], **style, **frame) for w in FIELDS]
     # arrays are indexed [axes[0], axes[1]]; hv.Image wants [vertical, horizontal]
     transpose = axes.index(h) < axes.index(v)
