@@ -34,9 +34,25 @@ def test_a_local_cluster_keeps_its_info_lines_out_of_the_log(caplog):
     import logging
 
     caplog.set_level(logging.INFO)
-    with connect(n_workers=1):
-        pass
+    with connect(n_workers=1) as client:
+        # each worker (a process of its own) leaves out the heartbeat a closing scheduler broke
+        assert list(client.run(_drops_a_heartbeat_to_a_closed_scheduler).values()) == [True]
     assert not [r for r in caplog.records if r.name.startswith("distributed") and r.levelno < logging.WARNING]
+
+
+def _drops_a_heartbeat_to_a_closed_scheduler() -> bool:
+    import logging
+
+    from distributed.comm.core import CommClosedError
+
+    def record(exc):
+        return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1,
+                                 "Failed to communicate with scheduler during heartbeat.", None,
+                                 (type(exc), exc, None))
+
+    logger = logging.getLogger("distributed.worker")
+    return not logger.filter(record(CommClosedError("in <TCP (closed)>: Stream is closed"))) \
+        and bool(logger.filter(record(OSError("a refused connection"))))
 
 
 def runs(tmp_path):

@@ -98,7 +98,30 @@ def connect(address: str | None = None, n_workers: int = 2, timeout: float = 10.
     quiet.setLevel(max(quiet.level, logging.WARNING))
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0" if dashboard else None) as cluster, Client(cluster) as client:
+        client.wait_for_workers(n_workers)
+        client.run(_quiet_scheduler_closed)
         yield client
+
+
+class SchedulerClosed(logging.Filter):
+    """Drops a worker's "Failed to communicate with scheduler during heartbeat" when the
+    scheduler closed the connection. A local cluster's scheduler closes before its workers at
+    the end of every study, and a worker whose heartbeat was under way logged that traceback
+    at ERROR: into a served lab's log, after a study that went well."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from distributed.comm.core import CommClosedError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, CommClosedError)
+                    and record.getMessage().startswith("Failed to communicate with scheduler during heartbeat"))
+
+
+def _quiet_scheduler_closed() -> None:
+    """Run on each worker of a local cluster (its own process): see :class:`SchedulerClosed`."""
+    logger = logging.getLogger("distributed.worker")
+    if not any(isinstance(f, SchedulerClosed) for f in logger.filters):
+        logger.addFilter(SchedulerClosed())
 
 
 def _settings(spec: StudySpec, params: dict, seed: int) -> tuple:
