@@ -90,6 +90,7 @@ def test_the_cylinder_flow_the_shell_and_the_moving_hole_train_and_show_their_fi
     train = page.get_by_role("button", name="Train", exact=True)
 
     def pick_and_train(title: str, preview: str | None, settings: tuple, shown: str) -> None:
+        page.locator(".bk-tab", has_text="Catalogue").click()  # Train moves to the Training tab
         page.locator("select").nth(0).select_option(label=title)
         if preview:
             page.wait_for_function(preview)
@@ -111,7 +112,8 @@ def test_the_cylinder_flow_the_shell_and_the_moving_hole_train_and_show_their_fi
                    (("Batch size", 4), ("N train", 8), ("N val", 4), ("Modes", 8), ("Width", 16),
                     ("Steps", 20), ("Snapshot every", 10)), f"({OPERATOR_IMAGES})() >= 3")
     screenshot(page, "plate_hole_operator_training")
-    # Known, not fixed here: replacing the catalogue's 3D preview (the shell's volume and scene)
-    # makes vtk.js throw in its views' removal, as the diagnostics' tabs did before they kept
-    # their views; the fields above are drawn all the same. Any other page error fails.
+    # Known, not fixed here: the catalogue's 3D preview (the shell's volume and scene), once its
+    # tab was hidden by a run and shown again, makes vtk.js throw when a new problem replaces it
+    # ("getInteractor" of undefined), as the diagnostics' tabs did before they kept their views;
+    # the fields above are drawn all the same. Any other page error fails.
     assert not [e for e in errors if "reading 'getInteractor'" not in e], errors
