@@ -131,12 +131,21 @@ def test_the_3d_shell_preview_shows_the_volume_and_a_scene_of_the_boundary_parts
     inside = np.isfinite(ref)
     np.testing.assert_array_equal(vol[inside], ref[inside])
     assert np.all(vol[~inside] == np.nanmin(ref))
-    assert view.scene is not None and view.scene in view.preview.objects
+    assert view.volume_slot.visible and view.scene is not None and view.scene in view.volume_slot.objects
     # the scene's meshes: each part's points on its own sphere, normals, the box's outline
     meshes = geometry_meshes(p, n_boundary=500)
     assert [kw.get("label") for _, kw in meshes[:2]] == ["outer", "inner"]
     for (cloud, _), radius in zip(meshes[:2], (p.r_outer, p.r_inner)):
         assert cloud.n_points > 0 and np.allclose(np.linalg.norm(cloud.points, axis=1), radius)
-    view.problem_view.picker.value = "lshape_laplace"  # back to 2D: the scene is let go
+    # back to 2D, then another shell: the 3D views are hidden, then updated, never taken off the
+    # page (vtk.js throws when a 3D view leaves a page whose tab was hidden)
+    volume, scene = view.volume, view.scene
+    view.problem_view.picker.value = "lshape_laplace"
     view.wait()
-    assert view.scene is None and view._scene_plotter is None
+    assert not view.volume_slot.visible and view.volume_slot.objects[1] is volume
+    view.problem_view.picker.value = "shell_poisson"
+    view.problem_view.problem.param.update(r_inner=0.3)
+    view.wait()
+    assert view.volume_slot.visible and view.volume is volume and view.scene is scene and scene.visible
+    assert view.result.problem.r_inner == 0.3
+    assert not np.array_equal(view.volume.object, vol)  # the new shell's field, in the same pane

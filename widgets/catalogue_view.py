@@ -218,16 +218,21 @@ class CatalogueView(pn.viewable.Viewer):
         self.parameters = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.player: pn.widgets.Player | None = None
         self.time_slider: pn.widgets.DiscreteSlider | None = None
+        # 3D views are made once and then updated or hidden, never taken off the page: vtk.js
+        # throws ("getInteractor" of undefined) when a 3D view leaves a page whose tab was hidden
         self.volume: pn.pane.VTKVolume | None = None
         self.scene: pn.pane.VTK | None = None
         self._scene_plotter = None  # the offscreen plotter behind ``scene``, closed when replaced
+        self._volume_caption = pn.pane.Markdown("")
+        self._scene_caption = pn.pane.Markdown("")
+        self.volume_slot = pn.Column(sizing_mode="stretch_width", visible=False)
 
         info = [self.problem_view.header] if standalone else []
         controls = ([pn.Card(self.problem_view.editor, title="Edit parameters", collapsed=False,
                              sizing_mode="stretch_width")] if standalone else [])
         self._layout = pn.Row(
             pn.Column(pn.pane.Markdown("### Problems", margin=(0, 10)), self.table, width=450),
-            pn.Column(*info, self.alert, pn.Row(self.status, self.output), self.preview,
+            pn.Column(*info, self.alert, pn.Row(self.status, self.output), self.preview, self.volume_slot,
                       pn.pane.Markdown("#### Parameters", margin=(0, 10)), self.parameters,
                       *controls, sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
@@ -324,14 +329,16 @@ class CatalogueView(pn.viewable.Viewer):
 
     # ---- drawing ------------------------------------------------------------------------
     def _render(self) -> None:
+        self._draw()
+        self.preview.visible = bool(self.preview.objects) or not self.volume_slot.visible
+
+    def _draw(self) -> None:
         r = self.result
         if r is None:
             return
         p, kind = r.problem, r.problem.kind
-        self.player = self.time_slider = self.volume = self.scene = None
-        if self._scene_plotter is not None:
-            self._scene_plotter.close()
-            self._scene_plotter = None
+        self.player = self.time_slider = None
+        self.volume_slot.visible = False
         if kind == "operator":
             n = len(next(iter(r.data.values())))
             self.status.object = f"**{p.title}**: {n} samples of its dataset (inputs, outputs)"
@@ -398,29 +405,46 @@ class CatalogueView(pn.viewable.Viewer):
         return [self.player, plot_pane(hv.DynamicMap(pn.bind(frame, i=self.player)),
                                        sizing_mode="stretch_width")]
 
-    @staticmethod
-    def _volume_pane(grid, values) -> pn.pane.VTKVolume:
+    def _show_volume(self, grid, values, caption: str, scene_of: BaseProblem | None = None) -> None:
+        """The 3D slot shows ``values`` as a volume and, for a problem with a geometry
+        (``scene_of``), its domain's scene; made the first time, updated in place after."""
         spacing = tuple(float(grid[a][1] - grid[a][0]) for a in ("x", "y", "z"))
         origin = tuple(float(grid[a][0]) for a in ("x", "y", "z"))
-        return render.volume_pane(values, spacing, origin, max_data_size=4.0, height=420,
-                                  sizing_mode="stretch_width")
+        if self.volume is None:
+            self.volume = render.volume_pane(values, spacing, origin, max_data_size=4.0, height=420,
+                                             sizing_mode="stretch_width")
+            self.volume_slot.objects = [self._volume_caption, self.volume]
+        else:
+            self.volume.param.update(object=np.ascontiguousarray(values), spacing=spacing, origin=origin)
+        self._volume_caption.object = caption
+        if scene_of is not None:
+            pane, plotter = geometry_scene(scene_of)
+            if self.scene is None:
+                self.scene = pane
+                self.volume_slot.objects = [*self.volume_slot.objects, self._scene_caption, self.scene]
+            else:
+                self.scene.object = plotter.ren_win
+            if self._scene_plotter is not None:
+                self._scene_plotter.close()
+            self._scene_plotter = plotter
+            parts = ", ".join(scene_of.region().parts)
+            self._scene_caption.object = f"the domain: boundary points by part ({parts}) and outward normals"
+        for shown in (self._scene_caption, self.scene):
+            if shown is not None:
+                shown.visible = scene_of is not None
+        self.volume_slot.visible = True
 
     def _steady_volume(self, grid, field, name, p: BaseProblem) -> list:
         """The field's volume (NaN outside a geometry shown as its lowest value) and the domain."""
         outside = np.isnan(field)
-        self.volume = self._volume_pane(grid, np.where(outside, np.nanmin(field), field) if outside.any() else field)
-        out = [pn.pane.Markdown(f"volume of **{name}** (drag to rotate)"), self.volume]
-        if has_geometry(p):
-            self.scene, self._scene_plotter = geometry_scene(p)
-            parts = ", ".join(p.region().parts)
-            out += [pn.pane.Markdown(f"the domain: boundary points by part ({parts}) and outward normals"),
-                    self.scene]
-        return out
+        self._show_volume(grid, np.where(outside, np.nanmin(field), field) if outside.any() else field,
+                          f"volume of **{name}** (drag to rotate)", p if has_geometry(p) else None)
+        return []
 
     def _volume(self, grid, field, name) -> list:
         """Volume rendering at one time (the last), a slider for the others."""
         t = grid["t"]
-        self.volume = self._volume_pane(grid, field[..., -1])
+        self._show_volume(grid, field[..., -1], f"volume of **{name}** (drag to rotate)")
         self.time_slider = pn.widgets.DiscreteSlider(
             label="t", options={f"{v:.4g}": i for i, v in enumerate(t)}, value=len(t) - 1, width=300)
 
@@ -428,8 +452,7 @@ class CatalogueView(pn.viewable.Viewer):
             self.volume.object = np.ascontiguousarray(field[..., event.new])
 
         self.time_slider.param.watch(show, "value")
-        return [pn.Row(self.time_slider, pn.pane.Markdown(f"volume of **{name}** (drag to rotate)")),
-                self.volume]
+        return [self.time_slider]
 
     # ---- reactions ----------------------------------------------------------------------
     def _problem_replaced(self, *_):
