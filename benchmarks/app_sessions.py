@@ -61,7 +61,7 @@ def versions(tree: Path) -> dict:
     chromium = subprocess.run([shutil.which("chromium") or "chromium", "--version"], capture_output=True,
                               text=True).stdout.strip()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
+                            cwd=tree).stdout.strip()
     return {"python": py, "torch": torch_v, "panel": panel_v, "bokeh": bokeh_v, "chromium": chromium,
             "commit": commit}
 
