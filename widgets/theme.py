@@ -13,6 +13,9 @@ ERROR_CMAP = "RdBu_r"
 LOSS_COLORS = ["#111111", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                "#e377c2", "#17becf"]
 ACCENT = "#2f6f8f"
+# plots draw on a 2D canvas: HoloViews asks for WebGL, which a browser without a GPU (a
+# headless or remote page, Binder) emulates on the CPU; a training page's browser used 17.8
+# CPU-s per 20 s with WebGL and Div readouts, 12.1 with canvas (Chromium, see widgets/readout.py)
 hv.renderer("bokeh").webgl = False
 PLOT_HEIGHT = 250
 #: legend place of plots redrawn while a run trains: inside the frame, because HoloViews takes a
