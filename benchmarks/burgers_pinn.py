@@ -81,7 +81,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3000, help="Adam steps")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads per run (default: torch's)")
-    ap.add_argument("--seeds", type=int, default=1, help="train seeds 0 .. N-1 and add a summary line")
+    ap.add_argument("--seeds", type=int, default=1, help="train N seeds from --first-seed and add a summary line")
+    ap.add_argument("--first-seed", type=int, default=0, help="the sweep's first seed (a sweep split over calls)")
     ap.add_argument("--parallel", type=int, default=1, help="runs at a time (seed sweeps)")
     ap.add_argument("--target", type=float, default=5e-3, help="the error a seed must reach (summary)")
     ap.add_argument("--out", default=None, help="append the result lines to this JSON-lines file")
@@ -96,7 +97,7 @@ def main() -> None:
 
     with ThreadPoolExecutor(args.parallel) as pool:
         runs = [pool.submit(train, args.recipe, args.steps, s, args.device, args.threads)
-                for s in range(args.seeds)]
+                for s in range(args.first_seed, args.first_seed + args.seeds)]
         for run in as_completed(runs):
             lines.append(run.result())
             put(lines[-1])

@@ -367,7 +367,8 @@ class Trainer:
                 raise SaveFailed(f"the run reached step {step} but could not be saved ({self._save_error}); "
                                  f"the last checkpoint on disk is step {self._last_ckpt}. Free some disk "
                                  "space, then continue the run from there")
-            self._finish(status=reason, step=step, rel_l2=rel, elapsed=time.perf_counter() - t0)
+            self._finish(status=reason, step=step, rel_l2=rel, elapsed=time.perf_counter() - t0,
+                         device=describe(device))  # where the weights were trained (zoo cards)
             self.result = Result(reason, step, rel, run_dir)
             self._emit(Done(step, rel if rel is not None else math.nan, reason, run_dir,
                             time.perf_counter() - t0))
