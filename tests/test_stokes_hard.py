@@ -3,6 +3,8 @@ the velocity meets the inflow, the walls and the cylinder exactly and is diverge
 for any network, the outflow stays a loss term, and a short run leaves the no-flow state."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -63,3 +65,13 @@ def test_a_short_constrained_run_leaves_the_no_flow_state(tmp_path):
                      runs_dir=tmp_path).run()
     assert result.status == "completed"
     assert result.rel_l2 < 0.5
+
+
+def test_the_command_line_trains_the_cylinder_flow_through_the_constraint(capsys):
+    from lab.cli import main
+
+    code = main(["train", "--problem", "stokes_cylinder", "--model", "fourier_mlp", "--steps", "5", "--quiet",
+                 "--set", "n_pde=64", "n_bc=32", "snapshot_every=5", "problem.n=2", "model.embedding=none",
+                 "model.width=8", "model.hard=bc"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and out["status"] == "completed" and 0 < out["rel_l2"] < 10
