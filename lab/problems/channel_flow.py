@@ -9,7 +9,8 @@ outflow. Here in the Stokes limit ``Re → 0``: the reference is one linear solv
 and ``h²`` (velocity H1, pressure L2) — measured against a manufactured solution on the same
 mesh family in ``tests/test_stokes_cylinder.py``. The cylinder is a polygon with its nodes on
 the circle, which adds an ``O(h²)`` geometric error next to it that a manufactured solution
-does not see.
+does not see. A PINN learns the flow with ``hard="bc"`` (:meth:`StokesCylinder.hard_output`, a
+stream function); without it, it settles in the no-flow state.
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class StokesCylinder(GeometryProblem):
 
     def conditions(self):
         # per part, what the velocity obeys (the outlet's traction condition involves p too:
-        # :meth:`_boundary_residual` states it); these name the kinds for the views and hard='bc'
+        # :meth:`_boundary_residual` states it); these name the kinds for the views
         return {"inlet": Dirichlet(self.inflow), "walls": Dirichlet(0.0), "cylinder": Dirichlet(0.0),
                 "outlet": Neumann(0.0)}
 
