@@ -8,7 +8,8 @@
 For each problem of :mod:`lab.problems.shapes2d`, the cylinder flow and the 3D shell: a PINN
 (tanh MLP) trained through the Trainer on points sampled from the geometry with the recipe of
 :data:`RECIPES` (Adam, then L-BFGS; a hard Dirichlet constraint through the geometry's distance
-where every boundary part is Dirichlet and the soft form fails), its relative L2 error against
+where every boundary part is Dirichlet and the soft form fails; the cylinder flow's through a
+stream function), its relative L2 error against
 the reference on the evaluation grid (inside the domain) and its wall time; the reference's own
 wall time (exact formula, or the finite-element solve with its mesh size; the error of a run
 against a finite-element reference is measured at the mesh's nodes). On the L-shape the same
