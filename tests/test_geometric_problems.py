@@ -13,9 +13,11 @@ from torch import nn
 
 from lab import TrainConfig, Trainer, get_model_config, get_problem
 from lab.config import ConfigError
+from lab.diagnostics.metrics import relative_l2
 from lab.geometry import sample_boundary, sample_interior
 from lab.problems import cache, list_problems
 from lab.solvers.fem import l2_error, plate_with_hole_mesh, poisson, probe
+
 
 FAST = dict(n_pde=256, n_bc=128, log_every=50)
 
@@ -125,10 +127,15 @@ def test_hard_constraints_use_the_geometry_distance_and_refuse_a_neumann_wall():
 
 @pytest.mark.parametrize("kind, model_params, train_params, reached", [
     ("mlp", {"width": 32, "depth": 3}, {"lr": 3e-3}, 0.2),
-    ("pig", {"n_gaussians": 64, "hidden": 16}, {"lr": 1e-2}, 0.6),
+    # features of 0.1, not the default 1: with 1 PIG stays at the best constant (0.50 here)
+    ("pig", {"n_gaussians": 64, "hidden": 16, "feature_std": 0.1, "init_scale": 0.5}, {"lr": 1e-2}, 0.2),
 ])
 def test_pinn_and_pig_train_on_the_l_shape_with_rad_resampling(tmp_path, kind, model_params, train_params, reached):
+    """Both well below the best constant (rel L2 0.48, where the PDE term holds a net that
+    starts flat); measured 0.06-0.07 for PIG at 200 steps, uniform points."""
     p = get_problem("lshape_laplace")
+    ref = p.reference()[np.isfinite(p.reference())]
+    assert relative_l2(np.full_like(ref, ref.mean()), ref) > 0.45
     events = []
     cfg = TrainConfig(steps=200, snapshot_every=40, resample_every=100, resampling="rad", seed=0,
                       device="cpu", **FAST, **train_params)

@@ -11,8 +11,13 @@ non-periodic spatial axes (zero exactly on their faces):
 
 (Lagaris, Likas & Fotiadis 1998; Sukumar & Srivastava 2022 for distance functions.) A domain
 that is not a box supplies its own ``D`` through the problem's ``hard_distance()`` (a smooth
-distance to its Dirichlet boundary, :mod:`lab.problems.geometric`). The
-combined form needs ``u0 = g(·, t0)`` on the boundary, which is checked at construction.
+distance to its Dirichlet boundary, :mod:`lab.problems.geometric`). A problem whose Dirichlet
+data cannot take the form ``g + D N`` supplies the whole transform instead:
+``hard_output(X, net, params)``, with ``params`` the trainable scalars it declares in
+``hard_parameters()`` (a channel's stream function and its unknown value on an obstacle,
+:mod:`lab.problems.channel_flow`). Where the constraint imposes only some boundary parts or
+outputs, the problem's ``hard_covers_boundary()`` is false and the boundary term stays in
+the loss for the rest. The combined form needs ``u0 = g(·, t0)`` on the boundary, which is checked at construction.
 The constrained terms drop out of the loss (``enforced``); a condition on ``u_t`` (wave-type
 problems) stays a soft loss.
 """
@@ -32,10 +37,13 @@ class HardConstraint(nn.Module):
         if mode not in HARD_MODES[1:]:
             raise ValueError(f"hard must be one of {list(HARD_MODES)}, got {mode!r}")
         self.net, self.problem = net, problem
-        self.enforced = tuple(mode.split("+"))
+        self.mode = tuple(mode.split("+"))
+        #: the loss terms the output meets exactly, which the training drops
+        self.enforced = self.mode
+        self.custom = None
         b = problem.bounds()
         axes = list(problem.axes)
-        if "ic" in self.enforced:
+        if "ic" in self.mode:
             if problem.time_axis is None:
                 raise ValueError(f"hard={mode!r} needs a time axis; {problem.key} has axes {problem.axes}")
             self.it = problem.time_axis
@@ -47,13 +55,21 @@ class HardConstraint(nn.Module):
                 raise ValueError(f"hard={mode!r} needs an initial value of every output; "
                                  f"{problem.title or problem.key} gives {given} of its {len(problem.outputs)} ({', '.join(problem.outputs)}). "
                                  "Use 'bc' or 'none'.")
-        if "bc" in self.enforced:
+        if "bc" in self.mode:
             if not problem.boundary_axes():
                 raise ValueError(f"hard={mode!r} needs a non-periodic spatial axis; {problem.key} has none")
             self.box = [(axes.index(a), *b[a]) for a in problem.boundary_axes()]
-            own = getattr(problem, "hard_distance", None)
-            self.shaped = own() if own is not None else None  # refuses mixed conditions itself
-        if self.enforced == ("ic", "bc"):
+            self.custom = getattr(problem, "hard_output", None)
+            if self.custom is not None:
+                if "ic" in self.mode:
+                    raise ValueError(f"{problem.title or problem.key} takes hard='bc' only, got {mode!r}")
+                self.params = nn.ParameterDict({k: nn.Parameter(torch.tensor(v))
+                                                for k, v in problem.hard_parameters().items()})
+            own = None if self.custom is not None else getattr(problem, "hard_distance", None)
+            self.shaped = own() if own is not None else None  # refuses conditions it cannot impose
+            if not getattr(problem, "hard_covers_boundary", lambda: True)():
+                self.enforced = tuple(k for k in self.mode if k != "bc")
+        if self.mode == ("ic", "bc"):
             self._check_compatible()
 
     def distance(self, X):
@@ -72,9 +88,11 @@ class HardConstraint(nn.Module):
     def forward(self, X):
         n = self.net(X)
         p = self.problem
-        if self.enforced == ("ic",):
+        if self.mode == ("ic",):
             return p.initial_condition(X) + (X[:, self.it:self.it + 1] - self.t0) / self.duration * n
-        if self.enforced == ("bc",):
+        if self.mode == ("bc",) and self.custom is not None:
+            return self.custom(X, self.net, self.params)
+        if self.mode == ("bc",):
             return p.boundary_value(X) + self.distance(X) * n
         tau = (X[:, self.it:self.it + 1] - self.t0) / self.duration
         return (p.initial_condition(X) + p.boundary_value(X) - p.boundary_value(self.at_t0(X))

@@ -120,6 +120,11 @@ class GeometryProblem(Problem):
         geometry = self.region()
         return lambda X: geometry.phi(X)[:, None]
 
+    def hard_covers_boundary(self) -> bool:
+        """Whether :meth:`hard_distance` imposes every boundary condition (then the boundary
+        term leaves the loss); a problem imposing only some parts or outputs says no."""
+        return True
+
     def boundary_value(self, X):
         """The Dirichlet data, extended inside (what a hard constraint adds to ``phi N``)."""
         return self._value(self._dirichlet_value(), X)

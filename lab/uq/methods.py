@@ -7,7 +7,9 @@ samples (an operator), and scores them against the reference with
 :func:`lab.diagnostics.calibration.calibration`. The networks are the lab's: a PINN is
 :class:`lab.models.mlp.MLPConfig`'s, an operator :class:`lab.models.fno.FNOConfig`'s; PINN
 losses are the problem's own residuals (:meth:`Problem.point_residuals`), operator losses the
-relative L2 loss of the operator task.
+relative L2 loss of the operator task. An operator whose outputs count only on a mask
+(:meth:`OperatorProblem.output_mask`, a domain on a grid) is trained and scored there only:
+its maps are NaN off the mask, as a PINN's grid is outside its domain.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from torch import nn
 
 from lab.diagnostics.calibration import Calibration, calibration
 from lab.models import get_model_config
-from lab.training.tasks.operator import relative_l2_loss
+from lab.training.tasks.operator import masked, relative_l2_loss
 from lab.training.tasks.pinn import evaluate_on_grid
 from lab.uq.dropout import MCDropout
 from lab.uq.ensemble import Ensemble, Stacked, check_members
@@ -150,17 +152,26 @@ def _operator(problem, method, *, members, rate, samples, steps, lr, width, mode
         return x[idx], y[idx]
 
     reference = yv[:, 0].double().cpu().numpy()
+    mask = problem.output_mask(xv)
+    off = None if mask is None else ~mask.expand_as(yv)[:, 0].bool().cpu().numpy()
+
+    def scored(mean, std):
+        """``mean`` and ``std`` with the reference, NaN off the mask."""
+        if off is None:
+            return mean, std, reference
+        return tuple(np.where(off, np.nan, a) for a in (mean, std, reference))
+
     if method == "ensemble":
         ens = Ensemble(build, members, seed).to(device)
 
         def ens_loss(k):
             xb, yb = batch()
             pred = ens(xb)
-            return sum(relative_l2_loss(pred[m], yb) for m in range(members))
+            return sum(relative_l2_loss(*masked(problem, xb, pred[m], yb)) for m in range(members))
         loss = adam(ens.member_parameters(), ens_loss, steps, lr, progress)
         with torch.no_grad():
             preds = ens(xv)[:, :, 0].double().cpu().numpy()
-        return preds.mean(0), preds.std(0, ddof=1), reference, loss / members, \
+        return *scored(preds.mean(0), preds.std(0, ddof=1)), loss / members, \
             sum(p.numel() for p in ens.member_parameters())
     net = model if model is not None else build(torch.Generator().manual_seed(seed))
     n_params = sum(p.numel() for p in net.parameters())
@@ -169,20 +180,24 @@ def _operator(problem, method, *, members, rate, samples, steps, lr, width, mode
     if model is None:
         def single_loss(k):
             xb, yb = batch()
-            return relative_l2_loss(net(xb), yb)
+            return relative_l2_loss(*masked(problem, xb, net(xb), yb))
         loss = adam(list(net.parameters()), single_loss, steps, lr, progress)
     if method == "dropout":
         mean, std = drop.predict(xv, samples)
         drop.remove()
-        return mean[:, 0].double().cpu().numpy(), std[:, 0].double().cpu().numpy(), reference, loss, n_params
+        return *scored(mean[:, 0].double().cpu().numpy(), std[:, 0].double().cpu().numpy()), loss, n_params
     lap = LastLayerLaplace(net, prior_precision)
     with torch.no_grad():
         r = net(x) - y
-    lap.fit({"data": (lap.features(lambda: net(x)), r)})
+    rows, keep = lap.features(lambda: net(x)), problem.output_mask(x)
+    if keep is not None:  # the data are the outputs on the mask only
+        keep = keep.expand_as(r).reshape(-1).bool()
+        rows, r = rows[keep.to(rows.device)], r.reshape(-1)[keep]
+    lap.fit({"data": (rows, r)})
     rows = lap.features(lambda: net(xv))
     with torch.no_grad():
         mean = net(xv)[:, 0].double().cpu().numpy()
-    return mean, lap.variance(rows).sqrt().numpy().reshape(mean.shape), reference, loss, n_params
+    return *scored(mean, lap.variance(rows).sqrt().numpy().reshape(mean.shape)), loss, n_params
 
 
 # ---- entry point -----------------------------------------------------------------------------
@@ -217,5 +232,6 @@ def run_uq(problem, method: str, *, members: int = 5, rate: float = 0.1, samples
     else:
         raise ValueError(f"{problem.title} has no reference solution to score the uncertainty against")
     std = np.maximum(std, 1e-12)  # a spread of exactly zero (rate 0) scores as over-confident, not as NaN
-    return UQResult(method, problem.key, mean, std, ref, calibration(ref, mean, std),
+    known = np.isfinite(ref)  # an operator's mask
+    return UQResult(method, problem.key, mean, std, ref, calibration(ref[known], mean[known], std[known]),
                     time.perf_counter() - start, n, loss)
