@@ -39,10 +39,22 @@ RECIPES = {
     # the uniform recipe with a gentler, longer Adam phase
     "long_adam": ["model.width=32", "model.depth=4", "n_pde=4000", "lr=0.001", "lr_decay_steps=2000",
                   "lbfgs_steps=5000"],
+    # Raissi et al.'s network and points trained as they did: L-BFGS alone
+    "raissi_lbfgs": ["model.width=20", "model.depth=8", "n_pde=10000", "n_ic=100", "n_bc=100",
+                     "lbfgs_steps=10000"],
     # DeepXDE's Burgers example: 3x20 tanh, 2540 points, 15k Adam (lr 1e-3) then L-BFGS
     "deepxde": ["model.width=20", "model.depth=3", "n_pde=2540", "n_ic=80", "n_bc=80", "lr=0.001",
                 "lr_schedule=constant", "lbfgs_steps=5000"],
+    # what the app trains when its Train button is pressed first (widgets.app.APP_TRAIN_DEFAULTS,
+    # the MLP's defaults: 3x32 tanh): 1000 uniform points, 2000 Adam steps (run with --steps 2000)
+    "app": ["n_pde=1000", "lbfgs_steps=0"],
+    # candidates for a quick default that converges: RAD points, then a short L-BFGS phase
+    "quick": ["n_pde=2000", "lr=0.003", "resampling=rad", "resample_every=500", "lbfgs_steps=1000"],
+    "quick_4x32": ["model.depth=4", "n_pde=2000", "lr=0.003", "resampling=rad", "resample_every=500",
+                   "lbfgs_steps=2000"],
 }
+#: Adam steps of the recipes that do not train the usual 3000
+ADAM_STEPS = {"raissi_lbfgs": 0, "app": 2000, "quick": 2000, "quick_4x32": 2000}
 
 
 def train(recipe: str, steps: int, seed: int, device: str, threads: int | None) -> dict:
@@ -81,7 +93,7 @@ def summary(lines: list[dict], target: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", choices=sorted(RECIPES), default="default")
-    ap.add_argument("--steps", type=int, default=3000, help="Adam steps")
+    ap.add_argument("--steps", type=int, default=None, help="Adam steps (default: the recipe's, mostly 3000)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads per run (default: torch's)")
     ap.add_argument("--seeds", type=int, default=1, help="train N seeds from --first-seed and add a summary line")
@@ -90,6 +102,7 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=1e-2, help="the error a seed must reach (summary)")
     ap.add_argument("--out", default=None, help="append the result lines to this JSON-lines file")
     args = ap.parse_args()
+    steps = ADAM_STEPS.get(args.recipe, 3000) if args.steps is None else args.steps
     lines = []
 
     def put(line: dict) -> None:  # each line as soon as it is known: a sweep cut short keeps its seeds
@@ -99,7 +112,7 @@ def main() -> None:
                 f.write(json.dumps(line) + "\n")
 
     with ThreadPoolExecutor(args.parallel) as pool:
-        runs = [pool.submit(train, args.recipe, args.steps, s, args.device, args.threads)
+        runs = [pool.submit(train, args.recipe, steps, s, args.device, args.threads)
                 for s in range(args.first_seed, args.first_seed + args.seeds)]
         for run in as_completed(runs):
             lines.append(run.result())

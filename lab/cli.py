@@ -212,7 +212,7 @@ def cmd_zoo(args) -> int:
             rel = f"{r['rel_l2']:.3e}" if isinstance(r["rel_l2"], float) else "-"
             kib = f"{r['bytes'] / 1024:.0f} KiB" if isinstance(r["bytes"], int) else "-"
             print(f"{r['name']:<24} {r['problem']:<20} {r['model']:<12} relL2 {rel}  {r['dtype']:<7} "
-                  f"{kib:>8}  step {r['steps']!s:>6}  {r['device']}")
+                  f"{kib:>8}  step {r['steps']!s:>6}  {zoo.spread(r):<26}  {r['device']}")
         return 0
     if not args.target:
         what = "an entry name ('sciml-lab zoo list' shows them)" if args.action == "show" else "a finished run"

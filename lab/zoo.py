@@ -13,7 +13,9 @@ what :func:`load` reproduces), of the weights as trained (``rel_l2_trained``, fl
 run said otherwise) and of those rounded to float16 (``rel_l2_float16``); the dtype stored and the
 tolerance that chose it; the steps and wall time of the training (completed, or stopped before the
 steps it had planned); where it ran (device, processor, torch version); the date; the commit
-checked out when the entry was added; and the SHA-256 of ``model.safetensors``.
+checked out when the entry was added; the SHA-256 of ``model.safetensors``; and ``seeds``, how
+the recipe's error spreads when it is trained again with other seeds (:func:`set_seeds`), or why
+that was not measured.
 
 * :func:`list` — the entries, one row each; :func:`show` — one entry's card and config;
 * :func:`load` — an entry rebuilt on the CPU in float32, eval mode (:class:`ZooModel`): its
@@ -48,7 +50,7 @@ from lab.training.events import Snapshot
 from lab.training.runs import METRICS, RunRecord, find_run, write_json_atomic
 
 __all__ = ["HALF_TOLERANCE", "REPRODUCE_RTOL", "ZooDamaged", "ZooModel", "add", "half_meets", "list", "load",
-           "show", "zoo_dir"]
+           "set_seeds", "show", "spread", "zoo_dir"]
 
 CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "card.json"
 #: float16 is stored where its error is at most this much (relative) above that of the weights as trained
@@ -58,7 +60,7 @@ REPRODUCE_RTOL = 1e-3
 #: an entry's name: lower case letters, digits, ``-`` and ``_``
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: the card's keys that ``zoo list`` shows
-ROW = ("name", "problem", "model", "rel_l2", "dtype", "bytes", "steps", "device")
+ROW = ("name", "problem", "model", "rel_l2", "dtype", "bytes", "steps", "device", "seeds")
 
 
 class ZooDamaged(ValueError):
@@ -107,7 +109,7 @@ def _sha256(path: Path) -> str:
 
 
 def list(zoo: str | Path | None = None) -> builtins.list[dict]:  # noqa: A001 - lab.zoo.list()
-    """One row per entry, by name: name, problem, model, rel_l2, dtype, bytes, steps, device
+    """One row per entry, by name: name, problem, model, rel_l2, dtype, bytes, steps, device, seeds
     (a card that cannot be read is listed with its reason under ``damaged``)."""
     root = Path(zoo) if zoo is not None else zoo_dir()
     rows = []
@@ -126,6 +128,31 @@ def show(name: str, zoo: str | Path | None = None) -> dict:
     """``{"card": ..., "config": ...}`` of the entry ``name``."""
     path = _entry(name, zoo)
     return {"card": _read_json(path / CARD), "config": _read_json(path / CONFIG)}
+
+
+def set_seeds(name: str, seeds: dict, zoo: str | Path | None = None) -> dict:
+    """Record on ``name``'s card how its recipe's error spreads over seeds; returns the card.
+
+    ``seeds`` is ``{"seeds": n, "min", "median", "max", "device", "file"}`` measured by training
+    the entry's config again with seeds 0..n-1 (``benchmarks/zoo_seeds.py``), or ``{"seeds": 1,
+    "why": ...}`` where only the entry's own seed was trained and why. A model is one draw of its
+    recipe: the spread says how much of its error a user training it again should expect."""
+    if not isinstance(seeds, dict) or not isinstance(seeds.get("seeds"), int) or seeds["seeds"] < 1:
+        raise ValueError(f"seeds must be a summary with a positive count under 'seeds', not {seeds!r}")
+    if seeds["seeds"] == 1 and not seeds.get("why"):
+        raise ValueError("a single seed needs 'why': the reason no other seed was trained")
+    path = _entry(name, zoo) / CARD
+    card = _read_json(path) | {"seeds": seeds}
+    write_json_atomic(path, card)
+    return card
+
+
+def spread(card: dict) -> str:
+    """The card's seed spread in a few words: ``"10 seeds 1.5e-03..1.0e-02"`` or ``"1 seed"``."""
+    seeds = card.get("seeds") or {}
+    if seeds.get("seeds", 1) > 1:
+        return f"{seeds['seeds']} seeds {seeds['min']:.1e}..{seeds['max']:.1e}"
+    return "1 seed" if seeds else "-"
 
 
 @dataclass

@@ -206,3 +206,43 @@ def test_loading_a_zoo_entry_in_the_app_shows_its_fields_in_every_view(tiny, tmp
     app.diagnostics.picker.value = "zoo: tiny"
     app.diagnostics.load()
     assert not app.diagnostics.alert.visible and "tiny" in app.diagnostics.status.object
+
+
+def _seed_sweeps() -> dict[str, dict]:
+    """The sweeps the cards quote: ``benchmarks/zoo_seeds.py``'s, and the Burgers recipe's own
+    (``benchmarks/burgers_pinn.py``: the CLI's default recipe, the one ``burgers-pinn`` holds)."""
+    import importlib.util
+
+    bench = zoo.zoo_dir().parent / "benchmarks"
+    spec = importlib.util.spec_from_file_location("zoo_seeds", bench / "zoo_seeds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sweeps = module.summaries()
+    burgers = [json.loads(line) for line in (bench / "results" / "burgers_pinn.jsonl").read_text().splitlines()]
+    [*_, cpu] = [x for x in burgers if x["benchmark"] == "burgers_pinn_seeds" and x["recipe"] == "default"
+                 and x["device"] == "cpu"]
+    sweeps["burgers-pinn"] = {"seeds": cpu["seeds"], "min": cpu["min"], "median": cpu["median"],
+                              "max": cpu["max"], "device": cpu["device"], "file": "burgers_pinn.jsonl"}
+    return sweeps
+
+
+def test_every_entry_states_its_spread_over_seeds_as_its_sweep_measured_it():
+    sweeps = _seed_sweeps()
+    for name in SHIPPED:
+        seeds = zoo.show(name)["card"].get("seeds")
+        assert seeds, f"{name}: the card does not state its spread over seeds"
+        if seeds["seeds"] == 1:  # only the entry's own seed, and why
+            assert seeds["why"], name
+            continue
+        assert seeds == sweeps[name], name  # the card quotes its results file
+        assert seeds["min"] <= seeds["median"] <= seeds["max"]
+        assert zoo.spread({"seeds": seeds}) == f"{seeds['seeds']} seeds {seeds['min']:.1e}..{seeds['max']:.1e}"
+
+
+def test_a_seed_summary_without_a_count_or_a_single_seed_without_a_reason_is_refused(tiny):
+    root, _, _ = tiny
+    for bad in ({"min": 1e-3}, {"seeds": 0}, {"seeds": 1}):
+        with pytest.raises(ValueError, match="seed"):
+            zoo.set_seeds("tiny", bad, root)
+    card = zoo.set_seeds("tiny", {"seeds": 1, "why": "a test entry"}, root)
+    assert zoo.show("tiny", root)["card"]["seeds"] == card["seeds"] and zoo.spread(card) == "1 seed"

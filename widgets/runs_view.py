@@ -118,12 +118,13 @@ class RunsView(pn.viewable.Viewer):
 
     # ---- the model zoo ------------------------------------------------------------------
     def _zoo_options(self) -> dict[str, str]:
-        """``{"name — problem, rel. L2": name}`` of the zoo's readable entries."""
+        """``{"name — problem, rel. L2, spread over seeds": name}`` of the zoo's readable entries."""
         def error(rel) -> str:
             return f"rel. L2 {rel:.1e}" if isinstance(rel, float) else "no recorded error"
 
         rows = [r for r in zoo.list(self.zoo_dir) if "damaged" not in r]
-        return {f"{r['name']} — {r['problem']} · {r['model']} · {error(r['rel_l2'])}": r["name"] for r in rows}
+        return {f"{r['name']} — {r['problem']} · {r['model']} · {error(r['rel_l2'])} ({zoo.spread(r)})": r["name"]
+                for r in rows}
 
     def open_zoo(self, name: str | None = None) -> None:
         """Open the zoo entry ``name`` (default: the picked one) as *Open* opens a saved run."""

@@ -32,9 +32,11 @@ ROWS = [
     ("Allen-Cahn", "causal modified MLP + gradient-norm weights", 1.39e-4, CAUSAL,
      "pinn_table_h200_2026-11-26c.json", dict(problem="allen_cahn", model="modified_mlp"),
      "100 000 steps against jaxpi's 300 000, and no random weight factorisation, Fourier scale 1 "
-     "(jaxpi 2), causal tolerances 1e-2..100 (jaxpi 1.0), no warm-up; not isolated by an ablation"),
+     "(jaxpi 2), causal tolerances 1e-2..100 (jaxpi 1.0), no warm-up; not isolated by an ablation: a run of "
+     "100 000 steps took about 29 GPU-minutes over four shared sittings, a session's whole GPU time"),
     ("Allen-Cahn", "PirateNet", 2.24e-5, "Wang, Wang & Perdikaris, PirateNets, JMLR 2024",
-     None, None, "not run: PirateNet exists (model 'pirate') but its published run is 300 000 steps"),
+     None, None, "not run: PirateNet exists (model 'pirate') but its published run is 300 000 steps, "
+     "about 90 GPU-minutes at the causal modified MLP's rate, three sessions' GPU time"),
     ("convection, beta = 30", "causal modified MLP, jaxpi's recipe", 6.88e-4, JAXPI,
      "pinn_table_h100_2026-12-07.json", dict(problem="convection", model="modified_mlp"),
      "the zoo's convection-causal; 50 000 steps against jaxpi's 200 000 (an earlier run of the same recipe "
@@ -42,25 +44,32 @@ ROWS = [
      "period and the initial-condition balancing, 2.7e-2 with balancing alone, 1.9e-2 without causal "
      "weights, 1.0e-2 with all three (pinn_table_h200_2026-11-26b.json)"),
     ("convection, beta = 30", "Lagrangian PINN", 6.88e-4, JAXPI + " (this problem's best published error)",
-     "lagrangian_pinn_cpu.json", dict(case="convection_beta30", method="lagrangian"),
-     "matches in 2000 CPU steps: the characteristic starts at the exact speed, only u(xi) is learned"),
+     "zoo_seeds.jsonl", dict(benchmark="zoo_seeds_summary", entry="convection-lagrangian"),
+     "the median of seeds 0-9, 2000 CPU steps each: seed 0 (the zoo's convection-lagrangian, 6.36e-4) is the "
+     "only seed at or below the published figure, itself jaxpi's best on this problem after 200 000 steps; "
+     "the characteristic starts at the exact speed, so only u(xi) is learned"),
     ("KdV", "causal modified MLP", 1.96e-3, JAXPI,
      "pinn_table_h200_2026-11-26c.json", dict(problem="kdv", model="modified_mlp"),
-     "stopped after 25 401 of 100 000 steps (GPU time); the error was still falling"),
+     "stopped after 25 401 of 100 000 steps; the error was still falling (0.45 at 12 387, 0.31 at 25 401); "
+     "the whole run would take about 70 GPU-minutes at its shared rate"),
     ("Burgers, nu = 0.01/pi", "PINN, 4x32, Adam + L-BFGS", 6.7e-4, "Raissi, Perdikaris & Karniadakis, "
      "JCP 2019 (9 layers of 20, 10 000 points)", "burgers_pinn.jsonl",
      dict(benchmark="burgers_pinn_seeds", recipe="default", device="cpu"),
      "the README's recipe (4000 points redrawn by RAD every 500 Adam steps, 3000 Adam + 5000 L-BFGS): the "
-     "median of seeds 0-9, all below 1e-2; Raissi et al. report one run of 9 layers of 20 neurons"),
+     "median of seeds 0-9 on a CPU, all below 1e-2 (on an H100 too: median 2.0e-3, 1.3e-3-5.0e-3); "
+     "Raissi et al. report one run of 9 layers of 20 neurons"),
     ("Klein-Gordon 2D", "PIG, the authors' setting", 2.76e-3, PIG,
      "pinn_table_h200_2026-11-26b.json", dict(problem="klein_gordon2d"),
-     "all 50 000 steps; the paper reports the best error seen, this row the last; not isolated"),
+     "all 50 000 steps; the paper reports the best error seen, this row the last; not isolated: the rerun "
+     "that records the best error (a few GPU-minutes) did not get a machine"),
     ("flow mixing 2D", "PIG, the authors' setting", 4.51e-4, PIG,
      "pinn_table_h200_2026-11-26b.json", dict(problem="flow_mixing2d"),
-     "stopped after 4900 of 50 000 steps (GPU time)"),
+     "stopped after 4900 of 50 000 steps (best 8.1e-3 on the way); the whole run would take about 80 "
+     "GPU-minutes at its shared rate"),
     ("nonlinear diffusion 2D", "PIG", 2.69e-3, PIG,
      "pinn_table_h200_2026-11-26.json", dict(problem="nonlinear_diffusion2d"),
-     "the lab's PIG before the authors' set-up, 20 000 of 100 000 steps; not rerun with the authors' setting"),
+     "the lab's PIG before the authors' set-up, 20 000 of 100 000 steps; not rerun with the authors' setting "
+     "(the whole run: about 38 GPU-minutes at its shared rate)"),
 ]
 
 
@@ -97,6 +106,20 @@ def measured(file: str, select: dict) -> dict:
     return out
 
 
+#: why a row was trained with one seed only
+ONE_SEED = "one seed: each further seed costs the row's GPU time again"
+
+
+def spread(ours: dict | None) -> dict | None:
+    """How the row's error spreads over seeds: ``{seeds, min, median, max}`` where the row is a
+    seed sweep's summary (its figure is the median), else ``{seeds: 1, why}``; None if not run."""
+    if ours is None:
+        return None
+    if "seeds" in ours:
+        return {k: ours[k] for k in ("seeds", "min", "max")} | {"median": ours["rel_l2"]}
+    return {"seeds": 1, "why": ONE_SEED}
+
+
 def table() -> list[dict]:
     rows = []
     for problem, method, published, source, file, select, why in ROWS:
@@ -104,7 +127,7 @@ def table() -> list[dict]:
         matches = ours is not None and ours["rel_l2"] <= published
         rows.append({"problem": problem, "method": method, "published": published, "source": source,
                      "ours": ours, "matches": matches, "ratio": ours["rel_l2"] / published if ours else None,
-                     "why": why})
+                     "seeds": spread(ours), "why": why})
     return rows
 
 
@@ -112,14 +135,21 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if x >= 0.01 else f"{x:.2e}"
 
 
+def _fmt_seeds(seeds: dict | None) -> str:
+    if seeds is None:
+        return "-"
+    if seeds["seeds"] == 1:
+        return "1"
+    return f"{seeds['seeds']}: {_fmt(seeds['min'])}-{_fmt(seeds['max'])}, median {_fmt(seeds['median'])}"
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["| problem | method | published | ours | device | matches? | why / how |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| problem | method | published | ours | seeds: spread | device | matches? | why / how |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         o = r["ours"]
-        ours = "not run" if o is None else _fmt(o["rel_l2"]) + (
-            f" ({o['seeds']} seeds: {_fmt(o['min'])}-{_fmt(o['max'])})" if "seeds" in o else "")
-        lines.append(f"| {r['problem']} | {r['method']} | {_fmt(r['published'])} | {ours} | "
+        lines.append(f"| {r['problem']} | {r['method']} | {_fmt(r['published'])} | "
+                     f"{'not run' if o is None else _fmt(o['rel_l2'])} | {_fmt_seeds(r['seeds'])} | "
                      f"{o['device'] if o else '-'} | {'yes' if r['matches'] else 'no'} | {r['why']} |")
     return "\n".join(lines)
 
