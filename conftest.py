@@ -16,6 +16,10 @@ from filelock import FileLock
 
 os.environ.setdefault("SCIML_LAB_FAST", "1")
 os.environ.setdefault("SCIML_LAB_HOME", tempfile.mkdtemp(prefix="sciml-lab-tests-home-"))
+# one intra-op thread in what the suite starts too (notebook kernels, served labs): their tensors
+# are small, and two threads per process on two busy cores only contend (notebook 07's training
+# cell took 35 s with two, 4.4 s with one)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 #: held by a browser test while it runs; any other test waits for it before it starts

@@ -91,6 +91,24 @@ def test_fields_at_mesh_nodes_are_drawn_on_the_triangles_with_one_colour_scale(t
     assert root is not None and any("xs" in s.data for s in root.select({"type": ColumnDataSource}))
 
 
+def test_each_triangle_of_a_mesh_field_is_one_closed_patch_filled_by_its_nodes_mean():
+    """The patches the page receives, built from the simplices (widgets.geometry_view draws
+    them at once, past HoloViews' per-triangle paths): triangle ``i`` closed at its first node."""
+    import holoviews as hv
+    from bokeh.models import GlyphRenderer, Patches
+
+    from widgets.geometry_view import mesh_field
+
+    pts = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.5]])
+    tri = np.array([[0, 1, 2], [1, 3, 2], [1, 4, 3]])
+    fig = hv.render(mesh_field(pts, tri, np.array([0.0, 1.0, 2.0, 3.0, 4.0]), name="u"), backend="bokeh")
+    (patches,) = [r.data_source.data for r in fig.select(GlyphRenderer) if isinstance(r.glyph, Patches)]
+    closed = pts[tri[:, [0, 1, 2, 0]]]
+    np.testing.assert_array_equal(np.array(patches["xs"]), closed[..., 0])
+    np.testing.assert_array_equal(np.array(patches["ys"]), closed[..., 1])
+    np.testing.assert_allclose(patches["edge_color"], [1.0, 2.0, 8 / 3])
+
+
 def test_a_mesh_field_past_its_triangle_budget_is_drawn_as_coloured_nodes():
     import holoviews as hv
 

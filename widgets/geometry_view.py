@@ -12,6 +12,8 @@ against it) is drawn on its triangles (:func:`mesh_field`), not resampled onto a
 """
 from __future__ import annotations
 
+import functools
+
 import holoviews as hv
 import numpy as np
 import torch
@@ -99,6 +101,24 @@ def scattered_field(points: np.ndarray, values: np.ndarray, axes=("x", "y"), nam
         **field_frame((h, v), {h: (lo[0], hi[0]), v: (lo[1], hi[1])}))
 
 
+@functools.cache
+def _draw_triangles_at_once() -> None:
+    """Have Bokeh draw every :class:`holoviews.TriMesh` by a plot that builds the triangles'
+    patches by indexing the nodes with the simplices. HoloViews' own splits a path off one
+    Dataset per triangle: 17 s for the 3,264 of the cylinder flow's mesh, three fields a
+    snapshot, the server busy all the while; this gives the same closed paths (the same
+    document) in a tenth of a second."""
+    from holoviews.plotting.bokeh.graphs import TriMeshPlot
+
+    class TrianglesPlot(TriMeshPlot):
+        def _get_edge_paths(self, element, ranges):
+            h, v = (1, 0) if self.invert_axes else (0, 1)
+            xy = element.nodes.array([h, v])[element.array([0, 1, 2, 0]).astype(np.int64)]
+            return {"xs": list(xy[..., 0]), "ys": list(xy[..., 1])}, {"xs": "xs", "ys": "ys"}
+
+    hv.Store.registry["bokeh"][hv.TriMesh] = TrianglesPlot
+
+
 #: above this many triangles a mesh field is drawn as coloured nodes (each triangle is a patch
 #: the page draws and receives: 20,000 are about 2 MB an update)
 MAX_TRIANGLES = 20_000
@@ -126,6 +146,7 @@ def mesh_field(points: np.ndarray, triangles: np.ndarray, values: np.ndarray, ax
             **{k: o for k, o in frame.items() if k != "title"})
     simplices = np.column_stack([triangles, values[triangles].mean(1)]) if len(triangles) else np.zeros((0, 4))
     nodes = hv.Points((points[:, 0], points[:, 1]), kdims=[h, v])
+    _draw_triangles_at_once()
     return hv.TriMesh((simplices, nodes), vdims=[vdim]).opts(
         filled=True, edge_color=name, edge_line_width=0, node_size=0, tools=["hover"], **frame)
 
