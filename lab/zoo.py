@@ -186,7 +186,9 @@ class ZooModel:
 
 def load(name: str, zoo: str | Path | None = None, *, device: str = "cpu") -> ZooModel:
     """The entry ``name`` rebuilt on ``device`` (the CPU unless asked), after its weights file
-    matched the card's SHA-256: a damaged or altered file raises :class:`ZooDamaged` naming it."""
+    matched the card's SHA-256: a damaged or altered file raises :class:`ZooDamaged` naming it.
+    Its ``spec`` trains on this machine's best device (``"auto"``), whichever device trained it:
+    a recipe trained on a GPU then also runs where there is none."""
     return _load_folder(_entry(name, zoo), device)
 
 
@@ -197,8 +199,11 @@ def _load_folder(path: Path, device: str = "cpu") -> ZooModel:
     if _sha256(weights_file) != card.get("sha256"):
         raise ZooDamaged(weights_file, "its content does not match the SHA-256 its card records; "
                                        "the file is damaged or was altered, and is not loaded")
+    config = _read_json(path / CONFIG)
+    if isinstance(config.get("train"), dict):  # retrained here on the best device there is; the card says where it ran
+        config["train"]["device"] = "auto"
     try:
-        spec = RunSpec.from_dict(_read_json(path / CONFIG))
+        spec = RunSpec.from_dict(config)
     except ValueError as err:
         raise ZooDamaged(path / CONFIG, str(err)) from None
     try:

@@ -246,3 +246,11 @@ def test_a_seed_summary_without_a_count_or_a_single_seed_without_a_reason_is_ref
             zoo.set_seeds("tiny", bad, root)
     card = zoo.set_seeds("tiny", {"seeds": 1, "why": "a test entry"}, root)
     assert zoo.show("tiny", root)["card"]["seeds"] == card["seeds"] and zoo.spread(card) == "1 seed"
+
+
+def test_an_entry_trained_on_a_gpu_is_retrained_on_the_device_this_machine_has():
+    gpu_trained = [n for n in SHIPPED if zoo.show(n)["config"]["train"]["device"] == "cuda"]
+    assert gpu_trained and all("NVIDIA" in zoo.show(n)["card"]["device"] for n in gpu_trained)
+    for name in gpu_trained:
+        _, _, train = zoo.load(name).spec.build()
+        assert train.device == "auto"  # a CPU-only machine trains it on its CPU, not refusing "cuda"
