@@ -46,7 +46,7 @@ RECIPES = {
     "deepxde": ["model.width=20", "model.depth=3", "n_pde=2540", "n_ic=80", "n_bc=80", "lr=0.001",
                 "lr_schedule=constant", "lbfgs_steps=5000"],
     # what the app trains when its Train button is pressed first (widgets.app.APP_TRAIN_DEFAULTS,
-    # the MLP's defaults: 3x32 tanh): 1000 uniform points, 2000 Adam steps (run with --steps 2000)
+    # the MLP's defaults: 3x32 tanh): 1000 uniform points, 2000 Adam steps (ADAM_STEPS)
     "app": ["n_pde=1000", "lbfgs_steps=0"],
     # candidates for a quick default that converges: RAD points, then a short L-BFGS phase
     "quick": ["n_pde=2000", "lr=0.003", "resampling=rad", "resample_every=500", "lbfgs_steps=1000"],

@@ -90,13 +90,15 @@ def main() -> None:
             with open(args.out, "a") as f:  # each line as soon as it is known: a sweep cut short keeps its runs
                 f.write(json.dumps(line) + "\n")
     if args.cards:  # onto the cards, and as summary lines (the published table reads them)
-        for name, summary in summaries(Path(args.out)).items():
+        out = Path(args.out)
+        runs = [x for x in out.read_text().splitlines() if json.loads(x)["benchmark"] == "zoo_seeds"]
+        lines = []
+        for name, summary in summaries(out).items():
             zoo.set_seeds(name, summary)
-            line = {"benchmark": "zoo_seeds_summary", "entry": name, **summary,
-                    "rel_l2": summary["median"], "date": time.strftime("%Y-%m-%d")}
-            print(json.dumps(line))
-            with open(args.out, "a") as f:
-                f.write(json.dumps(line) + "\n")
+            lines.append(json.dumps({"benchmark": "zoo_seeds_summary", "entry": name, **summary,
+                                     "rel_l2": summary["median"], "date": time.strftime("%Y-%m-%d")}))
+            print(lines[-1])
+        out.write_text("".join(x + "\n" for x in runs + lines))  # the summaries replace the earlier ones
 
 
 if __name__ == "__main__":
