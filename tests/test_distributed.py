@@ -71,6 +71,35 @@ def test_two_gloo_ranks_train_an_operator_as_one_process(tmp_path):
     assert abs(two["rel_l2"] - one["rel_l2"]) < 1e-9
 
 
+LEAVE = """
+import os, sys
+from lab.models import get_model_config
+from lab.problems import get_problem
+from lab.training import TrainConfig, distributed
+from lab.training.preflight import training_needs
+distributed.setup_from_environment()
+training_needs(get_problem("burgers"), get_model_config("mlp"), TrainConfig())  # a meta-device build
+distributed.teardown()
+names = sorted(open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task"))
+with open(os.path.join(sys.argv[1], "rank" + os.environ["RANK"]), "w") as f:
+    f.write(" ".join(names))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads a process's threads from /proc")
+def test_a_rank_that_leaves_its_group_stops_gloos_threads(tmp_path):
+    """A rank's gloo workers outliving its group could abort the process at exit after a completed
+    run (a worker freeing a tensor once the interpreter had gone): the group must really go."""
+    script = tmp_path / "leave.py"
+    script.write_text(LEAVE)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(script), str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    threads = {rank: (tmp_path / f"rank{rank}").read_text() for rank in (0, 1)}
+    assert not [names for names in threads.values() if "gloo" in names], threads
+
+
 @pytest.mark.bad_input("distributed")
 @pytest.mark.parametrize("train, needle", [
     (dict(n_pde=255), "n_pde=255 must be a multiple of the 2 ranks"),

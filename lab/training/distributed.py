@@ -20,6 +20,7 @@ changed.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from dataclasses import dataclass
@@ -100,6 +101,11 @@ def setup_from_environment() -> Group:
         backend = "nccl"
     else:
         backend = "gloo"
+    # torch._dynamo, imported lazily by the first meta-device operation (the preflight's model
+    # build), holds on to a process group that exists at its import: destroy_process_group then
+    # left gloo's workers running, and a rank could abort at interpreter exit (a worker freeing
+    # a tensor after the interpreter had gone). Imported before the group exists, it holds none.
+    importlib.import_module("torch._dynamo")
     torch.distributed.init_process_group(backend)
     return current()
 
