@@ -25,3 +25,14 @@ def _session_cache(tmp_path_factory):
 def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIML_LAB_HOME", str(tmp_path / "home"))
 
+
+
+@pytest.fixture(autouse=True)
+def _no_patched_bokeh_document():
+    """Bokeh's ``patch_curdoc`` does not unpatch when the callback it wraps raises, so one
+    failing callback left its (later destroyed) document as every following test's ``curdoc()``
+    in the worker ("Patched curdoc has been previously destroyed"); Panel's own test suite
+    clears the list after each test the same way."""
+    yield
+    from bokeh.io.doc import _PATCHED_CURDOCS
+    _PATCHED_CURDOCS.clear()
