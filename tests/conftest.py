@@ -29,10 +29,10 @@ def _isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _no_patched_bokeh_document():
-    """Bokeh's ``patch_curdoc`` does not unpatch when the callback it wraps raises, so one
-    failing callback left its (later destroyed) document as every following test's ``curdoc()``
-    in the worker ("Patched curdoc has been previously destroyed"); Panel's own test suite
-    clears the list after each test the same way."""
+    """Bokeh's ``patch_curdoc`` does not unpatch when the callback it wraps raises, so one such
+    callback left its (later destroyed) document as every following test's ``curdoc()`` in the
+    worker ("Patched curdoc has been previously destroyed"; the lab's own case is handled in
+    ``widgets.pages.call_on_page``). Panel's own test suite clears the list after each test too."""
     yield
     from bokeh.io.doc import _PATCHED_CURDOCS
     _PATCHED_CURDOCS.clear()

@@ -409,6 +409,7 @@ def test_work_finished_after_its_page_closed_is_dropped_without_an_error():
     """A preview finishing after its page closed called the destroyed document and left an
     AttributeError traceback in the server's log."""
     from bokeh.document import Document
+    from bokeh.io import curdoc
 
     from widgets.pages import call_on_page
 
@@ -421,6 +422,8 @@ def test_work_finished_after_its_page_closed_is_dropped_without_an_error():
     assert call_on_page(doc, lambda: None) is False
     doc._session_context = lambda: session  # destroyed between the check and the call
     assert call_on_page(doc, lambda: None) is False
+    # and the closed page's document is not left as curdoc() for the rest of the server process
+    assert curdoc() is not doc
 
 
 def test_a_problem_picked_in_a_served_page_shows_the_header_busy_until_it_is_built():

@@ -19,8 +19,22 @@ def call_on_page(doc, fn: Callable[[], None]) -> bool:
     try:
         doc.add_next_tick_callback(fn)
     except (AttributeError, RuntimeError):  # destroyed between the check and the call
+        _unpatch(doc)
         return False
     return True
+
+
+def _unpatch(doc) -> None:
+    """Take ``doc`` off Bokeh's stack of patched current documents.
+
+    The failed call raised inside Bokeh's ``patch_curdoc``, which does not unpatch on an
+    exception: the closed page's document stayed ``curdoc()`` for the whole server process, and
+    once collected every later ``curdoc()`` raised "Patched curdoc has been previously destroyed"."""
+    from bokeh.io import doc as bokeh_doc
+
+    stack = getattr(bokeh_doc, "_PATCHED_CURDOCS", None)
+    if stack is not None:
+        stack[:] = [ref for ref in stack if ref() is not doc]
 
 
 @contextlib.contextmanager
