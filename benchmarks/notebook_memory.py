@@ -3,8 +3,8 @@
 Each notebook runs in a fresh subprocess that executes it with nbclient; once the kernel has
 exited, that subprocess reads ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` — the peak resident set
 of its largest reaped child, i.e. the kernel — so every figure is one notebook's kernel alone.
-Prints one JSON line per notebook and writes ``benchmarks/results/notebook_memory.json`` with the
-date, CPU, mode and versions. Binder gives about 2 GB; ``notebooks/README.md`` quotes these.
+Prints one JSON line per notebook and writes ``benchmarks/results/notebook_memory.json`` (FAST) or
+``notebook_memory_full.json`` (``--full``) with the date, CPU, mode and versions. Binder gives about 2 GB; ``notebooks/README.md`` quotes these.
 
     python benchmarks/notebook_memory.py                 # every notebooks/NN_*.ipynb, FAST
     python benchmarks/notebook_memory.py --full 01_first_pinn.ipynb
@@ -25,7 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-RESULTS = ROOT / "benchmarks" / "results" / "notebook_memory.json"
+#: FAST and full mode keep their own files: a full-mode run would otherwise replace the FAST rows
+RESULTS = {False: ROOT / "benchmarks" / "results" / "notebook_memory.json",
+           True: ROOT / "benchmarks" / "results" / "notebook_memory_full.json"}
 
 
 def cpu_name() -> str:
@@ -72,19 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         out = subprocess.run([sys.executable, __file__, "--one", str(path)], env=env, check=True,
                              capture_output=True, text=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
+        row |= {"date": datetime.date.today().isoformat(), "cpu": cpu_name()}  # rows merged over runs keep theirs
         print(json.dumps(row), flush=True)
         rows.append(row)
 
     import torch
 
     mode = "full" if args.full else "FAST (SCIML_LAB_FAST=1)"
-    if args.notebooks and RESULTS.exists():  # re-measured notebooks replace their old rows
-        old = json.loads(RESULTS.read_text())
-        if old.get("mode") == mode:
-            merged = {r["notebook"]: r for r in old["notebooks"]} | {r["notebook"]: r for r in rows}
-            rows = [merged[k] for k in sorted(merged)]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    results = RESULTS[args.full]
+    if args.notebooks and results.exists():  # re-measured notebooks replace their old rows
+        old = json.loads(results.read_text())
+        merged = {r["notebook"]: r for r in old["notebooks"]} | {r["notebook"]: r for r in rows}
+        rows = [merged[k] for k in sorted(merged)]
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({
         "date": datetime.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
         "mode": mode, "python": platform.python_version(),
         "torch": torch.__version__, "measure": "peak RSS of the notebook's kernel (ru_maxrss)",

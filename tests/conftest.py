@@ -29,10 +29,13 @@ def _isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _no_patched_bokeh_document():
-    """Bokeh's ``patch_curdoc`` does not unpatch when the callback it wraps raises, so one such
-    callback left its (later destroyed) document as every following test's ``curdoc()`` in the
-    worker ("Patched curdoc has been previously destroyed"; the lab's own case is handled in
-    ``widgets.pages.call_on_page``). Panel's own test suite clears the list after each test too."""
+    """A test may not leave a document patched in as Bokeh's ``curdoc()``. Bokeh's
+    ``patch_curdoc`` does not unpatch when the call it wraps raises; a served lab that left one
+    there raised "Patched curdoc has been previously destroyed" for every later ``curdoc()``
+    (``widgets.pages.call_on_page`` guards the lab's case). The leak fails the test that made it,
+    and is cleared so the worker's later tests are not affected too."""
     yield
     from bokeh.io.doc import _PATCHED_CURDOCS
+    leaked = len(_PATCHED_CURDOCS)
     _PATCHED_CURDOCS.clear()
+    assert not leaked, f"{leaked} document(s) left patched in as Bokeh's curdoc()"
